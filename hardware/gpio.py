@@ -1,0 +1,140 @@
+"""Buttons and LEDs on the Pi's GPIO header, through gpiozero.
+
+The pin factory is injected (tests pass ``MockFactory()``); left as None, gpiozero picks
+its default (lgpio on Raspberry Pi OS Bookworm) or the one named by GPIOZERO_PIN_FACTORY.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from functools import partial
+from typing import Any, Callable
+
+from gpiozero import LED, PWMLED, Button, Device
+from gpiozero.exc import GPIOZeroError
+
+from hardware.errors import PanelError
+from hardware.panel import ButtonPress, LanguagePress, PanelEvent, RepeatGuard, Sink
+from hardware.profiles import Profile, describe_pin
+
+log = logging.getLogger(__name__)
+
+#: How long a counted press keeps only its own LED lit before the next screen's LEDs show.
+FLASH_SECONDS = 0.3
+#: Brightness of a lit (answerable) button when LEDs are PWM-dimmed; a pressed one goes to full.
+LIT_BRIGHTNESS = 0.6
+
+
+class GpioPanel:
+    def __init__(self, profile: Profile, pin_factory: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.profile = profile
+        self._factory = pin_factory
+        self._guard = RepeatGuard(profile.repeat_guard_ms / 1000, clock)
+        self._sink: Sink | None = None
+        self._buttons: dict[int, Button] = {}
+        self._leds: dict[int, LED | PWMLED] = {}
+        self._language: Button | None = None
+        self._lit: frozenset[int] = frozenset()
+        self._lock = threading.Lock()
+        self._restore: threading.Timer | None = None
+        self._open()
+
+    def _open(self) -> None:
+        profile = self.profile
+        bounce = profile.bounce_ms / 1000 or None
+        led_class = PWMLED if profile.led_pwm else LED
+        role = ""
+        try:
+            for spec in profile.buttons:
+                if spec.pin is None:
+                    raise PanelError(f"profile {profile.name!r}: button {spec.number} has no pin\n  fix: add pin = <BCM GPIO> to the button in the profile")
+                role = f"button {spec.number} on {describe_pin(spec.pin)}"
+                button = Button(spec.pin, pull_up=profile.pull_up, bounce_time=bounce, pin_factory=self._factory)
+                button.when_pressed = partial(self._pressed, spec.number)
+                self._buttons[spec.number] = button
+                if spec.led is not None:
+                    role = f"LED of button {spec.number} on {describe_pin(spec.led)}"
+                    self._leds[spec.number] = led_class(spec.led, pin_factory=self._factory)
+            if profile.language_pin is not None:
+                role = f"language button on {describe_pin(profile.language_pin)}"
+                self._language = Button(profile.language_pin, pull_up=profile.pull_up, bounce_time=bounce, pin_factory=self._factory)
+                self._language.when_pressed = self._language_pressed
+        except GPIOZeroError as exc:
+            self.close()
+            raise PanelError(
+                f"cannot open the {role}: {exc.__class__.__name__}: {exc}\n"
+                "  fix: check the wiring and the profile's BCM numbers; on a Pi, the user needs the 'gpio' group "
+                "and no other program may hold the pin; off a Pi use --panel keyboard or --panel stdin"
+            ) from exc
+        except PanelError:
+            self.close()
+            raise
+
+    def start(self, sink: Sink) -> None:
+        self._sink = sink
+
+    def _emit(self, event: PanelEvent) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink(event)
+
+    def _pressed(self, number: int) -> None:
+        if self._guard.accept(number):
+            self._emit(ButtonPress(number))
+        else:
+            log.debug("repeat press ignored", extra={"button": number})
+
+    def _language_pressed(self) -> None:
+        if self._guard.accept(0):
+            self._emit(LanguagePress())
+
+    def is_pressed(self, number: int) -> bool:
+        return self._buttons[number].is_pressed
+
+    def led_value(self, number: int) -> float:
+        return float(self._leds[number].value)
+
+    def light(self, buttons: frozenset[int]) -> None:
+        with self._lock:
+            self._lit = buttons
+            if self._restore is None:
+                self._show(buttons)
+
+    def flash(self, button: int) -> None:
+        """Only the pressed button stays lit (at full brightness) for a moment, then the lit set returns."""
+        with self._lock:
+            if self._restore is not None:
+                self._restore.cancel()
+            for number, led in self._leds.items():
+                led.value = 1 if number == button else 0
+            self._restore = threading.Timer(FLASH_SECONDS, self._end_flash)
+            self._restore.daemon = True
+            self._restore.start()
+
+    def _end_flash(self) -> None:
+        with self._lock:
+            self._restore = None
+            self._show(self._lit)
+
+    def _show(self, buttons: frozenset[int]) -> None:
+        on = LIT_BRIGHTNESS if self.profile.led_pwm else 1
+        for number, led in self._leds.items():
+            if not led.closed:
+                led.value = on if number in buttons else 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._restore is not None:
+                self._restore.cancel()
+                self._restore = None
+        self._sink = None
+        devices: list[Device] = [*self._buttons.values(), *self._leds.values()]
+        if self._language is not None:
+            devices.append(self._language)
+        for device in devices:
+            device.close()
+        self._buttons.clear()
+        self._leds.clear()
+        self._language = None

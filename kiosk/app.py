@@ -1,0 +1,200 @@
+"""The kiosk's main loop: the one thread that owns the flow, the screen and the outbox.
+
+Panels (gpiozero's thread, the script reader) and signal handlers only put events on a
+``SimpleQueue`` (its ``put`` is safe even inside a signal handler). The loop blocks on
+that queue until an event arrives or the flow's next deadline (idle timeout, end of the
+thank-you screen, language rotation) is due: no busy loop, no sleep-polling of buttons.
+A desktop window is the one exception: its key presses arrive through SDL, which must be
+looked at, so the loop wakes every ``WINDOW_POLL`` seconds while a window is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+from hardware.keyboard import KeyboardPanel
+from hardware.panel import ButtonPress, InputEnded, LanguagePress, Panel, PanelEvent, ScreenshotRequest
+from kiosk import flow, systemd
+from kiosk.clock import Clock, Instant
+from kiosk.outbox import Outbox
+from kiosk.screen import Key, Quit, Screen
+from kiosk.survey import Survey
+from kiosk.view import view_of
+
+log = logging.getLogger(__name__)
+
+WINDOW_POLL = 0.01  # seconds between looks at a desktop window's keyboard
+QUIET_WAKE = 5.0  # the longest the loop sleeps with nothing due (SDL housekeeping, retries)
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Save what the screen shows now (SIGUSR1, for a technician over SSH)."""
+
+
+@dataclass(frozen=True)
+class Stamped:
+    event: Union[PanelEvent, Stop, Snapshot]
+    at: Instant
+
+
+class Kiosk:
+    def __init__(self, survey: Survey, screen: Screen, panel: Panel, outbox: Outbox, clock: Clock, data_dir: Path) -> None:
+        panel.profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
+        self.screen = screen
+        self.panel = panel
+        self.outbox = outbox
+        self.clock = clock
+        self.data_dir = data_dir
+        self.inbox: queue.SimpleQueue[Stamped] = queue.SimpleQueue()
+        self.state, effects = flow.start(survey, clock.now())
+        self._last_saved: str | None = None
+        self._stopping: Stop | None = None
+        self._apply(effects)
+        self.screen.show(view_of(self.state))
+
+    # --- event intake (any thread) ----------------------------------------------------
+
+    def submit(self, event: Union[PanelEvent, Stop, Snapshot]) -> None:
+        self.inbox.put(Stamped(event, self.clock.now()))
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.submit(Stop("SIGTERM")))
+        signal.signal(signal.SIGINT, lambda *_: self.submit(Stop("SIGINT")))
+        signal.signal(signal.SIGUSR1, lambda *_: self.submit(Snapshot()))
+
+    # --- the loop (main thread) -------------------------------------------------------
+
+    def run(self) -> int:
+        self.panel.start(self.submit)
+        watchdog = systemd.watchdog_interval()
+        systemd.notify("READY=1")
+        log.info("kiosk running", extra={"survey": self.state.survey.id, "version": self.state.survey.version, "panel": self.panel.profile.name})
+        while self._stopping is None:
+            timeout = self._timeout(watchdog)
+            try:
+                first = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+            batch = [first] if first is not None else []
+            while True:  # a burst (a child on every button) is handled before drawing once
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for item in batch:
+                self.handle(item)
+                if self._stopping:
+                    break
+            self._pump_screen()
+            self.tick()
+            if watchdog:
+                systemd.notify("WATCHDOG=1")
+        return self._shutdown()
+
+    def _timeout(self, watchdog: float | None) -> float:
+        limits = [QUIET_WAKE]
+        deadline = flow.next_deadline(self.state)
+        if deadline is not None:
+            limits.append(deadline - self.clock.now().monotonic)
+        if self.screen.needs_pumping:
+            limits.append(WINDOW_POLL)
+        if watchdog:
+            limits.append(watchdog)
+        if self.outbox.unsaved:
+            limits.append(1.0)
+        return max(min(limits), 0.0)
+
+    def handle(self, item: Stamped) -> None:
+        """Process one event and draw the result (used directly by benchmarks)."""
+        event, at = item.event, item.at
+        if isinstance(event, ButtonPress):
+            self._step(flow.Pressed(event.button, at))
+        elif isinstance(event, LanguagePress):
+            self._step(flow.NextLanguage(at))
+        elif isinstance(event, ScreenshotRequest):
+            self._draw()
+            path = self.screen.save(event.path)
+            log.info("screenshot saved", extra={"path": str(path)})
+        elif isinstance(event, Snapshot):
+            self._draw()
+            path = self.screen.save(self.data_dir / "screenshots" / time.strftime("screen-%Y%m%d-%H%M%S.png"))
+            log.info("screenshot saved", extra={"path": str(path)})
+        elif isinstance(event, InputEnded):
+            if event.error:
+                log.error("panel input stopped: %s", event.error)
+                self._stopping = Stop("bad panel input", exit_code=2)
+            else:
+                self._stopping = Stop("end of panel input")
+        elif isinstance(event, Stop):
+            self._stopping = event
+        self._draw()
+
+    def tick(self) -> None:
+        self._step(flow.Tick(self.clock.now()))
+        if self.outbox.unsaved:
+            self.outbox.retry()
+        self._draw()
+
+    def _step(self, event: flow.Event) -> None:
+        self.state, effects = flow.step(self.state, event)
+        self._apply(effects)
+
+    def _apply(self, effects: list[flow.Effect]) -> None:
+        # Order matters: the response is committed before the frame that says "thank you".
+        for effect in effects:
+            if isinstance(effect, flow.SaveResponse):
+                uuid = self.outbox.save(effect.record)
+                record = effect.record
+                if uuid is not None:
+                    self._last_saved = uuid
+                log.info(
+                    "response saved" if uuid else "response refused",
+                    extra={"uuid": uuid, "status": record.status, "misuse": record.misuse, "negative": record.negative, "answers": len(record.answers), "reason": record.end_reason},
+                )
+            elif isinstance(effect, flow.LightButtons):
+                self.panel.light(effect.buttons)
+            elif isinstance(effect, flow.FlashButton):
+                self.panel.flash(effect.button)
+
+    def _draw(self) -> None:
+        view = view_of(self.state)
+        if self.screen.show(view) and view.kind == "thank_you":
+            log.info("thank-you shown", extra={"uuid": self._last_saved})
+
+    def _pump_screen(self) -> None:
+        for item in self.screen.pump():
+            if isinstance(item, Quit):
+                self._stopping = self._stopping or Stop("window closed")
+            elif isinstance(item, Key) and isinstance(self.panel, KeyboardPanel):
+                self.panel.key(item.name)
+        if isinstance(self.panel, KeyboardPanel):
+            # Key presses the panel just submitted are handled now, not after the next wait.
+            while True:
+                try:
+                    self.handle(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+
+    def _shutdown(self) -> int:
+        stop = self._stopping or Stop("stopped")
+        systemd.notify("STOPPING=1")
+        self._step(flow.Shutdown(self.clock.now()))
+        self.panel.light(frozenset())
+        self.panel.close()
+        self.outbox.retry()
+        log.info("kiosk stopped", extra={"reason": stop.reason, "exit_code": stop.exit_code})
+        return stop.exit_code
+

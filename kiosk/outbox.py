@@ -1,0 +1,351 @@
+"""The outbox: every response, durable on the SD card before the customer sees "thank you".
+
+SQLite in WAL mode with ``synchronous = FULL``: a commit has reached the card when it
+returns, so pulling the plug right after loses nothing that was confirmed. Rows stay until
+the fleet says it has *stored* them (``sent_at``); only then may they be pruned.
+
+Size policy (the card is small and a kiosk runs for months unattended):
+
+1. Below ``reserve_bytes`` of free disk, or at ``max_rows``: rows the fleet already has are
+   pruned first (oldest first), then old misuse rows.
+2. In that state, new misuse rows are refused (counted in ``misuse_refused``, logged).
+3. Real answers are never refused: past ``max_rows`` they are written anyway
+   (``over_cap_writes``). If SQLite itself cannot write (the disk is truly full), the answer
+   is kept in memory and retried on every later save and tick; ``unsaved`` in the health
+   shows how many wait, and the log says so loudly.
+
+The database handle is declared unbound, as peewee recommends, and opened by
+``Outbox.open`` in the kiosk's main; schema changes are numbered migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+import uuid as uuidlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import peewee
+from peewee import BooleanField, CharField, FloatField, IntegerField, Model, SqliteDatabase, TextField
+
+from kiosk.flow import ResponseRecord
+
+log = logging.getLogger(__name__)
+
+database = SqliteDatabase(None)
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 2,  # FULL: WAL is fsynced at every commit
+    "foreign_keys": 1,
+    "busy_timeout": 5000,
+}
+
+DB_FILENAME = "outbox.sqlite3"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+
+class Response(BaseModel):
+    uuid = CharField(max_length=36, unique=True)
+    device_id = CharField()
+    survey_id = CharField()
+    survey_version = IntegerField()
+    language = CharField()
+    status = CharField()  # completed | abandoned
+    misuse = BooleanField()
+    negative = BooleanField()
+    end_reason = CharField()
+    answers = TextField()  # JSON list of answers
+    presses = TextField()  # JSON list of button numbers
+    started_wall = FloatField()
+    started_monotonic = FloatField()
+    finished_wall = FloatField()
+    finished_monotonic = FloatField()
+    boot_id = CharField()
+    clock_synced = BooleanField()
+    sent_at = FloatField(null=True, index=True)  # wall time the fleet acknowledged storing it
+
+    class Meta:
+        table_name = "responses"
+
+
+class Counter(BaseModel):
+    name = CharField(primary_key=True)
+    value = IntegerField(default=0)
+
+    class Meta:
+        table_name = "counters"
+
+
+def _migration_1(db: SqliteDatabase) -> None:
+    db.create_tables([Response, Counter])
+
+
+#: Numbered migrations; ``PRAGMA user_version`` records how many have run. Append, never edit.
+MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1]
+
+
+class OutboxError(RuntimeError):
+    """The outbox cannot be opened or written; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Health:
+    rows: int
+    unsent: int
+    misuse_refused: int
+    over_cap_writes: int
+    unsaved: int  # real answers waiting in memory for disk space
+    disk_free_bytes: int
+    database_bytes: int
+    oldest_unsent_wall: float | None
+    storage_ok: bool
+
+
+class Outbox:
+    def __init__(
+        self,
+        device_id: str,
+        boot_id: str,
+        max_rows: int = 500_000,
+        reserve_bytes: int = 100 * 1024 * 1024,
+        disk_free: Callable[[], int] | None = None,
+    ) -> None:
+        self.device_id = device_id
+        self.boot_id = boot_id
+        self.max_rows = max_rows
+        self.reserve_bytes = reserve_bytes
+        self._disk_free = disk_free
+        self._path: Path | None = None
+        self._rows = 0
+        self._unsaved: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    # --- opening --------------------------------------------------------------------
+
+    def open(self, data_dir: str | Path) -> "Outbox":
+        data_dir = Path(data_dir)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutboxError(f"cannot create the data directory {data_dir}: {exc.strerror}\n  fix: create it and give the kiosk user write access, or pass --data-dir") from None
+        self._path = data_dir / DB_FILENAME
+        if self._disk_free is None:
+            self._disk_free = lambda: shutil.disk_usage(data_dir).free
+        try:
+            database.init(str(self._path), pragmas=PRAGMAS, check_same_thread=False)
+            database.connect(reuse_if_open=True)
+            migrate(database)
+            self._rows = Response.select().count()
+        except peewee.DatabaseError as exc:
+            database.close()
+            raise OutboxError(
+                f"cannot open the outbox {self._path}: {exc}\n"
+                "  fix: check disk space and permissions; if the file is corrupt, move it aside (keep it for recovery) and restart"
+            ) from None
+        return self
+
+    def close(self) -> None:
+        if not database.is_closed():
+            database.close()
+
+    # --- writing --------------------------------------------------------------------
+
+    def save(self, record: ResponseRecord) -> str | None:
+        """Commit *record* durably and return its new UUID; None if a misuse row was refused.
+
+        Raises nothing for a full disk: a real answer that cannot be written is kept and
+        retried (see the module's size policy), and its UUID is still returned.
+        """
+        with self._lock:
+            self._retry_unsaved()
+            low_space = self._free() < self.reserve_bytes
+            if low_space or self._rows >= self.max_rows:
+                self._prune()
+            if record.misuse and (low_space or self._rows >= self.max_rows):
+                self._bump("misuse_refused")
+                log.warning("misuse press not stored: outbox is short of space", extra={"rows": self._rows, "free_bytes": self._free()})
+                return None
+            if self._rows >= self.max_rows:
+                self._bump("over_cap_writes")
+                log.warning("outbox over its row cap; storing the answer anyway", extra={"rows": self._rows, "max_rows": self.max_rows})
+            row = self._row(record)
+            if self._unsaved or not self._insert(row):
+                if row not in self._unsaved:
+                    self._unsaved.append(row)
+                log.critical("answer kept in memory only: the disk is full", extra={"unsaved": len(self._unsaved)})
+            return row["uuid"]
+
+    @property
+    def unsaved(self) -> int:
+        """Real answers waiting in memory because the disk refused them."""
+        return len(self._unsaved)
+
+    def retry(self) -> int:
+        """Try again to write answers the full disk refused; returns how many still wait."""
+        with self._lock:
+            self._retry_unsaved()
+            return len(self._unsaved)
+
+    def _retry_unsaved(self) -> None:
+        while self._unsaved:
+            if not self._insert(self._unsaved[0]):
+                return
+            self._unsaved.pop(0)
+            if not self._unsaved:
+                log.warning("answers kept in memory are now stored")
+
+    def _insert(self, row: dict[str, Any]) -> bool:
+        try:
+            with database.atomic():
+                Response.insert(**row).execute()
+        except peewee.OperationalError as exc:
+            if "full" in str(exc) or "disk I/O" in str(exc):
+                return False
+            raise
+        self._rows += 1
+        return True
+
+    def _row(self, record: ResponseRecord) -> dict[str, Any]:
+        return {
+            "uuid": str(uuidlib.uuid4()),
+            "device_id": self.device_id,
+            "survey_id": record.survey_id,
+            "survey_version": record.survey_version,
+            "language": record.language,
+            "status": record.status,
+            "misuse": record.misuse,
+            "negative": record.negative,
+            "end_reason": record.end_reason,
+            "answers": json.dumps([asdict(a) for a in record.answers], ensure_ascii=False),
+            "presses": json.dumps(list(record.presses)),
+            "started_wall": record.started.wall,
+            "started_monotonic": record.started.monotonic,
+            "finished_wall": record.finished.wall,
+            "finished_monotonic": record.finished.monotonic,
+            "boot_id": self.boot_id,
+            "clock_synced": record.finished.clock_synced,
+        }
+
+    def _prune(self) -> None:
+        """Make room: rows the fleet already stored go first, then the oldest misuse rows."""
+        excess = max(self._rows - self.max_rows + 1, 0)
+        budget = max(excess, 1000) if self._free() < self.reserve_bytes else excess
+        if budget <= 0:
+            return
+        removed = 0
+        for condition in (Response.sent_at.is_null(False), Response.misuse == True):  # noqa: E712
+            if removed >= budget:
+                break
+            victims = Response.select(Response.id).where(condition).order_by(Response.id).limit(budget - removed)
+            try:
+                with database.atomic():
+                    removed += Response.delete().where(Response.id.in_(victims)).execute()
+            except peewee.OperationalError as exc:
+                log.error("could not prune the outbox: %s", exc)
+                return
+        if removed:
+            self._rows -= removed
+            log.warning("outbox pruned to make room", extra={"removed": removed, "rows": self._rows})
+
+    def _bump(self, name: str) -> None:
+        try:
+            with database.atomic():
+                Counter.insert(name=name, value=1).on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute()
+        except peewee.OperationalError:
+            log.error("could not count %s: the disk is full", name)
+
+    def _free(self) -> int:
+        assert self._disk_free is not None, "open() the outbox first"
+        try:
+            return self._disk_free()
+        except OSError:
+            return 0
+
+    # --- marking sent (used by the fleet sync) ---------------------------------------
+
+    def mark_sent(self, uuids: list[str], at: float | None = None) -> int:
+        at = time.time() if at is None else at
+        with self._lock, database.atomic():
+            return Response.update(sent_at=at).where(Response.uuid.in_(uuids) & Response.sent_at.is_null()).execute()
+
+    # --- reading --------------------------------------------------------------------
+
+    def responses(self, unsent_only: bool = False, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        query = Response.select().order_by(Response.id)
+        if unsent_only:
+            query = query.where(Response.sent_at.is_null())
+        if limit is not None:
+            query = query.limit(limit)
+        for row in query.dicts().iterator():
+            yield to_public(row)
+
+    def counters(self) -> dict[str, int]:
+        return {c.name: c.value for c in Counter.select()}
+
+    def health(self) -> Health:
+        counters = self.counters()
+        unsent = Response.select().where(Response.sent_at.is_null())
+        oldest = unsent.order_by(Response.id).first()
+        try:
+            db_bytes = sum(p.stat().st_size for p in self._path.parent.glob(DB_FILENAME + "*")) if self._path else 0
+        except OSError:
+            db_bytes = 0
+        return Health(
+            rows=self._rows,
+            unsent=unsent.count(),
+            misuse_refused=counters.get("misuse_refused", 0),
+            over_cap_writes=counters.get("over_cap_writes", 0),
+            unsaved=len(self._unsaved),
+            disk_free_bytes=self._free(),
+            database_bytes=db_bytes,
+            oldest_unsent_wall=oldest.finished_wall if oldest else None,
+            storage_ok=not self._unsaved,
+        )
+
+    def integrity_ok(self) -> bool:
+        return database.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def migrate(db: SqliteDatabase) -> int:
+    """Run the migrations this database has not seen yet; returns the schema version."""
+    version = db.execute_sql("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise OutboxError(f"the outbox schema is version {version}, newer than this software knows ({len(MIGRATIONS)})\n  fix: upgrade the kiosk software")
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        with db.atomic():
+            MIGRATIONS[number - 1](db)
+            db.execute_sql(f"PRAGMA user_version = {number}")
+        log.info("outbox migrated", extra={"schema_version": number})
+    return len(MIGRATIONS)
+
+
+def to_public(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as technicians and the fleet see it (JSON-ready, nested times)."""
+    return {
+        "uuid": row["uuid"],
+        "device_id": row["device_id"],
+        "survey_id": row["survey_id"],
+        "survey_version": row["survey_version"],
+        "language": row["language"],
+        "status": row["status"],
+        "misuse": bool(row["misuse"]),
+        "negative": bool(row["negative"]),
+        "end_reason": row["end_reason"],
+        "answers": json.loads(row["answers"]),
+        "presses": json.loads(row["presses"]),
+        "started": {"wall": row["started_wall"], "monotonic": row["started_monotonic"]},
+        "finished": {"wall": row["finished_wall"], "monotonic": row["finished_monotonic"]},
+        "boot_id": row["boot_id"],
+        "clock_synced": bool(row["clock_synced"]),
+        "sent_at": row["sent_at"],
+    }

@@ -1,0 +1,420 @@
+"""Survey documents: the file head office writes, checked before any kiosk shows it.
+
+A survey is a TOML file (see ``docs/survey-format.md`` and ``kiosk/surveys/default.toml``).
+This module parses and validates it into immutable objects the flow can trust, so the
+flow itself never has to guard against a missing translation or a dangling ``next``.
+
+It imports nothing heavy (no pygame, no GPIO, no database): the fleet server imports it
+too, to validate a survey before pushing it to kiosks.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+#: Where a question's ``next`` may point besides another question: the survey ends.
+END = "end"
+
+MIN_OPTIONS = 2
+MAX_OPTIONS = 5
+MAX_BUTTON = 9
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+DEFAULT_SURVEY_PATH = Path(__file__).with_name("surveys") / "default.toml"
+
+
+class SurveyError(ValueError):
+    """A survey document that cannot be shown; the message names the file, the place and the fix."""
+
+    def __init__(self, source: str, place: str, problem: str, fix: str) -> None:
+        self.source = source
+        self.place = place
+        self.problem = problem
+        self.fix = fix
+        where = f"{source}: {place}: " if place else f"{source}: "
+        super().__init__(f"{where}{problem}\n  fix: {fix}")
+
+
+# --- the raw document, as written by hand (structure only) --------------------------
+
+
+class _RawOption(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    button: int
+    label: dict[str, str]
+    negative: bool = False
+    next: str | None = None
+
+
+class _RawQuestion(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    text: dict[str, str]
+    options: list[_RawOption]
+    follow_up: bool = False
+    next: str | None = None
+
+
+class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    version: int
+    languages: list[str]
+    welcome: dict[str, str]
+    thank_you: dict[str, str]
+    questions: list[_RawQuestion]
+    thank_you_negative: dict[str, str] | None = None
+    idle_timeout_seconds: float = 20.0
+    thank_you_seconds: float = 5.0
+    misuse_window_seconds: float = 4.0
+    attract_rotate_seconds: float = 6.0
+    negative_threshold: float = 0.5
+
+
+# --- the validated survey ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    button: int
+    label: dict[str, str]
+    negative: bool
+    next: str | None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: dict[str, str]
+    options: tuple[Option, ...]
+    follow_up: bool
+    next: str | None
+
+    def option_for(self, button: int) -> Option | None:
+        for option in self.options:
+            if option.button == button:
+                return option
+        return None
+
+    @property
+    def buttons(self) -> tuple[int, ...]:
+        return tuple(option.button for option in self.options)
+
+
+@dataclass(frozen=True, eq=False)
+class Survey:
+    """A validated survey. Compared and hashed by identity: one loaded document, one survey."""
+
+    id: str
+    version: int
+    languages: tuple[str, ...]
+    welcome: dict[str, str]
+    thank_you: dict[str, str]
+    thank_you_negative: dict[str, str]
+    questions: tuple[Question, ...]
+    idle_timeout_seconds: float
+    thank_you_seconds: float
+    misuse_window_seconds: float
+    attract_rotate_seconds: float
+    negative_threshold: float
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    @property
+    def first(self) -> Question:
+        return self.questions[0]
+
+    @property
+    def buttons(self) -> frozenset[int]:
+        """Every physical button some question needs: the panel must have all of them."""
+        return frozenset(b for q in self.questions for b in q.buttons)
+
+    def question(self, question_id: str) -> Question:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(question_id)
+
+    def after(self, question: Question, option: Option) -> Question | None:
+        """The question shown after *option* is chosen on *question*, or None at the end.
+
+        An option's ``next`` wins over its question's ``next``; without either, the survey
+        goes on with the next main (non-follow-up) question in file order, so a follow-up
+        placed right after its parent rejoins the main line naturally.
+        """
+        target = option.next or question.next
+        if target == END:
+            return None
+        if target is not None:
+            return self.question(target)
+        index = self.questions.index(question)
+        for candidate in self.questions[index + 1 :]:
+            if not candidate.follow_up:
+                return candidate
+        return None
+
+    def is_negative(self, negative_answers: int, answers: int) -> bool:
+        return answers > 0 and negative_answers / answers >= self.negative_threshold
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def load_survey(path: str | Path) -> Survey:
+    """Read and validate a survey file; raise SurveyError naming the place and the fix."""
+    path = Path(path)
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SurveyError(source, "", "file not found", "check the path, or run `kiosk validate` on the file you meant") from None
+    except OSError as exc:
+        raise SurveyError(source, "", f"cannot read the file ({exc.strerror})", "check the file's permissions") from None
+    return parse_survey(data, source)
+
+
+def parse_survey(data: bytes | str, source: str = "<survey>") -> Survey:
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")  # Notepad's UTF-8 adds a byte-order mark; accept it.
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise SurveyError(
+                source,
+                f"line {line}",
+                "the file is not UTF-8 text (Turkish Windows editors often save as Windows-1254)",
+                "save the file as UTF-8 (in Notepad: Save As → Encoding: UTF-8)",
+            ) from None
+    else:
+        text = data
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SurveyError(source, "", f"not valid TOML: {exc}", "compare with kiosk/surveys/default.toml; strings need double quotes") from None
+    return survey_from_dict(document, source)
+
+
+def survey_from_dict(document: dict[str, Any], source: str = "<survey>") -> Survey:
+    try:
+        raw = msgspec.convert(document, _RawSurvey)
+    except msgspec.ValidationError as exc:
+        raise _structure_error(exc, document, source) from None
+    return _Checker(raw, source).check()
+
+
+_FIELD_HINTS = {
+    "id": 'a short lowercase name such as "exit-default"',
+    "version": "a whole number, raised by one on every change",
+    "languages": 'a list of language codes such as ["tr", "en"]; the first is the default',
+    "button": "the physical button number, 1 for the leftmost",
+    "negative": "true or false",
+    "follow_up": "true or false",
+}
+
+
+def _structure_error(exc: msgspec.ValidationError, document: dict[str, Any], source: str) -> SurveyError:
+    message = str(exc)
+    problem, _, path = message.partition(" - at `")
+    path = path.rstrip("`")
+    place = _human_place(path, document)
+    field = re.findall(r"[A-Za-z_]+", path.split(".")[-1])
+    if problem.startswith("Object contains unknown field"):
+        name = problem.split("`")[1]
+        fix = f'remove or correct "{name}" (a typo?); see docs/survey-format.md for the allowed fields'
+        problem = f'unknown field "{name}"'
+    elif problem.startswith("Object missing required field"):
+        name = problem.split("`")[1]
+        fix = f'add "{name}" here' + (f": {_FIELD_HINTS[name]}" if name in _FIELD_HINTS else "")
+        problem = f'missing required field "{name}"'
+    else:
+        hint = _FIELD_HINTS.get(field[-1]) if field else None
+        fix = f"write {hint}" if hint else "correct the value's type (text needs double quotes, numbers none)"
+        problem = problem.replace("`", "")
+    return SurveyError(source, place, problem, fix)
+
+
+def _human_place(path: str, document: dict[str, Any]) -> str:
+    """Turn msgspec's ``$.questions[0].options[1]`` into ``questions[1] "satisfaction" → options[2]``.
+
+    Head office counts from one and recognises questions by id, not by index.
+    """
+    parts = [p for p in path.removeprefix("$").split(".") if p]
+    out: list[str] = []
+    node: Any = document
+    for part in parts:
+        match = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part)
+        if not match:
+            out.append(part)
+            continue
+        name, indexes = match.group(1), [int(i) for i in re.findall(r"\[(\d+)\]", match.group(2))]
+        node = node.get(name) if isinstance(node, dict) else None
+        label = name
+        for index in indexes:
+            node = node[index] if isinstance(node, list) and index < len(node) else None
+            label += f"[{index + 1}]"
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                label += f' "{node["id"]}"'
+        out.append(label)
+    return " → ".join(out)
+
+
+class _Checker:
+    """The rules beyond structure: ids, translations, buttons, branching, ranges."""
+
+    def __init__(self, raw: _RawSurvey, source: str) -> None:
+        self.raw = raw
+        self.source = source
+
+    def fail(self, place: str, problem: str, fix: str) -> SurveyError:
+        return SurveyError(self.source, place, problem, fix)
+
+    def check(self) -> Survey:
+        raw = self.raw
+        if not _ID.match(raw.id):
+            raise self.fail("id", f'"{raw.id}" is not a valid survey id', "use lowercase letters, digits, - and _ (at most 64), e.g. \"exit-default\"")
+        if raw.version < 1:
+            raise self.fail("version", f"version {raw.version} must be 1 or more", "raise the version by one on every change")
+        self.check_languages()
+        self.check_ranges()
+        for name in ("welcome", "thank_you"):
+            self.check_text(name, getattr(raw, name))
+        if raw.thank_you_negative is not None:
+            self.check_text("thank_you_negative", raw.thank_you_negative)
+        questions = self.check_questions()
+        self.check_branching(questions)
+        return Survey(
+            id=raw.id,
+            version=raw.version,
+            languages=tuple(raw.languages),
+            welcome=dict(raw.welcome),
+            thank_you=dict(raw.thank_you),
+            thank_you_negative=dict(raw.thank_you_negative or raw.thank_you),
+            questions=questions,
+            idle_timeout_seconds=raw.idle_timeout_seconds,
+            thank_you_seconds=raw.thank_you_seconds,
+            misuse_window_seconds=raw.misuse_window_seconds,
+            attract_rotate_seconds=raw.attract_rotate_seconds,
+            negative_threshold=raw.negative_threshold,
+        )
+
+    def check_languages(self) -> None:
+        languages = self.raw.languages
+        if not languages:
+            raise self.fail("languages", "no languages given", 'list at least one, e.g. languages = ["tr", "en"]')
+        for code in languages:
+            if not _LANGUAGE.match(code):
+                raise self.fail("languages", f'"{code}" is not a language code', 'use lowercase ISO 639-1 codes such as "tr" and "en"')
+        if len(set(languages)) != len(languages):
+            raise self.fail("languages", "a language is listed twice", "list each language once")
+
+    def check_ranges(self) -> None:
+        raw = self.raw
+        ranges = {
+            "idle_timeout_seconds": (5, 600),
+            "thank_you_seconds": (1, 60),
+            "misuse_window_seconds": (0, 60),
+            "attract_rotate_seconds": (0, 600),
+            "negative_threshold": (0.01, 1),
+        }
+        for name, (low, high) in ranges.items():
+            value = getattr(raw, name)
+            if not low <= value <= high:
+                raise self.fail(name, f"{value} is out of range", f"use a value from {low} to {high}")
+
+    def check_text(self, place: str, text: dict[str, str]) -> None:
+        for language in self.raw.languages:
+            value = text.get(language)
+            if value is None:
+                raise self.fail(place, f'no "{language}" text', f'add {language} = "…" (every text needs every language in `languages`)')
+            if not value.strip():
+                raise self.fail(place, f'the "{language}" text is empty', "write the text, or remove the language from `languages`")
+        extra = sorted(set(text) - set(self.raw.languages))
+        if extra:
+            raise self.fail(place, f'text in "{extra[0]}", which is not in `languages`', f'add "{extra[0]}" to `languages` or remove this text')
+
+    def check_questions(self) -> tuple[Question, ...]:
+        raw_questions = self.raw.questions
+        if not raw_questions:
+            raise self.fail("questions", "the survey has no questions", "add at least one [[questions]] block")
+        seen: set[str] = set()
+        questions = []
+        for qi, rq in enumerate(raw_questions, start=1):
+            place = f'questions[{qi}] "{rq.id}"'
+            if not _ID.match(rq.id):
+                raise self.fail(f"questions[{qi}]", f'"{rq.id}" is not a valid question id', "use lowercase letters, digits, - and _")
+            if rq.id == END:
+                raise self.fail(place, f'"{END}" is reserved for `next = "{END}"`', "choose another id")
+            if rq.id in seen:
+                raise self.fail(place, f'question id "{rq.id}" is used twice', "give every question its own id")
+            seen.add(rq.id)
+            self.check_text(f"{place} → text", rq.text)
+            if not MIN_OPTIONS <= len(rq.options) <= MAX_OPTIONS:
+                raise self.fail(place, f"{len(rq.options)} options", f"give each question {MIN_OPTIONS} to {MAX_OPTIONS} options, one per physical button")
+            options = []
+            option_ids: set[str] = set()
+            buttons: set[int] = set()
+            for oi, ro in enumerate(rq.options, start=1):
+                oplace = f'{place} → options[{oi}] "{ro.id}"'
+                if not _ID.match(ro.id):
+                    raise self.fail(f"{place} → options[{oi}]", f'"{ro.id}" is not a valid option id', "use lowercase letters, digits, - and _")
+                if ro.id in option_ids:
+                    raise self.fail(oplace, f'option id "{ro.id}" is used twice in this question', "give every option of a question its own id")
+                option_ids.add(ro.id)
+                if not 1 <= ro.button <= MAX_BUTTON:
+                    raise self.fail(oplace, f"button {ro.button} does not exist", f"use a button number from 1 (leftmost) to {MAX_BUTTON}")
+                if ro.button in buttons:
+                    raise self.fail(oplace, f"button {ro.button} is already used by another option of this question", "give every option of a question its own button")
+                buttons.add(ro.button)
+                self.check_text(f"{oplace} → label", ro.label)
+                options.append(Option(ro.id, ro.button, dict(ro.label), ro.negative, ro.next))
+            options.sort(key=lambda option: option.button)
+            questions.append(Question(rq.id, dict(rq.text), tuple(options), rq.follow_up, rq.next))
+        if questions[0].follow_up:
+            raise self.fail(f'questions[1] "{questions[0].id}"', "the first question is marked follow_up", "the survey starts with its first question; move the follow-up after its parent")
+        return tuple(questions)
+
+    def check_branching(self, questions: tuple[Question, ...]) -> None:
+        ids = {q.id for q in questions}
+        for qi, question in enumerate(questions, start=1):
+            place = f'questions[{qi}] "{question.id}"'
+            targets = [(f"{place} → next", question.next)]
+            targets += [(f'{place} → options "{o.id}" → next', o.next) for o in question.options]
+            for target_place, target in targets:
+                if target is None or target == END:
+                    continue
+                if target not in ids:
+                    raise self.fail(target_place, f'no question has the id "{target}"', f'use one of: {", ".join(sorted(ids))}, or "{END}"')
+                if target == question.id:
+                    raise self.fail(target_place, "the question leads to itself", "point next at a later question or \"end\"")
+        survey_stub = Survey(
+            id="", version=1, languages=(), welcome={}, thank_you={}, thank_you_negative={}, questions=questions,
+            idle_timeout_seconds=0, thank_you_seconds=0, misuse_window_seconds=0, attract_rotate_seconds=0, negative_threshold=1,
+        )
+        reached = {questions[0].id}
+        self.walk(survey_stub, questions[0], [questions[0].id], reached, set())
+        for qi, question in enumerate(questions, start=1):
+            if question.id not in reached:
+                fix = "point an option's next at it, or remove follow_up = true" if question.follow_up else "check the next fields that skip over it"
+                raise self.fail(f'questions[{qi}] "{question.id}"', "no answer ever leads to this question", fix)
+
+    def walk(self, survey: Survey, question: Question, path: list[str], reached: set[str], finished: set[str]) -> None:
+        """Depth-first over the answer graph: finds loops (a survey must end) and unreachable questions."""
+        for option in question.options:
+            following = survey.after(question, option)
+            if following is None or following.id in finished:
+                continue
+            if following.id in path:
+                loop = " → ".join(path[path.index(following.id) :] + [following.id])
+                raise self.fail(f'questions "{question.id}"', f"the answers loop: {loop}", 'every path must reach the end; point a next forward or at "end"')
+            reached.add(following.id)
+            self.walk(survey, following, path + [following.id], reached, finished)
+        finished.add(question.id)
