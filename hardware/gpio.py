@@ -113,6 +113,14 @@ class GpioPanel:
             self._restore.daemon = True
             self._restore.start()
 
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until a press flash has ended and the lit set shows again (for tests and shutdown)."""
+        timer = self._restore
+        if timer is not None:
+            timer.join(timeout)
+            return not timer.is_alive()
+        return True
+
     def _end_flash(self) -> None:
         with self._lock:
             self._restore = None

@@ -205,11 +205,11 @@ class Outbox:
                 log.warning("answers kept in memory are now stored")
 
     def _insert(self, row: dict[str, Any]) -> bool:
+        # One statement in autocommit mode is its own transaction (and its own fsync).
         try:
-            with database.atomic():
-                Response.insert(**row).execute()
+            Response.insert(**row).execute()
         except peewee.OperationalError as exc:
-            if "full" in str(exc) or "disk I/O" in str(exc):
+            if _out_of_space(exc):
                 return False
             raise
         self._rows += 1
@@ -238,7 +238,8 @@ class Outbox:
 
     def _prune(self) -> None:
         """Make room: rows the fleet already stored go first, then the oldest misuse rows."""
-        excess = max(self._rows - self.max_rows + 1, 0)
+        # Prune down to 90 % of the cap, not by one row per save: one DELETE now and then.
+        excess = max(self._rows - int(self.max_rows * 0.9), 0) if self._rows >= self.max_rows else 0
         budget = max(excess, 1000) if self._free() < self.reserve_bytes else excess
         if budget <= 0:
             return
@@ -248,8 +249,7 @@ class Outbox:
                 break
             victims = Response.select(Response.id).where(condition).order_by(Response.id).limit(budget - removed)
             try:
-                with database.atomic():
-                    removed += Response.delete().where(Response.id.in_(victims)).execute()
+                removed += Response.delete().where(Response.id.in_(victims)).execute()
             except peewee.OperationalError as exc:
                 log.error("could not prune the outbox: %s", exc)
                 return
@@ -259,9 +259,10 @@ class Outbox:
 
     def _bump(self, name: str) -> None:
         try:
-            with database.atomic():
-                Counter.insert(name=name, value=1).on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute()
-        except peewee.OperationalError:
+            Counter.insert(name=name, value=1).on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute()
+        except peewee.OperationalError as exc:
+            if not _out_of_space(exc):
+                raise
             log.error("could not count %s: the disk is full", name)
 
     def _free(self) -> int:
@@ -314,6 +315,17 @@ class Outbox:
 
     def integrity_ok(self) -> bool:
         return database.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """SQLITE_FULL (or the I/O error a full card gives), anywhere in the exception's chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if "database or disk is full" in text or "disk I/O error" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def migrate(db: SqliteDatabase) -> int:

@@ -328,7 +328,7 @@ class _Checker:
         for name, (low, high) in ranges.items():
             value = getattr(raw, name)
             if not low <= value <= high:
-                raise self.fail(name, f"{value} is out of range", f"use a value from {low} to {high}")
+                raise self.fail(name, f"{value:g} is out of range", f"use a value from {low:g} to {high:g}")
 
     def check_text(self, place: str, text: dict[str, str]) -> None:
         for language in self.raw.languages:

@@ -1,0 +1,147 @@
+"""Survey documents: the default one is right, and every mistake names its place and fix."""
+
+import pytest
+
+from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey, parse_survey
+
+GOOD = """
+id = "exit"
+version = 1
+languages = ["tr", "en"]
+welcome = { tr = "Hoş geldiniz", en = "Welcome" }
+thank_you = { tr = "Teşekkürler", en = "Thanks" }
+
+[[questions]]
+id = "q1"
+text = { tr = "Memnun musunuz?", en = "Are you happy?" }
+  [[questions.options]]
+  id = "no"
+  button = 1
+  negative = true
+  next = "why"
+  label = { tr = "Hayır", en = "No" }
+  [[questions.options]]
+  id = "yes"
+  button = 2
+  label = { tr = "Evet", en = "Yes" }
+
+[[questions]]
+id = "why"
+follow_up = true
+text = { tr = "Neden?", en = "Why?" }
+  [[questions.options]]
+  id = "slow"
+  button = 1
+  label = { tr = "Yavaş", en = "Slow" }
+  [[questions.options]]
+  id = "rude"
+  button = 2
+  label = { tr = "Kaba", en = "Rude" }
+"""
+
+
+def test_default_survey_is_turkish_and_english(survey):
+    assert survey.languages == ("tr", "en")
+    assert survey.first.text["tr"] == "Bugün hizmetimizden memnun kaldınız mı?"
+    assert survey.question("recommend").text["tr"] == "Bizi bir arkadaşınıza tavsiye eder misiniz?"
+    assert survey.buttons == frozenset({1, 2, 3, 4})
+
+
+def test_branching_follows_next_then_file_order_skipping_follow_ups(survey):
+    first = survey.first
+    assert survey.after(first, first.option_for(1)).id == "what-went-wrong"
+    assert survey.after(first, first.option_for(3)).id == "recommend"
+    follow_up = survey.question("what-went-wrong")
+    assert survey.after(follow_up, follow_up.option_for(1)).id == "recommend"
+    last = survey.question("recommend")
+    assert survey.after(last, last.option_for(4)) is None
+
+
+def test_good_document_parses_and_end_is_reached():
+    survey = parse_survey(GOOD)
+    why = survey.question("why")
+    assert survey.after(why, why.option_for(1)) is None
+    assert survey.thank_you_negative == survey.thank_you  # defaults to the plain thank-you
+
+
+def test_byte_order_mark_is_accepted():
+    assert parse_survey(b"\xef\xbb\xbf" + GOOD.encode()).id == "exit"
+
+
+def test_negative_threshold(survey):
+    assert survey.is_negative(1, 2) and not survey.is_negative(1, 3) and not survey.is_negative(0, 0)
+
+
+def broken(old, new, count=1):
+    assert old in GOOD, old
+    return GOOD.replace(old, new, count)
+
+
+CASES = [
+    # (document, expected place, words in the problem, words in the fix)
+    (broken('version = 1', 'version = "1"'), "version", "Expected int, got str", "whole number"),
+    (broken('version = 1', 'version = 0'), "version", "must be 1 or more", "raise the version"),
+    (broken('id = "exit"', 'id = "Çıkış Anketi"'), "id", "not a valid survey id", "lowercase"),
+    (broken('languages = ["tr", "en"]', 'languages = ["TR", "en"]'), "languages", "not a language code", "ISO 639-1"),
+    (broken('welcome = { tr = "Hoş geldiniz", en = "Welcome" }', 'welcome = { tr = "Hoş geldiniz" }'), "welcome", 'no "en" text', 'add en = '),
+    (broken('text = { tr = "Neden?", en = "Why?" }', 'text = { tr = "Neden?", en = "  " }'), 'questions[2] "why" → text', "empty", "write the text"),
+    (broken('label = { tr = "Kaba", en = "Rude" }', 'label = { tr = "Kaba", en = "Rude", de = "Grob" }'), 'options[2] "rude" → label', '"de", which is not in `languages`', "add"),
+    (broken('  button = 2\n  label = { tr = "Evet"', '  button = 1\n  label = { tr = "Evet"'), 'questions[1] "q1" → options[2] "yes"', "button 1 is already used", "its own button"),
+    (broken('  button = 2\n  label = { tr = "Evet"', '  button = 12\n  label = { tr = "Evet"'), 'options[2] "yes"', "button 12 does not exist", "1 (leftmost)"),
+    (broken('next = "why"', 'next = "nedeen"'), 'questions[1] "q1" → options "no" → next', 'no question has the id "nedeen"', "why"),
+    (broken('  negative = true\n  next', '  negatif = true\n  next'), 'questions[1] "q1" → options[1] "no"', 'unknown field "negatif"', "typo"),
+    (broken('next = "why"', 'next = "q1"'), 'questions[1] "q1" → options "no" → next', "leads to itself", "later question"),
+    (broken('  next = "why"\n', ''), 'questions[2] "why"', "no answer ever leads to this question", "next"),
+    (broken('[[questions]]\nid = "q1"', '[[questions]]\nid = "q1"\nfollow_up = true'), 'questions[1] "q1"', "first question is marked follow_up", "move the follow-up"),
+    ('id = "x"\nversion = 1\n', "", 'missing required field "languages"', 'add "languages"'),
+    ('id = "x"\nversion = 1\nlanguages = [\n', "", "not valid TOML", "double quotes"),
+]
+
+
+@pytest.mark.parametrize("document, place, problem, fix", CASES)
+def test_mistakes_name_the_place_and_the_fix(document, place, problem, fix):
+    with pytest.raises(SurveyError) as caught:
+        parse_survey(document, "anket.toml")
+    error = caught.value
+    message = str(error)
+    assert message.startswith("anket.toml: ")
+    assert place in error.place, message
+    assert problem in error.problem, message
+    assert fix in error.fix, message
+
+
+def test_idle_timeout_out_of_range():
+    with pytest.raises(SurveyError, match="idle_timeout_seconds: 2 is out of range"):
+        parse_survey("idle_timeout_seconds = 2\n" + GOOD)
+
+
+def test_too_many_options():
+    options = "".join(f'\n  [[questions.options]]\n  id = "o{i}"\n  button = {i}\n  label = {{ tr = "a", en = "b" }}\n' for i in range(3, 7))
+    document = broken('  label = { tr = "Evet", en = "Yes" }\n', '  label = { tr = "Evet", en = "Yes" }\n' + options)
+    with pytest.raises(SurveyError, match="6 options") as caught:
+        parse_survey(document)
+    assert "2 to 5" in caught.value.fix
+
+
+def test_loops_are_refused():
+    document = broken('id = "why"\nfollow_up = true', 'id = "why"\nfollow_up = true\nnext = "q1"')
+    with pytest.raises(SurveyError, match="the answers loop: q1 → why → q1"):
+        parse_survey(document)
+
+
+def test_windows_1254_file_is_explained(tmp_path):
+    path = tmp_path / "anket.toml"
+    path.write_bytes(GOOD.encode("cp1254"))
+    with pytest.raises(SurveyError) as caught:
+        load_survey(path)
+    assert "not UTF-8" in caught.value.problem and "Windows-1254" in caught.value.problem
+    assert caught.value.place == "line 5"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SurveyError, match="file not found"):
+        load_survey(tmp_path / "yok.toml")
+
+
+def test_default_path_points_inside_the_package():
+    assert DEFAULT_SURVEY_PATH.is_file()
