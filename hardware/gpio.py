@@ -61,6 +61,12 @@ class GpioPanel:
                 role = f"language button on {describe_pin(profile.language_pin)}"
                 self._language = Button(profile.language_pin, pull_up=profile.pull_up, bounce_time=bounce, pin_factory=self._factory)
                 self._language.when_pressed = self._language_pressed
+        except ImportError as exc:  # gpiozero's BadPinFactory is one too
+            self.close()
+            raise PanelError(
+                f"no GPIO driver for the {role}: {exc}\n"
+                "  fix: on a Raspberry Pi install python3-lgpio (apt) or the 'pi' extra; off a Pi use --panel keyboard or --panel stdin"
+            ) from exc
         except GPIOZeroError as exc:
             self.close()
             raise PanelError(

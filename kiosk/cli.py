@@ -39,9 +39,9 @@ def parse_size(value: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in value.lower().split("x"))
     except ValueError:
-        fail(f"size {value!r} is not WIDTHxHEIGHT, e.g. 800x480")
+        fail(f"size {value!r} is not WIDTHxHEIGHT\n  fix: write it like 800x480 or 1920x1080")
     if width < 320 or height < 240:
-        fail(f"size {value} is too small; use at least 320x240")
+        fail(f"size {value} is too small\n  fix: use at least 320x240")
     return width, height
 
 
