@@ -83,6 +83,8 @@ def prepare_environment(mode: Mode) -> None:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     # We install our own SIGTERM/SIGINT handlers; SDL's would turn them into window events.
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+    # Desktop window managers (and xdotool) find the window by this class.
+    os.environ.setdefault("SDL_VIDEO_X11_WMCLASS", "nabiz-kiosk")
     if mode == "headless":
         os.environ["SDL_VIDEODRIVER"] = "dummy"
     elif mode == "fullscreen" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
