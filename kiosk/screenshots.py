@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hardware.profiles import Profile
 from kiosk.clock import Instant
-from kiosk.flow import Asking, Attract, Draft, KioskState, ThankYou
+from kiosk.flow import Answer, Asking, Attract, Draft, KioskState, ThankYou
 from kiosk.screen import Screen
 from kiosk.survey import Survey
 from kiosk.view import View, view_of
@@ -23,11 +23,25 @@ def all_views(survey: Survey) -> list[tuple[str, View]]:
     for language in survey.languages:
         views.append((f"attract-{language}", view_of(KioskState(survey, Attract(language, 0.0)))))
         for question in survey.questions:
-            draft = Draft(language=language, started=moment, last_press=0.0)
+            draft = Draft(language=language, started=moment, last_press=0.0, answers=_answers_leading_to(survey, question.id))
             views.append((f"question-{question.id}-{language}", view_of(KioskState(survey, Asking(question.id, draft)))))
         views.append((f"thank-you-{language}", view_of(KioskState(survey, ThankYou(language, False, 0.0)))))
         views.append((f"thank-you-negative-{language}", view_of(KioskState(survey, ThankYou(language, True, 0.0)))))
     return views
+
+
+def _answers_leading_to(survey: Survey, question_id: str) -> tuple[Answer, ...]:
+    """The shortest run of answers that reaches *question_id*, so progress dots are true to life."""
+    paths: dict[str, tuple[Answer, ...]] = {survey.first.id: ()}
+    queue = [survey.first]
+    while queue:
+        question = queue.pop(0)
+        for option in question.options:
+            following = survey.after(question, option)
+            if following is not None and following.id not in paths:
+                paths[following.id] = paths[question.id] + (Answer(question.id, option.id, option.button, option.negative, 0),)
+                queue.append(following)
+    return paths[question_id]
 
 
 def render_all(survey: Survey, profile: Profile, size: tuple[int, int], out_dir: Path) -> list[Path]:
