@@ -94,10 +94,8 @@ class Kiosk:
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
-            for item in batch:
+            for item in batch:  # even after a stop request: presses already made are not dropped
                 self.handle(item)
-                if self._stopping:
-                    break
             self._pump_screen()
             self.tick()
             if watchdog:

@@ -92,12 +92,20 @@ def prepare_environment(mode: Mode) -> None:
         os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
 
 
+def _expose_events() -> tuple[int, ...]:
+    import pygame
+
+    # WINDOWEXPOSED arrived in pygame 2.0.1; Bookworm's 2.1.2 has it, older ones only VIDEOEXPOSE.
+    return tuple(getattr(pygame, name) for name in ("WINDOWEXPOSED", "VIDEOEXPOSE") if hasattr(pygame, name))
+
+
 class Screen:
     def __init__(self, profile: Profile, size: tuple[int, int] = (800, 480), mode: Mode = "window", font: str | None = None) -> None:
         prepare_environment(mode)
         import pygame  # imported here: nothing opens a display at import time
 
         self._pg = pygame
+        self._expose = _expose_events()
         self.profile = profile
         self.mode = mode
         pygame.display.init()
@@ -148,7 +156,7 @@ class Screen:
                     inputs.append(Quit())
                 else:
                     inputs.append(Key(pg.key.name(event.key)))
-            elif event.type in (pg.WINDOWEXPOSED, pg.VIDEOEXPOSE) and self._last is not None:
+            elif event.type in self._expose and self._last is not None:
                 self.show(self._last, force=True)
         return inputs
 
