@@ -119,6 +119,7 @@ class Kiosk:
         """Process one event and draw the result (used directly by benchmarks)."""
         event, at = item.event, item.at
         if isinstance(event, ButtonPress):
+            log.debug("button pressed", extra={"button": event.button})
             self._step(flow.Pressed(event.button, at))
         elif isinstance(event, LanguagePress):
             self._step(flow.NextLanguage(at))
