@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Iterator, NoReturn
 
 import click
 
@@ -26,6 +27,9 @@ from kiosk.config import (
     load_config,
 )
 from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
+
+if TYPE_CHECKING:
+    from kiosk.outbox import Outbox
 
 USAGE_ERROR = 2
 
@@ -141,6 +145,25 @@ def _open_panel(kind: str, profile, directory: Path):  # type: ignore[no-untyped
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many, oldest first.")
 def responses(data_dir, config_path, unsent, limit) -> None:  # type: ignore[no-untyped-def]
     """Print buffered responses as JSON lines (oldest first)."""
+    with _existing_outbox(data_dir, config_path) as outbox:
+        for row in outbox.responses(unsent_only=unsent, limit=limit):
+            click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The kiosk's data directory.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Kiosk config file.")
+def health(data_dir, config_path) -> None:  # type: ignore[no-untyped-def]
+    """Print the outbox's health (backlog, refused misuse, disk) as JSON."""
+    from dataclasses import asdict
+
+    with _existing_outbox(data_dir, config_path) as outbox:
+        click.echo(json.dumps(asdict(outbox.health()), indent=2))
+
+
+@contextmanager
+def _existing_outbox(data_dir: str | None, config_path: str | None) -> Iterator[Outbox]:
+    """The outbox a kiosk has written (a technician's tools never create an empty one)."""
     from kiosk.outbox import DB_FILENAME, Outbox, OutboxError
 
     directory = _data_dir(data_dir, config_path)
@@ -151,30 +174,7 @@ def responses(data_dir, config_path, unsent, limit) -> None:  # type: ignore[no-
     except OutboxError as exc:
         fail(str(exc))
     try:
-        for row in outbox.responses(unsent_only=unsent, limit=limit):
-            click.echo(json.dumps(row, ensure_ascii=False))
-    finally:
-        outbox.close()
-
-
-@main.command()
-@click.option("--data-dir", type=click.Path(file_okay=False), help="The kiosk's data directory.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Kiosk config file.")
-def health(data_dir, config_path) -> None:  # type: ignore[no-untyped-def]
-    """Print the outbox's health (backlog, refused misuse, disk) as JSON."""
-    from dataclasses import asdict
-
-    from kiosk.outbox import DB_FILENAME, Outbox, OutboxError
-
-    directory = _data_dir(data_dir, config_path)
-    if not (directory / DB_FILENAME).exists():
-        fail(f"no outbox in {directory}\n  fix: pass the kiosk's --data-dir")
-    try:
-        outbox = Outbox("", "").open(directory)
-    except OutboxError as exc:
-        fail(str(exc))
-    try:
-        click.echo(json.dumps(asdict(outbox.health()), indent=2))
+        yield outbox
     finally:
         outbox.close()
 
