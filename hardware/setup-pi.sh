@@ -1,69 +1,224 @@
 #!/bin/sh
-# Install the Nabız kiosk on a Raspberry Pi running Raspberry Pi OS Bookworm (Lite is fine).
-# Run as root from a copy of the project:   sudo sh hardware/setup-pi.sh [DEVICE_ID]
-# Safe to run again (upgrades the software, keeps the config and the buffered responses).
+# Install (or upgrade) the Nabız kiosk on a Raspberry Pi with Raspberry Pi OS Bookworm.
+#
+#   sudo sh hardware/setup-pi.sh [--device-id ID] [SOURCE]
+#
+#   SOURCE     the project folder or a nabiz-*.whl (default: the folder above this script)
+#   ID         this kiosk's id, e.g. ist-kadikoy-01 (default: kiosk-<hostname>);
+#              only used when /etc/nabiz/kiosk.toml does not exist yet
+#
+# Safe to run again: it upgrades the software and keeps the config and the buffered answers.
+# Guide: docs/hardware.md.
 set -eu
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-DEVICE_ID=${1:-kiosk-$(hostname | tr 'A-Z' 'a-z')}
 VENV=/opt/nabiz/venv
-CONFIG=/etc/nabiz/kiosk.toml
+DOCS=/opt/nabiz/docs
+CONFIG_DIR=/etc/nabiz
+CONFIG=$CONFIG_DIR/kiosk.toml
+DATA_DIR=/var/lib/nabiz-kiosk
+UNIT=/etc/systemd/system/nabiz-kiosk.service
+USER_NAME=nabiz
+GROUPS_NEEDED="video render input gpio"
+APT_PACKAGES="python3 python3-venv python3-pip python3-pygame python3-gpiozero python3-lgpio python3-peewee python3-click fonts-dejavu-core"
 
-if [ "$(id -u)" -ne 0 ]; then echo "error: run as root (sudo sh $0)" >&2; exit 2; fi
-if ! grep -q "Raspberry Pi" /proc/device-tree/model 2>/dev/null; then
-  echo "warning: this does not look like a Raspberry Pi; continuing anyway" >&2
-fi
-if ! command -v apt-get >/dev/null; then echo "error: needs Raspberry Pi OS / Debian (apt-get)" >&2; exit 2; fi
+say() { printf '== %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 
-echo "== system packages (pygame with the system SDL: KMS/DRM without X)"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  python3 python3-venv python3-pip python3-pygame python3-gpiozero python3-lgpio python3-peewee \
-  fonts-dejavu-core >/dev/null
+usage() {
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+}
 
-echo "== user nabiz"
-id nabiz >/dev/null 2>&1 || useradd --system --home-dir /var/lib/nabiz-kiosk --shell /usr/sbin/nologin nabiz
-for group in video render input gpio; do
-  getent group "$group" >/dev/null && usermod -a -G "$group" nabiz
+# --- arguments ------------------------------------------------------------------------
+ARGS="$*"
+DEVICE_ID=""
+SOURCE=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        -d|--device-id)
+            [ $# -ge 2 ] || die "$1 needs a value, e.g. $1 ist-kadikoy-01"
+            DEVICE_ID=$2; shift 2 ;;
+        --device-id=*) DEVICE_ID=${1#*=}; shift ;;
+        -*) die "unknown option $1 (see --help)" ;;
+        *)
+            [ -z "$SOURCE" ] || die "only one SOURCE may be given (see --help)"
+            SOURCE=$1; shift ;;
+    esac
 done
 
-echo "== software in $VENV"
-mkdir -p /opt/nabiz
-[ -x "$VENV/bin/python" ] || python3 -m venv --system-site-packages "$VENV"
-"$VENV/bin/pip" install -q --upgrade "$SRC[pi]"
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+if [ -z "$SOURCE" ]; then
+    SOURCE=$(cd "$SCRIPT_DIR/.." && pwd)
+fi
+case "$SOURCE" in
+    *.whl) [ -f "$SOURCE" ] || die "$SOURCE: no such wheel file" ;;
+    *) [ -f "$SOURCE/pyproject.toml" ] || die "$SOURCE has no pyproject.toml: give the Nabız project folder or a .whl" ;;
+esac
+case "$SOURCE" in
+    /*) ;;
+    *) SOURCE=$(pwd)/$SOURCE ;;
+esac
 
-echo "== config $CONFIG"
-if [ ! -f "$CONFIG" ]; then
-  mkdir -p /etc/nabiz
-  cat > "$CONFIG" <<CONF
-# Nabız kiosk configuration: see docs/operations.md
+if [ -z "$DEVICE_ID" ]; then
+    DEVICE_ID="kiosk-$(hostname -s 2>/dev/null || hostname)"
+    DEVICE_ID=$(printf '%s' "$DEVICE_ID" | tr '[:upper:]' '[:lower:]')
+fi
+case "$DEVICE_ID" in
+    ''|*[!A-Za-z0-9._-]*) die "device id '$DEVICE_ID' may only contain letters, digits, '.', '_' and '-'" ;;
+esac
+
+# --- where are we -----------------------------------------------------------------------
+[ "$(id -u)" -eq 0 ] || die "run as root: sudo sh $0 $ARGS"
+command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script is for Raspberry Pi OS (Debian)"
+
+MODEL=""
+if [ -r /proc/device-tree/model ]; then
+    MODEL=$(tr -d '\0' < /proc/device-tree/model)
+fi
+case "$MODEL" in
+    *"Raspberry Pi 3 Model B Plus"*|*"Raspberry Pi 4"*|*"Raspberry Pi 5"*) ;;
+    *"Raspberry Pi"*) warn "$MODEL is not a tested board (3B+, 4, 5); continuing" ;;
+    *) warn "this does not look like a Raspberry Pi (no model in /proc/device-tree); continuing" ;;
+esac
+CODENAME=""
+if [ -r /etc/os-release ]; then
+    # shellcheck disable=SC1091
+    CODENAME=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+fi
+[ "$CODENAME" = bookworm ] || warn "this is '${CODENAME:-unknown}', not Raspberry Pi OS Bookworm; continuing"
+
+# --- system packages --------------------------------------------------------------------
+say "system packages"
+apt-get update -qq || warn "apt-get update failed (no network?); installing from the package lists already here"
+to_install=""
+for package in $APT_PACKAGES; do
+    if apt-cache show "$package" >/dev/null 2>&1; then
+        to_install="$to_install $package"
+    else
+        warn "package $package is not available here (it comes from the Raspberry Pi OS archive); pip will try PyPI"
+    fi
+done
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $to_install
+
+# --- user -----------------------------------------------------------------------------
+say "user $USER_NAME"
+for group in $GROUPS_NEEDED; do
+    if ! getent group "$group" >/dev/null; then
+        # The unit's SupplementaryGroups= fails if a group is missing; Raspberry Pi OS has them all.
+        warn "group $group does not exist; creating it (on a Raspberry Pi OS it already exists)"
+        groupadd --system "$group"
+    fi
+done
+if ! id "$USER_NAME" >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home \
+        --shell /usr/sbin/nologin --comment "Nabiz kiosk" "$USER_NAME"
+fi
+usermod --append --groups "$(printf '%s' "$GROUPS_NEEDED" | tr ' ' ',')" "$USER_NAME"
+
+# --- software -------------------------------------------------------------------------
+say "software in $VENV (from $SOURCE)"
+mkdir -p "$(dirname "$VENV")"
+if [ -f "$VENV/pyvenv.cfg" ] && ! grep -qi '^include-system-site-packages *= *true' "$VENV/pyvenv.cfg"; then
+    warn "$VENV does not see the system packages; recreating it"
+    rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv --system-site-packages "$VENV"
+fi
+# Without --upgrade-strategy eager, pip keeps the apt packages that satisfy the requirements
+# (above all python3-pygame, whose SDL can draw through KMS/DRM without a desktop).
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade "${SOURCE}[pi]"
+PYGAME_FILE=$(PYGAME_HIDE_SUPPORT_PROMPT=1 "$VENV/bin/python" -c 'import pygame; print(pygame.__file__)')
+case "$PYGAME_FILE" in
+    /usr/lib/python3/*) ;;
+    *) warn "pygame comes from $PYGAME_FILE, not from python3-pygame: the display may not work without a desktop (see docs/hardware.md)" ;;
+esac
+if [ -d "$SOURCE/docs" ]; then
+    mkdir -p "$DOCS"
+    cp "$SOURCE"/docs/*.md "$DOCS"/
+fi
+
+# --- configuration ----------------------------------------------------------------------
+say "configuration $CONFIG"
+if [ -f "$CONFIG" ]; then
+    echo "   kept the existing $CONFIG"
+else
+    mkdir -p "$CONFIG_DIR"
+    umask 022
+    cat > "$CONFIG" <<EOF
+# Nabız kiosk configuration. Every key: docs/operations.md
 device_id = "$DEVICE_ID"
+site = ""
+data_dir = "$DATA_DIR"
+# survey = "$CONFIG_DIR/survey.toml"     # default: the bundled Turkish/English survey
+log_format = "text"
+log_level = "INFO"
 
 [panel]
 kind = "gpio"
-profile = "arcade-4"
+profile = "arcade-4"                     # or arcade-5, or the path of your own profile .toml
 
 [screen]
-mode = "fullscreen"
-CONF
-  echo "   wrote $CONFIG (device_id = $DEVICE_ID)"
-else
-  echo "   kept the existing $CONFIG"
+mode = "fullscreen"                      # uses the display's own resolution
+
+[outbox]
+max_rows = 500000
+reserve_mb = 100
+EOF
+    chmod 0644 "$CONFIG"
+    echo "   wrote $CONFIG (device_id = $DEVICE_ID)"
 fi
-"$VENV/bin/kiosk" validate "$(${VENV}/bin/python -c 'from kiosk.survey import DEFAULT_SURVEY_PATH; print(DEFAULT_SURVEY_PATH)')" >/dev/null
+"$VENV/bin/kiosk" profiles >/dev/null
+PYGAME_HIDE_SUPPORT_PROMPT=1 "$VENV/bin/python" - "$CONFIG" <<'EOF' || die "the kiosk would not start with $CONFIG: fix it and run this script again"
+import sys
+from hardware.errors import HardwareError
+from hardware.profiles import load_profile
+from kiosk.config import ConfigError, load_config
+from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
 
-echo "== service"
-install -m 0644 "$SRC/hardware/systemd/nabiz-kiosk.service" /etc/systemd/system/nabiz-kiosk.service
-systemctl daemon-reload
-systemctl enable nabiz-kiosk >/dev/null
-systemctl restart nabiz-kiosk
+try:
+    config = load_config(sys.argv[1])
+    survey = load_survey(config.survey or DEFAULT_SURVEY_PATH)
+    load_profile(config.panel.profile).check_buttons(survey.buttons, f"survey {survey.id!r}")
+except (ConfigError, SurveyError, HardwareError) as exc:
+    sys.exit(f"error: {exc}")
+print(f"   survey {survey.id!r} version {survey.version} fits panel {config.panel.profile!r}")
+EOF
 
-cat <<DONE
-Done. The kiosk is running as a service.
-  status:       systemctl status nabiz-kiosk
-  logs:         journalctl -u nabiz-kiosk -f
-  responses:    sudo -u nabiz $VENV/bin/kiosk responses --data-dir /var/lib/nabiz-kiosk
-  health:       sudo -u nabiz $VENV/bin/kiosk health --data-dir /var/lib/nabiz-kiosk
-  screenshot:   sudo systemctl kill -s USR1 nabiz-kiosk   (saved in /var/lib/nabiz-kiosk/screenshots/)
-  wiring check: docs/hardware.md
-DONE
+# --- service --------------------------------------------------------------------------
+say "service nabiz-kiosk"
+install -m 0644 "$SOURCE/hardware/systemd/nabiz-kiosk.service" "$UNIT" 2>/dev/null \
+    || "$VENV/bin/python" -c 'import hardware, pathlib, shutil, sys; shutil.copy(pathlib.Path(hardware.__file__).with_name("systemd") / "nabiz-kiosk.service", sys.argv[1])' "$UNIT"
+chmod 0644 "$UNIT"
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable nabiz-kiosk.service
+    systemctl restart nabiz-kiosk.service
+    STARTED=yes
+else
+    if ! systemctl enable nabiz-kiosk.service 2>/dev/null; then
+        mkdir -p /etc/systemd/system/multi-user.target.wants
+        ln -sf "$UNIT" /etc/systemd/system/multi-user.target.wants/nabiz-kiosk.service
+    fi
+    STARTED=no
+fi
+
+cat <<EOF
+
+Done. Device id: $(sed -n 's/^device_id *= *"\(.*\)".*/\1/p' "$CONFIG")
+$( [ "$STARTED" = yes ] && echo "The kiosk service is running and starts at every boot." || echo "systemd is not running here: the service starts at the next boot." )
+
+Next steps:
+  1. Look at the screen; or check:  systemctl status nabiz-kiosk
+                                    journalctl -u nabiz-kiosk -f
+  2. Press every button: each answers, its LED flashes. For a wiring check see docs/hardware.md.
+  3. Answers buffered on this kiosk:  sudo -u $USER_NAME $VENV/bin/kiosk responses
+     Outbox health:                   sudo -u $USER_NAME $VENV/bin/kiosk health
+  4. Screenshot of the live screen:   sudo kill -USR1 \$(systemctl show -p MainPID --value nabiz-kiosk)
+                                      (saved in $DATA_DIR/screenshots/)
+  5. Change settings in $CONFIG, then: sudo systemctl restart nabiz-kiosk
+  Raspberry Pi OS with a desktop: boot to the console instead
+  (sudo systemctl set-default multi-user.target && sudo reboot): the kiosk draws on the display itself.
+EOF
