@@ -77,6 +77,13 @@ class GpioPanel:
         except PanelError:
             self.close()
             raise
+        except Exception as exc:  # the driver's own errors, e.g. lgpio.error('GPIO busy')
+            self.close()
+            raise PanelError(
+                f"cannot open the {role}: {exc.__class__.__name__}: {exc}\n"
+                "  fix: another program or a device-tree overlay holds this GPIO (check with `pinctrl get N`); "
+                "stop it or choose a free pin in the profile"
+            ) from exc
 
     def start(self, sink: Sink) -> None:
         self._sink = sink

@@ -100,6 +100,12 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
     from kiosk.outbox import Outbox, OutboxError
     from kiosk.screen import Screen
 
+    from kiosk.screen import find_font
+
+    try:
+        find_font(config.screen.font)
+    except FileNotFoundError as exc:
+        fail(str(exc))
     try:
         panel = _open_panel(kind, profile, directory)
     except HardwareError as exc:

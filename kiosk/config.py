@@ -64,6 +64,8 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
         config = msgspec.convert(document, KioskConfig)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found\n  fix: check the path given to --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})\n  fix: give a readable file (not a directory) to --config or $NABIZ_KIOSK_CONFIG") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid UTF-8 TOML file: {exc}\n  fix: see docs/operations.md for an example config") from None
     except msgspec.ValidationError as exc:

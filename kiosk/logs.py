@@ -43,3 +43,5 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # peewee logs every SQL statement at DEBUG; a technician debugging buttons wants presses.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))

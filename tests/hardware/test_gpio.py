@@ -96,6 +96,20 @@ def test_a_pin_another_device_holds_is_a_clear_error_and_releases_the_rest(mock_
     GpioPanel(profile, pin_factory=mock_factory).close()  # nothing was left reserved
 
 
+def test_a_driver_error_such_as_gpio_busy_is_explained(mock_factory, profile):
+    """lgpio raises its own error type when the kernel says the line is busy."""
+
+    class BusyFactory(type(mock_factory)):
+        def pin(self, spec, **kwargs):
+            if spec == 6:
+                raise OSError("GPIO busy")
+            return super().pin(spec, **kwargs)
+
+    with pytest.raises(PanelError, match=r"button 2 on GPIO6 \(header pin 31\): OSError: GPIO busy") as caught:
+        GpioPanel(profile, pin_factory=BusyFactory())
+    assert "pinctrl" in str(caught.value)
+
+
 def test_a_profile_without_pins_cannot_drive_gpio(mock_factory):
     keyboard_only = parse_profile('name = "desk"\n[[buttons]]\nnumber = 1\ncolour = "#ffffff"\n[[buttons]]\nnumber = 2\ncolour = "#000000"\n')
     with pytest.raises(PanelError, match="button 1 has no pin"):

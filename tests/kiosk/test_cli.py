@@ -90,6 +90,7 @@ def test_an_unknown_button_in_a_script_stops_with_status_2_and_writes_nothing_fo
         (["--profile", "{duo}"], "uses button 3, 4"),
         (["--size", "big"], "is not WIDTHxHEIGHT"),
         (["--config", "{config}"], "screen: Object contains unknown field colour"),
+        (["--config", "{fontconfig}"], "font file /yok/font.ttf not found"),
     ],
 )
 def test_bad_input_exits_2_before_anything_is_written(tmp_path, args, message):
@@ -98,7 +99,9 @@ def test_bad_input_exits_2_before_anything_is_written(tmp_path, args, message):
         "missing": tmp_path / "missing.toml",
         "duo": tmp_path / "duo.toml",
         "config": tmp_path / "kiosk.toml",
+        "fontconfig": tmp_path / "font.toml",
     }
+    files["fontconfig"].write_text('[screen]\nfont = "/yok/font.ttf"\n')
     files["broken"].write_text('id = "x"\nversion = [\n')
     files["duo"].write_text('name = "duo"\n[[buttons]]\nnumber = 1\npin = 5\ncolour = "#ff0000"\n[[buttons]]\nnumber = 2\npin = 6\ncolour = "#00ff00"\n')
     files["config"].write_text('device_id = "x"\n[screen]\ncolour = "red"\n')

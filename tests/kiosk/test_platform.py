@@ -59,6 +59,11 @@ def test_config_errors(tmp_path, text, message):
     assert message in str(caught.value) and "fix:" in str(caught.value)
 
 
+def test_a_directory_given_as_config_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path)
+
+
 def test_data_dir_follows_systemds_state_directory(monkeypatch):
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/nabiz-kiosk")
     assert default_data_dir() == Path("/var/lib/nabiz-kiosk")
