@@ -89,7 +89,7 @@ class Kiosk:
             except queue.Empty:
                 first = None
             batch = [first] if first is not None else []
-            while True:  # a burst (a child on every button) is handled before drawing once
+            while True:  # take a whole burst (a child on every button) in one wake-up
                 try:
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
@@ -120,8 +120,12 @@ class Kiosk:
         event, at = item.event, item.at
         if isinstance(event, ButtonPress):
             log.debug("button pressed", extra={"button": event.button})
+            # Deadlines that passed before the press (the loop woke late) apply first:
+            # a press after the idle timeout starts a new response, it does not extend the old one.
+            self._step(flow.Tick(at))
             self._step(flow.Pressed(event.button, at))
         elif isinstance(event, LanguagePress):
+            self._step(flow.Tick(at))
             self._step(flow.NextLanguage(at))
         elif isinstance(event, ScreenshotRequest):
             self._draw()

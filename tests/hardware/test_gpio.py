@@ -173,3 +173,16 @@ def test_language_button_switches_the_screen(kiosk, mock_factory, profile):
     drain(kiosk)
     assert kiosk.state.phase.language == "en"
     assert " ".join(kiosk.screen.layout.text_lines) == "Were you satisfied with our service today?"
+
+
+def test_a_press_after_the_idle_timeout_starts_a_new_response_even_if_the_loop_woke_late(kiosk, mock_factory, clock, survey):
+    clock.advance(1)
+    press(mock_factory, 13)  # happy → "recommend?"
+    drain(kiosk)
+    clock.advance(survey.idle_timeout_seconds + 5)  # no tick ran in between: the loop was busy
+    press(mock_factory, 19)
+    drain(kiosk)
+    abandoned, = kiosk.outbox.responses()
+    assert abandoned["status"] == "abandoned" and [a["option"] for a in abandoned["answers"]] == ["happy"]
+    assert kiosk.state.phase.question_id == "recommend"  # button 4 answered the *new* first question
+    assert [a.option for a in kiosk.state.phase.draft.answers] == ["very-happy"]
