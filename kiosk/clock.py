@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -64,16 +65,26 @@ class _Timex(ctypes.Structure):
     ]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """libc, looked up once: ``find_library`` runs ``ldconfig -p`` in a child process each call,
+    and the clock is re-checked every 30 s on the main loop until NTP answers."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True) if name else None
+    except OSError:
+        return None
+
+
 def kernel_clock_synced() -> bool | None:
     """Ask the kernel (adjtimex) whether NTP disciplines the clock; None if we cannot ask.
 
     This works with any NTP client (timesyncd, chrony, ntpd), unlike checking one daemon.
     """
-    name = ctypes.util.find_library("c")
-    if not name:
+    libc = _libc()
+    if libc is None:
         return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
         timex = _Timex()
         state = libc.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError):

@@ -112,6 +112,8 @@ class Health:
 
 
 class Outbox:
+    _open_instance: "Outbox | None" = None
+
     def __init__(
         self,
         device_id: str,
@@ -133,6 +135,10 @@ class Outbox:
     # --- opening --------------------------------------------------------------------
 
     def open(self, data_dir: str | Path) -> "Outbox":
+        """Open (and migrate) the outbox in *data_dir*. One open outbox per process: the
+        database handle is module-wide, as peewee recommends, so a second one is refused."""
+        if Outbox._open_instance is not None and Outbox._open_instance is not self:
+            raise OutboxError("another outbox is already open in this process\n  fix: close() it first")
         data_dir = Path(data_dir)
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +152,7 @@ class Outbox:
             database.connect(reuse_if_open=True)
             migrate(database)
             self._rows = Response.select().count()
+            Outbox._open_instance = self
         except peewee.DatabaseError as exc:
             database.close()
             raise OutboxError(
@@ -155,8 +162,10 @@ class Outbox:
         return self
 
     def close(self) -> None:
-        if not database.is_closed():
-            database.close()
+        if Outbox._open_instance is self:
+            Outbox._open_instance = None
+            if not database.is_closed():
+                database.close()
 
     # --- writing --------------------------------------------------------------------
 

@@ -173,3 +173,10 @@ def test_unwritable_data_dir_is_explained(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutboxError, match="cannot create the data directory"):
         Outbox("d", "b").open(blocker / "data")
+
+
+def test_a_second_open_outbox_is_refused_not_silently_rebound(box, tmp_path):
+    with pytest.raises(OutboxError, match="already open"):
+        Outbox("d", "b").open(tmp_path / "other")
+    box.save(record())
+    assert len(list(box.responses())) == 1
