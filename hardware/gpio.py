@@ -43,13 +43,14 @@ class GpioPanel:
 
     def _open(self) -> None:
         profile = self.profile
+        for spec in profile.buttons:  # checked before any pin is claimed
+            if spec.pin is None:
+                raise PanelError(f"profile {profile.name!r}: button {spec.number} has no pin\n  fix: add pin = <BCM GPIO> to the button in the profile")
         bounce = profile.bounce_ms / 1000 or None
         led_class = PWMLED if profile.led_pwm else LED
         role = ""
         try:
             for spec in profile.buttons:
-                if spec.pin is None:
-                    raise PanelError(f"profile {profile.name!r}: button {spec.number} has no pin\n  fix: add pin = <BCM GPIO> to the button in the profile")
                 role = f"button {spec.number} on {describe_pin(spec.pin)}"
                 button = Button(spec.pin, pull_up=profile.pull_up, bounce_time=bounce, pin_factory=self._factory)
                 button.when_pressed = partial(self._pressed, spec.number)
@@ -61,29 +62,9 @@ class GpioPanel:
                 role = f"language button on {describe_pin(profile.language_pin)}"
                 self._language = Button(profile.language_pin, pull_up=profile.pull_up, bounce_time=bounce, pin_factory=self._factory)
                 self._language.when_pressed = self._language_pressed
-        except ImportError as exc:  # gpiozero's BadPinFactory is one too
-            self.close()
-            raise PanelError(
-                f"no GPIO driver for the {role}: {exc}\n"
-                "  fix: on a Raspberry Pi install python3-lgpio (apt) or the 'pi' extra; off a Pi use --panel keyboard or --panel stdin"
-            ) from exc
-        except GPIOZeroError as exc:
-            self.close()
-            raise PanelError(
-                f"cannot open the {role}: {exc.__class__.__name__}: {exc}\n"
-                "  fix: check the wiring and the profile's BCM numbers; on a Pi, the user needs the 'gpio' group "
-                "and no other program may hold the pin; off a Pi use --panel keyboard or --panel stdin"
-            ) from exc
-        except PanelError:
-            self.close()
-            raise
-        except Exception as exc:  # the driver's own errors, e.g. lgpio.error('GPIO busy')
-            self.close()
-            raise PanelError(
-                f"cannot open the {role}: {exc.__class__.__name__}: {exc}\n"
-                "  fix: another program or a device-tree overlay holds this GPIO (check with `pinctrl get N`); "
-                "stop it or choose a free pin in the profile"
-            ) from exc
+        except Exception as exc:  # gpiozero's, the driver's (lgpio.error 'GPIO busy') or a missing driver
+            self.close()  # release the pins already claimed
+            raise PanelError(_explain(role, exc)) from exc
 
     def start(self, sink: Sink) -> None:
         self._sink = sink
@@ -159,3 +140,20 @@ class GpioPanel:
         self._buttons.clear()
         self._leds.clear()
         self._language = None
+
+
+def _explain(role: str, exc: Exception) -> str:
+    """What failed opening a pin, and the fix a technician can act on."""
+    if isinstance(exc, ImportError):  # gpiozero's BadPinFactory is one too
+        return (
+            f"no GPIO driver for the {role}: {exc}\n"
+            "  fix: on a Raspberry Pi install python3-lgpio (apt) or the 'pi' extra; off a Pi use --panel keyboard or --panel stdin"
+        )
+    if isinstance(exc, GPIOZeroError):
+        fix = (
+            "check the wiring and the profile's BCM numbers; on a Pi, the user needs the 'gpio' group "
+            "and no other program may hold the pin; off a Pi use --panel keyboard or --panel stdin"
+        )
+    else:
+        fix = "another program or a device-tree overlay holds this GPIO (check with `pinctrl get N`); stop it or choose a free pin in the profile"
+    return f"cannot open the {role}: {exc.__class__.__name__}: {exc}\n  fix: {fix}"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from hardware.panel import ButtonPress, LanguagePress, PanelEvent, ScreenshotRequest, Sink
+from hardware.panel import ButtonPress, LanguagePress, PanelEvent, ScreenshotRequest, Sink, WithoutLeds
 from hardware.profiles import Profile
 
 log = logging.getLogger(__name__)
 
 
-class KeyboardPanel:
+class KeyboardPanel(WithoutLeds):
     def __init__(self, profile: Profile, screenshot_dir: str = ".") -> None:
         self.profile = profile
         self._screenshot_dir = screenshot_dir
@@ -41,12 +41,6 @@ class KeyboardPanel:
             event = ScreenshotRequest(f"{self._screenshot_dir}/screenshot-{self._shots}.png")
         if event is not None and self._sink is not None:
             self._sink(event)
-
-    def light(self, buttons: frozenset[int]) -> None:
-        pass
-
-    def flash(self, button: int) -> None:
-        pass
 
     def close(self) -> None:
         self._sink = None

@@ -58,6 +58,16 @@ class Panel(Protocol):
         """Release pins and threads; safe to call twice."""
 
 
+class WithoutLeds:
+    """For panels with no LEDs to drive (a keyboard, a script): lighting and flashing do nothing."""
+
+    def light(self, buttons: frozenset[int]) -> None:
+        pass
+
+    def flash(self, button: int) -> None:
+        pass
+
+
 class RepeatGuard:
     """Counts a button once when it is pressed again within *window* seconds.
 

@@ -18,7 +18,7 @@ import threading
 from typing import Iterable, TextIO
 
 from hardware.errors import ScriptError
-from hardware.panel import ButtonPress, InputEnded, LanguagePress, PanelEvent, ScreenshotRequest, Sink
+from hardware.panel import ButtonPress, InputEnded, LanguagePress, PanelEvent, ScreenshotRequest, Sink, WithoutLeds
 from hardware.profiles import Profile
 
 MAX_WAIT_SECONDS = 24 * 3600
@@ -54,7 +54,7 @@ def parse_line(line: str, number: int, profile: Profile) -> PanelEvent | float |
     raise ScriptError(f"line {number}: {text!r} is not a button number, 'wait SECONDS', 'lang', 'screenshot PATH' or 'quit'")
 
 
-class ScriptedPanel:
+class ScriptedPanel(WithoutLeds):
     def __init__(self, profile: Profile, lines: TextIO | Iterable[str]) -> None:
         self.profile = profile
         self._lines = lines
@@ -91,12 +91,6 @@ class ScriptedPanel:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
-
-    def light(self, buttons: frozenset[int]) -> None:
-        pass
-
-    def flash(self, button: int) -> None:
-        pass
 
     def close(self) -> None:
         self._closed.set()

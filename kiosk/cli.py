@@ -98,9 +98,7 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
     from kiosk.app import Kiosk
     from kiosk.clock import SystemClock, boot_id
     from kiosk.outbox import Outbox, OutboxError
-    from kiosk.screen import Screen
-
-    from kiosk.screen import find_font
+    from kiosk.screen import Screen, find_font
 
     try:
         find_font(config.screen.font)

@@ -177,20 +177,20 @@ class Outbox:
         """
         with self._lock:
             self._retry_unsaved()
-            low_space = self._free() < self.reserve_bytes
+            free = self._free()
+            low_space = free < self.reserve_bytes
             if low_space or self._rows >= self.max_rows:
-                self._prune()
+                self._prune(low_space)
             if record.misuse and (low_space or self._rows >= self.max_rows):
                 self._bump("misuse_refused")
-                log.warning("misuse press not stored: outbox is short of space", extra={"rows": self._rows, "free_bytes": self._free()})
+                log.warning("misuse press not stored: outbox is short of space", extra={"rows": self._rows, "free_bytes": free})
                 return None
             if self._rows >= self.max_rows:
                 self._bump("over_cap_writes")
                 log.warning("outbox over its row cap; storing the answer anyway", extra={"rows": self._rows, "max_rows": self.max_rows})
             row = self._row(record)
-            if self._unsaved or not self._insert(row):
-                if row not in self._unsaved:
-                    self._unsaved.append(row)
+            if self._unsaved or not self._insert(row):  # behind older waiting answers, keep the order
+                self._unsaved.append(row)
                 log.critical("answer kept in memory only: the disk is full", extra={"unsaved": len(self._unsaved)})
             return row["uuid"]
 
@@ -245,11 +245,11 @@ class Outbox:
             "clock_synced": record.finished.clock_synced,
         }
 
-    def _prune(self) -> None:
+    def _prune(self, low_space: bool) -> None:
         """Make room: rows the fleet already stored go first, then the oldest misuse rows."""
         # Prune down to 90 % of the cap, not by one row per save: one DELETE now and then.
         excess = max(self._rows - int(self.max_rows * 0.9), 0) if self._rows >= self.max_rows else 0
-        budget = max(excess, 1000) if self._free() < self.reserve_bytes else excess
+        budget = max(excess, 1000) if low_space else excess
         if budget <= 0:
             return
         removed = 0
