@@ -4,4 +4,4 @@ Importing this package opens nothing (no display, no pins, no database): compose
 parts in ``kiosk.app`` and start them from the ``kiosk`` command.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

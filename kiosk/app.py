@@ -16,7 +16,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 from hardware.keyboard import KeyboardPanel
 from hardware.panel import ButtonPress, InputEnded, LanguagePress, Panel, PanelEvent, ScreenshotRequest
@@ -51,8 +51,20 @@ class Stamped:
 
 
 class Kiosk:
-    def __init__(self, survey: Survey, screen: Screen, panel: Panel, outbox: Outbox, clock: Clock, data_dir: Path) -> None:
+    def __init__(
+        self,
+        survey: Survey,
+        screen: Screen,
+        panel: Panel,
+        outbox: Outbox,
+        clock: Clock,
+        data_dir: Path,
+        on_saved: Callable[[], None] | None = None,
+    ) -> None:
+        """*on_saved* is called (on this thread) after each response is committed: the fleet
+        sync's ``saved``, which only queues a wake-up for the sync's own thread."""
         panel.profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
+        self.on_saved = on_saved
         self.screen = screen
         self.panel = panel
         self.outbox = outbox
@@ -163,6 +175,8 @@ class Kiosk:
                 record = effect.record
                 if uuid is not None:
                     self._last_saved = uuid
+                    if self.on_saved is not None:
+                        self.on_saved()
                 log.info(
                     "response saved" if uuid else "response refused",
                     extra={"uuid": uuid, "status": record.status, "misuse": record.misuse, "negative": record.negative, "answers": len(record.answers), "reason": record.end_reason},

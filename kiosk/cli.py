@@ -7,6 +7,7 @@ and how to fix it, and exit with status 2 before anything is written.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from kiosk.config import (
     default_screen_mode,
     load_config,
 )
+from kiosk.protocol import device_id_problem
 from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
 
 if TYPE_CHECKING:
@@ -88,6 +90,10 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
     except (SurveyError, HardwareError) as exc:
         fail(str(exc))
 
+    device = device_id or config.device_id or default_device_id()
+    problem = device_id_problem(device)
+    if problem and config.fleet.broker:
+        fail(f"{problem}\n  fix: set device_id in the kiosk config to the id given by `fleet device add`")
     kind = panel_kind or config.panel.kind or default_panel()
     mode = "headless" if headless else "window" if window else (config.screen.mode or default_screen_mode())
     if kind == "keyboard" and mode == "headless":
@@ -114,16 +120,29 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
         panel.close()
         fail(f"cannot open the display ({mode}): {exc}\n  fix: on a Pi console use SDL_VIDEODRIVER=kmsdrm and the 'video' and 'render' groups; use --headless to run without a display")
     try:
-        outbox = Outbox(device_id or config.device_id or default_device_id(), boot_id(), config.outbox.max_rows, config.outbox.reserve_mb * 1024 * 1024).open(directory)
+        outbox = Outbox(device, boot_id(), config.outbox.max_rows, config.outbox.reserve_mb * 1024 * 1024).open(directory)
     except OutboxError as exc:
         panel.close()
         screen.close()
         fail(str(exc))
-    kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory)
+    sync = None
+    if config.fleet.broker:
+        from kiosk.app import Stop
+        from kiosk.sync.worker import FleetSync
+
+        sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
+    kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, on_saved=sync.saved if sync else None)
     kiosk.install_signal_handlers()
+    if sync is not None:
+        sync.on_fatal = lambda reason: kiosk.submit(Stop(reason, exit_code=1))
+        sync.start()
+    else:
+        logging.getLogger("kiosk").info("no fleet broker configured: answers stay in the outbox (set [fleet] broker in the config)")
     try:
         return kiosk.run()
     finally:
+        if sync is not None:
+            sync.stop()
         outbox.close()
         screen.close()
 

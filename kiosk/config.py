@@ -10,7 +10,9 @@ import os
 import socket
 import tomllib
 from pathlib import Path
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
+from urllib.parse import urlparse
 
 import msgspec
 
@@ -40,6 +42,46 @@ class OutboxConfig(msgspec.Struct, forbid_unknown_fields=True):
     reserve_mb: int = 100
 
 
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerAddress":
+        parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ConfigError(f"broker {url!r} is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]\n  fix: e.g. broker = \"mqtts://fleet.example.com:8883\"")
+        tls = parsed.scheme == "mqtts"
+        try:
+            port = parsed.port or (8883 if tls else 1883)
+        except ValueError:
+            raise ConfigError(f"broker {url!r} has a bad port\n  fix: a number from 1 to 65535") from None
+        return cls(parsed.hostname, port, tls)
+
+
+class SyncSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """How a kiosk reaches the fleet (the ``[fleet]`` table of the kiosk config)."""
+
+    broker: str | None = None  # mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; None: no sync, answers stay on the card
+    username: str | None = None  # defaults to the device id
+    password: str | None = None
+    ca_file: str | None = None  # PEM of the CA that signed the broker's certificate (mqtts)
+    keepalive_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    health_interval_s: Annotated[float, msgspec.Meta(ge=1)] = 60.0
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=200)] = 100  # responses per message when draining a backlog
+    window: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4  # batches awaiting the fleet's Ack at once
+    ack_timeout_s: Annotated[float, msgspec.Meta(ge=1)] = 30.0  # send again when the fleet is this quiet
+    reconnect_max_s: Annotated[float, msgspec.Meta(ge=1)] = 300.0
+
+    def __repr__(self) -> str:
+        shown = {f: getattr(self, f) for f in self.__struct_fields__}
+        if shown["password"]:
+            shown["password"] = "***"
+        return "SyncSettings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
 class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     device_id: str | None = None
     site: str = ""
@@ -50,6 +92,7 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     panel: PanelConfig = msgspec.field(default_factory=PanelConfig)
     screen: ScreenConfig = msgspec.field(default_factory=ScreenConfig)
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
+    fleet: SyncSettings = msgspec.field(default_factory=SyncSettings)
 
 
 def load_config(path: str | Path | None = None) -> KioskConfig:
@@ -71,6 +114,11 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
     except msgspec.ValidationError as exc:
         problem, _, where = str(exc).partition(" - at `$")
         raise ConfigError(f"{path}: {where.rstrip('`').lstrip('.')}: {problem.replace('`', '')}\n  fix: see docs/operations.md for the allowed keys") from None
+    if config.fleet.broker:
+        try:
+            BrokerAddress.parse(config.fleet.broker)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: fleet.broker: {exc}") from None
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
     return config

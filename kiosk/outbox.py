@@ -73,6 +73,7 @@ class Response(BaseModel):
     boot_id = CharField()
     clock_synced = BooleanField()
     sent_at = FloatField(null=True, index=True)  # wall time the fleet acknowledged storing it
+    refused = TextField(null=True)  # why the fleet refused it for good (kept here for a technician, not resent)
 
     class Meta:
         table_name = "responses"
@@ -86,12 +87,33 @@ class Counter(BaseModel):
         table_name = "counters"
 
 
+#: The schema as version 1 shipped it. Frozen: creating tables from today's models here would
+#: make later migrations add columns that already exist.
+_SCHEMA_1 = [
+    'CREATE TABLE "counters" ("name" VARCHAR(255) NOT NULL PRIMARY KEY, "value" INTEGER NOT NULL)',
+    'CREATE TABLE "responses" ("id" INTEGER NOT NULL PRIMARY KEY, "uuid" VARCHAR(36) NOT NULL, "device_id" VARCHAR(255) NOT NULL, '
+    '"survey_id" VARCHAR(255) NOT NULL, "survey_version" INTEGER NOT NULL, "language" VARCHAR(255) NOT NULL, "status" VARCHAR(255) NOT NULL, '
+    '"misuse" INTEGER NOT NULL, "negative" INTEGER NOT NULL, "end_reason" VARCHAR(255) NOT NULL, "answers" TEXT NOT NULL, "presses" TEXT NOT NULL, '
+    '"started_wall" REAL NOT NULL, "started_monotonic" REAL NOT NULL, "finished_wall" REAL NOT NULL, "finished_monotonic" REAL NOT NULL, '
+    '"boot_id" VARCHAR(255) NOT NULL, "clock_synced" INTEGER NOT NULL, "sent_at" REAL)',
+    'CREATE UNIQUE INDEX "response_uuid" ON "responses" ("uuid")',
+    'CREATE INDEX "response_sent_at" ON "responses" ("sent_at")',
+]
+
+
 def _migration_1(db: SqliteDatabase) -> None:
-    db.create_tables([Response, Counter])
+    for statement in _SCHEMA_1:
+        db.execute_sql(statement)
+
+
+def _migration_2(db: SqliteDatabase) -> None:
+    # The fleet can refuse a single response for good (it breaks the protocol); it is kept, not resent.
+    db.execute_sql("ALTER TABLE responses ADD COLUMN refused TEXT")
+    db.execute_sql('CREATE INDEX "response_refused" ON "responses" ("refused") WHERE "refused" IS NOT NULL')
 
 
 #: Numbered migrations; ``PRAGMA user_version`` records how many have run. Append, never edit.
-MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2]
 
 
 class OutboxError(RuntimeError):
@@ -109,6 +131,9 @@ class Health:
     database_bytes: int
     oldest_unsent_wall: float | None
     storage_ok: bool
+    refused: int = 0  # responses the fleet refused for good (kept, not resent)
+    oldest_unsent_monotonic: float | None = None  # with its boot id: an age that survives a wrong wall clock
+    oldest_unsent_boot: str | None = None
 
 
 class Outbox:
@@ -281,19 +306,56 @@ class Outbox:
         except OSError:
             return 0
 
-    # --- marking sent (used by the fleet sync) ---------------------------------------
+    # --- the fleet sync's side (its own thread, its own connection) ---------------------
+
+    def connect_sync_thread(self) -> None:
+        """Open the calling thread's own connection for the fleet sync, with ``synchronous = NORMAL``.
+
+        peewee keeps one connection per thread, so the sync never shares the main loop's
+        connection (or its lock) and never makes a press wait. NORMAL is safe here because
+        the sync only records acknowledgements: one lost to a power cut means the response is
+        sent again, and the fleet ignores the duplicate. Answers themselves are still written
+        by the main loop with FULL.
+        """
+        database.connect(reuse_if_open=True)
+        database.execute_sql("PRAGMA synchronous = NORMAL")
+
+    def disconnect_sync_thread(self) -> None:
+        if not database.is_closed():
+            database.close()
+
+    def pending(self, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to *limit* responses still to send, oldest first, after row *after_id*."""
+        query = (
+            Response.select()
+            .where((Response.id > after_id) & Response.sent_at.is_null() & Response.refused.is_null())
+            .order_by(Response.id)
+            .limit(limit)
+        )
+        return [(row["id"], to_public(row)) for row in query.dicts()]
 
     def mark_sent(self, uuids: list[str], at: float | None = None) -> int:
+        """Record that the fleet has stored these responses (they may now be pruned)."""
         at = time.time() if at is None else at
-        with self._lock, database.atomic():
+        with database.atomic():
             return Response.update(sent_at=at).where(Response.uuid.in_(uuids) & Response.sent_at.is_null()).execute()
+
+    def mark_refused(self, refusals: dict[str, str]) -> int:
+        """Record responses the fleet refused for good: kept for a technician, never resent."""
+        changed = 0
+        with database.atomic():
+            for uuid, reason in refusals.items():
+                changed += Response.update(refused=reason[:500]).where((Response.uuid == uuid) & Response.sent_at.is_null()).execute()
+        if changed:
+            log.error("the fleet refused responses; they stay in the outbox", extra={"refused": changed, "reason": next(iter(refusals.values()))})
+        return changed
 
     # --- reading --------------------------------------------------------------------
 
     def responses(self, unsent_only: bool = False, limit: int | None = None) -> Iterator[dict[str, Any]]:
         query = Response.select().order_by(Response.id)
         if unsent_only:
-            query = query.where(Response.sent_at.is_null())
+            query = query.where(Response.sent_at.is_null() & Response.refused.is_null())
         if limit is not None:
             query = query.limit(limit)
         for row in query.dicts().iterator():
@@ -304,7 +366,7 @@ class Outbox:
 
     def health(self) -> Health:
         counters = self.counters()
-        unsent = Response.select().where(Response.sent_at.is_null())
+        unsent = Response.select().where(Response.sent_at.is_null() & Response.refused.is_null())
         oldest = unsent.order_by(Response.id).first()
         try:
             db_bytes = sum(p.stat().st_size for p in self._path.parent.glob(DB_FILENAME + "*")) if self._path else 0
@@ -320,6 +382,9 @@ class Outbox:
             database_bytes=db_bytes,
             oldest_unsent_wall=oldest.finished_wall if oldest else None,
             storage_ok=not self._unsaved,
+            refused=Response.select().where(Response.refused.is_null(False)).count(),
+            oldest_unsent_monotonic=oldest.finished_monotonic if oldest else None,
+            oldest_unsent_boot=oldest.boot_id if oldest else None,
         )
 
     def integrity_ok(self) -> bool:
@@ -369,4 +434,5 @@ def to_public(row: dict[str, Any]) -> dict[str, Any]:
         "boot_id": row["boot_id"],
         "clock_synced": bool(row["clock_synced"]),
         "sent_at": row["sent_at"],
+        "refused": row.get("refused"),
     }

@@ -1,0 +1,288 @@
+"""The ``fleet`` command: run the server, provision and revoke kiosks, export answers, load-test.
+
+Errors a person can fix print what is wrong and how to fix it, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, NoReturn
+
+import click
+
+from fleet import __version__
+from fleet.config import FleetConfigError, default_data_dir, parse_time, public_broker_url
+
+USAGE_ERROR = 2
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(USAGE_ERROR)
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="NABIZ_FLEET_DATA", help="Fleet data directory (default: systemd's StateDirectory, /var/lib/nabiz-fleet as root, else ~/.local/share/nabiz-fleet)."
+)
+db_option = click.option("--db", "db_url", envvar="NABIZ_FLEET_DB", help="Database URL: sqlite:///PATH (default: fleet.sqlite3 in the data directory) or postgresql://USER@HOST/DB.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleet")
+def main() -> None:
+    """Nabız fleet server: kiosks' answers stored once, kiosks provisioned and watched."""
+
+
+@contextmanager
+def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
+    from fleet.store import StoreError, close_database, default_url, open_database
+
+    directory = data_dir or default_data_dir()
+    try:
+        open_database(db_url or default_url(directory))
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        yield directory
+    finally:
+        close_database()
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+@main.command()
+@data_dir_option
+@db_option
+@click.option("--broker", "broker_url", envvar="NABIZ_FLEET_BROKER", help="Use this broker (mqtt[s]://fleet:PASSWORD@HOST:PORT) instead of starting one.")
+@click.option("--bind", default="0.0.0.0", show_default=True, help="Managed broker: address to listen on.")
+@click.option("--port", default=1883, show_default=True, type=click.IntRange(1, 65535), help="Managed broker: port to listen on.")
+@click.option("--shared-group", help="Share subscriptions with other fleet workers under this group name.")
+@click.option("--client-id", default="nabiz-fleet", show_default=True, help="MQTT client id (unique per fleet worker).")
+@click.option("--inactivity", default=180.0, show_default=True, type=click.FloatRange(min=5), help="Seconds without a message before a device counts as silent.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True)
+def serve(data_dir, db_url, broker_url, bind, port, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
+    """Receive, validate and store kiosks' answers; acknowledge what is stored."""
+    from fleet import devices
+    from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker
+    from fleet.ingest import Ingest
+    from fleet.link import BrokerURL, FleetLink, LinkError
+    from fleet.server import FleetServer
+    from kiosk.logs import setup_logging
+
+    setup_logging(log_format, log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open_store(data_dir, db_url) as directory:
+        broker = None
+        try:
+            if broker_url:
+                target = BrokerURL.parse(broker_url)
+            else:
+                files = BrokerFiles(directory / "broker")
+                count = devices.sync_broker(files)
+                broker = ManagedBroker(files, bind, port)
+                broker.start()
+                target = BrokerURL(broker.connect_host, port, FLEET_USER, files.fleet_password(), False)
+            link = FleetLink(target, client_id=client_id, shared_group=shared_group)
+            link.start()
+        except (BrokerError, LinkError) as exc:
+            if broker:
+                broker.stop()
+            fail(str(exc))
+        click.echo(f"fleet serving: broker {target.masked()}, data in {directory}", err=True)
+        try:
+            FleetServer(link, Ingest(), inactivity_s=inactivity).run(stop)
+        finally:
+            link.stop()
+            if broker:
+                broker.stop()
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+@main.group()
+def device() -> None:
+    """Provision, list and revoke kiosks."""
+
+
+def _apply_to_broker(directory: Path) -> str:
+    from fleet import devices
+    from fleet.broker import BrokerFiles
+
+    reloaded = devices.sync_broker(BrokerFiles(directory / "broker"))
+    return "the running broker applied it" if reloaded else "the broker applies it when `fleet serve` starts"
+
+
+@device.command("add")
+@click.argument("device_id")
+@click.option("--site", required=True, help="Where the kiosk stands, e.g. 'Ankara Çankaya 2'.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Kiosk config file to write (default: <device>.kiosk.toml here).")
+@click.option("--broker-url", help="Broker address the kiosk dials (default: mqtt://<this host>:<managed port>).")
+@click.option("--ca-file", help="Path on the kiosk of the CA certificate for mqtts://.")
+@data_dir_option
+@db_option
+def device_add(device_id, site, out, broker_url, ca_file, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Register a kiosk and write its config (with its own broker login) for the technician."""
+    from fleet import devices
+
+    with open_store(data_dir, db_url) as directory:
+        try:
+            password = devices.add_device(device_id, site)
+        except devices.RegistryError as exc:
+            fail(str(exc))
+        applied = _apply_to_broker(directory)
+        path = out or Path(f"{device_id}.kiosk.toml")
+        url = broker_url or public_broker_url(directory, tls=bool(ca_file))
+        devices.write_kiosk_config(path, devices.kiosk_config(device_id, site, url, password, ca_file))
+    click.echo(f"added {device_id} at {site}; {applied}")
+    click.echo(f"kiosk config: {path} (copy it to the Pi as /etc/nabiz/kiosk.toml; it holds the password, keep it private)")
+
+
+@device.command("credentials")
+@click.argument("device_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Kiosk config file to write (default: <device>.kiosk.toml here).")
+@click.option("--broker-url", help="Broker address the kiosk dials.")
+@click.option("--ca-file", help="Path on the kiosk of the CA certificate for mqtts://.")
+@data_dir_option
+@db_option
+def device_credentials(device_id, out, broker_url, ca_file, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Give a kiosk a new password (the old one stops working) and write its config again."""
+    from fleet import devices
+    from fleet.store import Device
+
+    with open_store(data_dir, db_url) as directory:
+        try:
+            password = devices.new_credentials(device_id)
+        except devices.RegistryError as exc:
+            fail(str(exc))
+        site = Device.get_by_id(device_id).site
+        applied = _apply_to_broker(directory)
+        path = out or Path(f"{device_id}.kiosk.toml")
+        url = broker_url or public_broker_url(directory, tls=bool(ca_file))
+        devices.write_kiosk_config(path, devices.kiosk_config(device_id, site, url, password, ca_file))
+    click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}")
+
+
+@device.command("revoke")
+@click.argument("device_id")
+@data_dir_option
+@db_option
+def device_revoke(device_id, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Take a kiosk's broker access away now (a stolen or retired device)."""
+    from fleet import devices
+
+    with open_store(data_dir, db_url) as directory:
+        try:
+            devices.revoke_device(device_id)
+        except devices.RegistryError as exc:
+            fail(str(exc))
+        applied = _apply_to_broker(directory)
+    click.echo(f"revoked {device_id}; {applied}")
+
+
+@device.command("list")
+@click.option("--site", help="Only this site.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--inactivity", default=180.0, show_default=True, help="Seconds without a message before a device counts as silent.")
+@data_dir_option
+@db_option
+def device_list(site, fmt, inactivity, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Every kiosk with its state, last message, backlog and versions."""
+    from fleet import devices
+    from fleet.export import iso
+
+    with open_store(data_dir, db_url):
+        views = devices.list_devices(inactivity_s=inactivity, site=site)
+    if fmt == "json":
+        for view in views:
+            click.echo(json.dumps(view.as_dict(), ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("device", "site", "state", "last seen (UTC)", "backlog", "software", "survey", "temp °C", "rejected"):
+        table.add_column(column)
+    colours = {"online": "green", "silent": "yellow", "offline": "red", "revoked": "magenta"}
+    for v in views:
+        state = f"[{colours.get(v.state, 'white')}]{v.state}[/]"
+        table.add_row(v.device_id, v.site, state, iso(v.last_seen) or "never", "" if v.backlog is None else str(v.backlog), v.software, v.survey, "" if v.temperature_c is None else f"{v.temperature_c:.0f}", str(v.rejected_messages or ""))
+    Console(width=200).print(table)
+    click.echo(f"{len(views)} device(s)")
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--since", help="From this time: 2026-11-24, 2026-11-24T09:30, or a span back like 12h or 7d.")
+@click.option("--until", help="Up to (not including) this time.")
+@click.option("--site", help="Only this site.")
+@click.option("--device", "device_id", help="Only this device.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@data_dir_option
+@db_option
+def responses(since, until, site, device_id, fmt, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Stored responses, oldest first, as JSON lines or CSV on standard output."""
+    from fleet import export
+
+    try:
+        start = parse_time(since) if since else None
+        end = parse_time(until) if until else None
+    except FleetConfigError as exc:
+        fail(str(exc))
+    with open_store(data_dir, db_url):
+        rows = export.select(since=start, until=end, site=site, device=device_id)
+        writer = export.write_csv if fmt == "csv" else export.write_jsonl
+        count = writer(rows, sys.stdout)
+    click.echo(f"{count} response(s)", err=True)
+
+
+# --- simulate -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--devices", "device_count", type=click.IntRange(1, 100_000), required=True, help="Simulated kiosks.")
+@click.option("--responses", "per_device", type=click.IntRange(0), required=True, help="Responses each kiosk makes.")
+@click.option("--rate", type=click.FloatRange(min=0), default=0.0, help="Responses per second over the whole fleet (0: as fast as possible).")
+@click.option("--processes", type=click.IntRange(1, 64), default=None, help="Worker processes (default: one per CPU).")
+@click.option("--backlog", is_flag=True, help="Make every response first, then connect: a fleet back from an outage.")
+@click.option("--negative", type=click.FloatRange(0, 1), default=0.1, show_default=True, help="Share of responses with a negative answer.")
+@click.option("--prefix", default="sim", show_default=True, help="Device ids are PREFIX-0001, PREFIX-0002, ...")
+@click.option("--site", default="Simulation", show_default=True)
+@click.option("--broker-url", help="Broker the kiosks dial (default: this fleet's managed broker on localhost).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Give up waiting for acknowledgements after this long.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for benchmarks).")
+@data_dir_option
+@db_option
+def simulate(device_count, per_device, rate, processes, backlog, negative, prefix, site, broker_url, timeout, as_json, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Many simulated kiosks on real MQTT connections: capacity planning and benchmarks."""
+    from fleet import devices
+    from fleet.simulate import SimulationPlan, run_simulation
+
+    ids = [f"{prefix}-{n:04d}" for n in range(1, device_count + 1)]
+    with open_store(data_dir, db_url) as directory:
+        try:
+            passwords = devices.add_many(ids, site)
+        except devices.RegistryError as exc:
+            fail(str(exc))
+        _apply_to_broker(directory)
+        url = broker_url or public_broker_url(directory, host="127.0.0.1")
+    plan = SimulationPlan(broker=url, passwords=passwords, per_device=per_device, rate=rate, backlog=backlog, negative_share=negative, timeout=timeout)
+    result = run_simulation(plan, processes=processes, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(result.summary())
+    if result.acked < result.made:
+        sys.exit(1)

@@ -1,0 +1,60 @@
+"""Where the fleet keeps its things, and how times given on the command line are read.
+
+Sources, later ones winning: built-in defaults, environment variables (``NABIZ_FLEET_DATA``,
+``NABIZ_FLEET_DB``, ``NABIZ_FLEET_BROKER``), command-line options.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from datetime import datetime
+from pathlib import Path
+
+
+class FleetConfigError(ValueError):
+    pass
+
+
+def default_data_dir() -> Path:
+    """systemd's StateDirectory when run as a service, /var/lib as root, else the user's data home."""
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        return Path(state.split(":")[0])
+    if os.geteuid() == 0:
+        return Path("/var/lib/nabiz-fleet")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nabiz-fleet"
+
+
+def public_broker_url(data_dir: Path, tls: bool = False, host: str | None = None) -> str:
+    """What kiosks should dial: this host's name and the managed broker's port."""
+    port = 8883 if tls else 1883
+    config = data_dir / "broker" / "mosquitto.conf"
+    try:
+        match = re.search(r"^listener (\d+)", config.read_text(), re.MULTILINE)
+        if match:
+            port = int(match.group(1))
+    except OSError:
+        pass
+    return f"{'mqtts' if tls else 'mqtt'}://{host or socket.getfqdn()}:{port}"
+
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(text: str, now: float | None = None) -> float:
+    """'2026-11-24', '2026-11-24T09:30', '2026-11-24T09:30+03:00' (local time unless a zone is
+    given) or a span back from now: '90m', '12h', '7d'."""
+    now = time.time() if now is None else now
+    match = _RELATIVE.match(text.strip().lower())
+    if match:
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise FleetConfigError(f"time {text!r} is not a date, a date and time, or a span\n  fix: e.g. 2026-11-24, 2026-11-24T09:30, 12h or 7d") from None
+    return moment.timestamp()

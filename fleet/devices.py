@@ -1,0 +1,182 @@
+"""The device registry: who may connect, from which site, and how each kiosk is doing.
+
+Adding a device makes its broker login (a random password, stored only as a hash) and the
+kiosk config a technician copies to the Pi. Revoking it removes the login from the broker's
+password file and reloads the broker, which disconnects the kiosk at once. The registry is
+the source of truth; the broker's files are rendered from it after every change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet.broker import BrokerFiles, hash_password, new_password
+from fleet.store import Device, database
+from kiosk.protocol import device_id_problem
+
+
+class RegistryError(ValueError):
+    """A device operation that cannot be done as asked; the message says how to fix it."""
+
+
+#: A device that sent nothing for this long is shown offline even if its Last Will never came
+#: (a broker restarted without persistence, a half-open TCP connection).
+DEFAULT_INACTIVITY_S = 180.0
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    device_id: str
+    site: str
+    state: str  # online | offline | silent | revoked | never-connected
+    last_seen: float | None
+    backlog: int | None
+    software: str
+    survey: str
+    status_reason: str
+    rejected_messages: int
+    temperature_c: float | None
+    disk_free_bytes: int | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def add_device(device_id: str, site: str, now: float | None = None) -> str:
+    """Register *device_id* at *site*; returns its new broker password (shown once, never stored)."""
+    problem = device_id_problem(device_id)
+    if problem:
+        raise RegistryError(f"{problem}\n  fix: e.g. kiosk-ist-042")
+    if not site.strip():
+        raise RegistryError("a device needs a site\n  fix: --site 'Istanbul Kadıköy 3'")
+    existing = Device.get_or_none(Device.device_id == device_id)
+    if existing is not None:
+        state = "revoked" if existing.revoked_at else "registered"
+        raise RegistryError(f"device {device_id!r} is already {state} (site {existing.site!r})\n  fix: choose another id, or give it new credentials with `fleet device credentials {device_id}`")
+    password = new_password()
+    Device.create(device_id=device_id, site=site.strip(), password_hash=hash_password(password), created_at=time.time() if now is None else now)
+    return password
+
+
+def add_many(device_ids: list[str], site: str) -> dict[str, str]:
+    """Register (or re-key) many devices in one transaction: ``fleet simulate``'s kiosks."""
+    passwords = {}
+    now = time.time()
+    with database.atomic():
+        for device_id in device_ids:
+            password = new_password()
+            Device.insert(device_id=device_id, site=site, password_hash=hash_password(password), created_at=now).on_conflict(
+                conflict_target=[Device.device_id], update={Device.password_hash: hash_password(password), Device.revoked_at: None, Device.site: site}
+            ).execute()
+            passwords[device_id] = password
+    return passwords
+
+
+def new_credentials(device_id: str) -> str:
+    """A new password for a registered device (a replaced SD card, a leaked config); the old one stops working."""
+    device = _get(device_id)
+    password = new_password()
+    Device.update(password_hash=hash_password(password), revoked_at=None).where(Device.device_id == device.device_id).execute()
+    return password
+
+
+def revoke_device(device_id: str, now: float | None = None) -> None:
+    device = _get(device_id)
+    if device.revoked_at is not None:
+        raise RegistryError(f"device {device_id!r} is already revoked")
+    Device.update(revoked_at=time.time() if now is None else now, online=False, status_reason="revoked").where(Device.device_id == device_id).execute()
+
+
+def broker_accounts() -> list[tuple[str, str]]:
+    """(login, password hash) of every device allowed on the broker."""
+    query = Device.select(Device.device_id, Device.password_hash).where(Device.revoked_at.is_null()).order_by(Device.device_id)
+    return [(d.device_id, d.password_hash) for d in query]
+
+
+def sync_broker(files: BrokerFiles) -> bool:
+    """Render the broker's password file and ACL from the registry; reload a running managed
+    broker (True if one was reloaded)."""
+    files.write_auth(broker_accounts())
+    return files.reload()
+
+
+def list_devices(now: float | None = None, inactivity_s: float = DEFAULT_INACTIVITY_S, site: str | None = None) -> list[DeviceView]:
+    now = time.time() if now is None else now
+    query = Device.select().order_by(Device.site, Device.device_id)
+    if site:
+        query = query.where(Device.site == site)
+    return [_view(device, now, inactivity_s) for device in query]
+
+
+def mark_silent(now: float, inactivity_s: float = DEFAULT_INACTIVITY_S) -> list[str]:
+    """Devices still marked online that have sent nothing for *inactivity_s*: mark them offline."""
+    cutoff = now - inactivity_s
+    silent = [d.device_id for d in Device.select(Device.device_id).where(Device.online & (Device.last_seen < cutoff))]
+    if silent:
+        Device.update(online=False, status_reason="silent", status_at=now).where(Device.device_id.in_(silent)).execute()
+    return silent
+
+
+def _get(device_id: str) -> Device:
+    device = Device.get_or_none(Device.device_id == device_id)
+    if device is None:
+        raise RegistryError(f"no device {device_id!r}\n  fix: see `fleet device list`")
+    return device
+
+
+def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
+    if device.revoked_at is not None:
+        state = "revoked"
+    elif device.last_seen is None and not device.online:
+        state = "never-connected"
+    elif device.online and device.last_seen is not None and now - device.last_seen <= inactivity_s:
+        state = "online"
+    elif device.online or device.status_reason == "silent":
+        state = "silent"
+    else:
+        state = "offline"
+    health = json.loads(device.last_health) if device.last_health else {}
+    return DeviceView(
+        device_id=device.device_id,
+        site=device.site,
+        state=state,
+        last_seen=device.last_seen,
+        backlog=device.backlog,
+        software=device.software,
+        survey=f"{device.survey_id} v{device.survey_version}" if device.survey_id else "",
+        status_reason=device.status_reason,
+        rejected_messages=device.rejected_messages,
+        temperature_c=health.get("cpu_temp_c"),
+        disk_free_bytes=health.get("disk_free_bytes"),
+    )
+
+
+def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None) -> str:
+    """The kiosk config file a technician copies to the Pi as /etc/nabiz/kiosk.toml."""
+    made = time.strftime("%Y-%m-%d %H:%M", time.localtime())
+    lines = [
+        f"# Nabız kiosk {device_id} at {site}: made by `fleet device add` on {made}.",
+        "# Copy to the Pi as /etc/nabiz/kiosk.toml, mode 0600: it holds this kiosk's broker password.",
+        f"device_id = {json.dumps(device_id)}",
+        f"site = {json.dumps(site, ensure_ascii=False)}",
+        "",
+        "[fleet]",
+        f"broker = {json.dumps(broker_url)}",
+        f"username = {json.dumps(device_id)}",
+        f"password = {json.dumps(password)}",
+    ]
+    if ca_file:
+        lines.append(f"ca_file = {json.dumps(ca_file)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_kiosk_config(path: Path, text: str) -> None:
+    """Write with mode 0600 from the first byte: the file holds a password."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -1,0 +1,225 @@
+"""Ingest: turn what devices published into stored rows and acknowledgements.
+
+``Ingest.process`` takes a batch of received MQTT messages (whatever arrived since the last
+call) and, in one database transaction, stores every valid response (ignoring UUIDs already
+stored) and updates the device registry. Only after that transaction commits does it return
+the acknowledgements to publish: an Ack means *stored*, never merely *received*.
+
+A message that breaks the contract (bad topic, not JSON, wrong types, oversize, unknown
+protocol version, a payload naming another device, an unknown or revoked device) is
+rejected: logged with its reason, counted on the device when there is one, and nothing of
+it is stored. A single bad response inside an otherwise good batch is refused by UUID in the
+Ack, so the kiosk stops resending it (and keeps it on its card for a technician).
+
+Knows nothing of MQTT clients or threads: the server feeds it, tests call it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import msgspec
+
+from fleet import timefix
+from fleet.store import Device, database, insert_responses
+from kiosk.protocol import Ack, Health, ProtocolError, Refusal, Status, check_sender, decode, decode_upload, parse_topic, PROTOCOL_VERSION
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    received_at: float
+    token: object = None  # what the transport needs to acknowledge the message (paho's mid)
+
+
+@dataclass
+class Outcome:
+    acks: dict[str, Ack] = field(default_factory=dict)
+    stored: int = 0  # new rows
+    duplicates: int = 0  # responses already stored (redelivery): acknowledged again, not stored again
+    refused: int = 0  # single responses refused inside a valid batch
+    rejected: int = 0  # whole messages rejected
+    statuses: int = 0
+    healths: int = 0
+
+
+@dataclass
+class _DeviceUpdate:
+    last_seen: float = 0.0
+    status: Status | None = None
+    status_at: float = 0.0
+    health: Health | None = None
+    health_json: str = ""
+    rejections: int = 0
+    last_rejection: str = ""
+
+
+class Ingest:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.totals: Counter[str] = Counter()
+
+    def process(self, batch: list[Received]) -> Outcome:
+        outcome = Outcome()
+        decoded = []
+        for message in batch:
+            try:
+                where = parse_topic(message.topic)
+            except ProtocolError as exc:
+                self._reject(outcome, message, None, str(exc))
+                continue
+            decoded.append((message, where))
+        known = self._devices({where.device_id for _, where in decoded})
+
+        rows: list[tuple] = []
+        updates: dict[str, _DeviceUpdate] = {}
+        stored_by_device: dict[str, list] = {}
+        refused_by_device: dict[str, list[Refusal]] = {}
+        for message, where in decoded:
+            device_id = where.device_id
+            device = known.get(device_id)
+            if device is None:
+                self._reject(outcome, message, None, f"unknown device {device_id!r}")
+                continue
+            site, revoked = device
+            update = updates.setdefault(device_id, _DeviceUpdate())
+            if revoked:
+                self._reject(outcome, message, update, "device is revoked")
+                continue
+            try:
+                if where.channel == "responses":
+                    checked = decode_upload(message.payload)
+                    check_sender(device_id, checked.upload)
+                    sent = checked.upload.sent
+                    for response in checked.upload.responses:
+                        when, source = timefix.occurred_at(response, sent, message.received_at)
+                        rows.append(_row(response, device_id, site, when, source, message.received_at))
+                    stored_by_device.setdefault(device_id, []).extend(r.uuid for r in checked.upload.responses)
+                    if checked.refused or checked.unidentified:
+                        refused_by_device.setdefault(device_id, []).extend(checked.refused)
+                        outcome.refused += len(checked.refused) + checked.unidentified
+                        log.warning(
+                            "responses refused",
+                            extra={"device": device_id, "refused": len(checked.refused), "unidentified": checked.unidentified, "reason": checked.refused[0].reason if checked.refused else "no readable uuid"},
+                        )
+                elif where.channel == "status":
+                    status = decode("status", message.payload)
+                    check_sender(device_id, status)
+                    assert isinstance(status, Status)
+                    update.status, update.status_at = status, message.received_at
+                    outcome.statuses += 1
+                elif where.channel == "health":
+                    health = decode("health", message.payload)
+                    check_sender(device_id, health)
+                    assert isinstance(health, Health)
+                    update.health, update.health_json = health, message.payload.decode()
+                    outcome.healths += 1
+                else:
+                    raise ProtocolError(f"devices may not publish on the {where.channel!r} channel")
+            except ProtocolError as exc:
+                self._reject(outcome, message, update, str(exc))
+                continue
+            update.last_seen = max(update.last_seen, message.received_at)
+
+        with database.atomic():
+            if rows:
+                before = len(rows)
+                inserted = insert_responses(rows)
+                outcome.stored = inserted
+                outcome.duplicates = before - inserted
+            self._update_devices(updates)
+
+        now = self.clock()
+        for device_id in stored_by_device.keys() | refused_by_device.keys():
+            outcome.acks[device_id] = Ack(v=PROTOCOL_VERSION, stored=stored_by_device.get(device_id, []), refused=refused_by_device.get(device_id, []), at=now)
+        self.totals.update(stored=outcome.stored, duplicates=outcome.duplicates, refused=outcome.refused, rejected=outcome.rejected, messages=len(batch))
+        return outcome
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _devices(self, ids: set[str]) -> dict[str, tuple[str, bool]]:
+        """site and revoked flag of each known device among *ids* (one query per batch: a
+        revocation made by the CLI in another process counts from the next batch on)."""
+        if not ids:
+            return {}
+        query = Device.select(Device.device_id, Device.site, Device.revoked_at).where(Device.device_id.in_(list(ids))).tuples()
+        return {device_id: (site, revoked_at is not None) for device_id, site, revoked_at in query}
+
+    def _reject(self, outcome: Outcome, message: Received, update: _DeviceUpdate | None, reason: str) -> None:
+        outcome.rejected += 1
+        log.warning("message rejected", extra={"topic": message.topic[:200], "bytes": len(message.payload), "reason": reason[:300]})
+        if update is not None:
+            update.rejections += 1
+            update.last_rejection = f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(message.received_at))} {reason}"[:500]
+
+    def _update_devices(self, updates: dict[str, _DeviceUpdate]) -> None:
+        for device_id, update in updates.items():
+            fields: dict = {}
+            if update.status is not None:
+                fields.update(online=update.status.online, status_reason=update.status.reason or ("connected" if update.status.online else "offline"), status_at=update.status_at)
+                if update.status.software:
+                    fields[Device.software] = update.status.software
+                if update.status.boot_id:
+                    fields[Device.boot_id] = update.status.boot_id
+            if update.health is not None:
+                health = update.health
+                fields.update(
+                    last_health=update.health_json,
+                    last_health_at=update.last_seen,
+                    software=health.software,
+                    survey_id=health.survey_id,
+                    survey_version=health.survey_version,
+                    backlog=health.backlog,
+                    boot_id=health.sent.boot_id,
+                )
+            if update.rejections:
+                fields.update(rejected_messages=Device.rejected_messages + update.rejections, last_rejection=update.last_rejection)
+            if fields:
+                Device.update(fields).where(Device.device_id == device_id).execute()
+        # Plain traffic only moves last_seen: one statement per batch, not one per device
+        # (a batch spans well under a second, so its newest time is right for all of them).
+        heard = [device_id for device_id, update in updates.items() if update.last_seen]
+        if heard:
+            newest = max(updates[device_id].last_seen for device_id in heard)
+            Device.update(last_seen=newest).where(Device.device_id.in_(heard)).execute()
+
+
+def _row(response, device_id: str, site: str, occurred_at: float, time_source: str, received_at: float) -> tuple:
+    return (
+        str(response.uuid),
+        device_id,
+        site,
+        response.survey_id,
+        response.survey_version,
+        response.language,
+        response.status,
+        response.misuse,
+        response.negative,
+        response.end_reason,
+        _answers_json(response.answers),
+        json.dumps(response.presses),
+        response.started.wall,
+        response.started.monotonic,
+        response.finished.wall,
+        response.finished.monotonic,
+        response.boot_id,
+        response.clock_synced,
+        occurred_at,
+        time_source,
+        received_at,
+    )
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _answers_json(answers) -> str:
+    return _encoder.encode(answers).decode()

@@ -1,0 +1,144 @@
+"""The fleet's MQTT connection: receive what devices publish, acknowledge only what is stored.
+
+- A persistent session (``clean_start=False`` with a session expiry): while the fleet is
+  down, the broker keeps its subscriptions and queues what kiosks publish.
+- Manual acknowledgement (paho's ``manual_ack``): the PUBACK for a kiosk's message is sent
+  only after the ingest has committed it, so a fleet killed mid-batch gets the message again
+  from the broker when it comes back. Kiosks resend anyway; this just makes it quicker.
+- ``Receive Maximum`` bounds how many unacknowledged messages the broker pushes at once:
+  back-pressure instead of an unbounded queue in memory.
+- With ``shared_group``, subscriptions are shared (``$share/<group>/...``) so several fleet
+  workers split the traffic.
+
+paho's callbacks only put ``Received`` items on a queue; the server's writer takes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from fleet.ingest import Received
+from kiosk.protocol import UPSTREAM, subscription, topic
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+class LinkError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BrokerURL:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerURL":
+        parsed = urlparse(url)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise LinkError(f"broker {url!r} is not mqtt://[USER:PASSWORD@]HOST[:PORT]\n  fix: e.g. --broker mqtt://fleet:secret@broker.example.com:1883")
+        tls = parsed.scheme == "mqtts"
+        return cls(parsed.hostname, parsed.port or (8883 if tls else 1883), unquote(parsed.username) if parsed.username else None, unquote(parsed.password) if parsed.password else None, tls)
+
+    def masked(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+class FleetLink:
+    def __init__(self, broker: BrokerURL, client_id: str = "nabiz-fleet", shared_group: str | None = None, receive_maximum: int = 2000, ca_file: str | None = None) -> None:
+        self.broker = broker
+        self.shared_group = shared_group
+        self.inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self.refused: str | None = None
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        if broker.username:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls or ca_file:
+            client.tls_set(ca_certs=ca_file)
+        client.reconnect_delay_set(1, 30)
+        client.max_queued_messages_set(100_000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.enable_logger(logging.getLogger("paho.fleet"))
+        self.client = client
+        self._receive_maximum = receive_maximum
+
+    def start(self, timeout: float = 10.0) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.ReceiveMaximum = self._receive_maximum
+        try:
+            self.client.connect(self.broker.host, self.broker.port, keepalive=30, clean_start=False, properties=properties)
+        except OSError as exc:
+            raise LinkError(f"cannot reach the broker {self.broker.masked()}: {exc}\n  fix: check that it runs and the address is right") from None
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            self.client.loop_stop()
+            reason = self.refused or "no answer"
+            raise LinkError(f"the broker {self.broker.masked()} did not accept the fleet's login ({reason})\n  fix: check the fleet's broker user and password")
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def take(self, timeout: float, limit: int) -> list[Received]:
+        """Wait up to *timeout* for a message, then take whatever else is already waiting."""
+        try:
+            batch = [self.inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(batch) < limit:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def acknowledge(self, batch: list[Received]) -> None:
+        """PUBACK the messages of a processed batch (after the store committed them)."""
+        for message in batch:
+            if message.token is not None:
+                self.client.ack(message.token, 1)
+
+    def publish_ack(self, device_id: str, payload: bytes) -> bool:
+        info = self.client.publish(topic(device_id, "ack"), payload, qos=1)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    # --- paho's thread: queue only --------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.refused = str(reason_code)
+            log.error("the broker refused the fleet's connection", extra={"reason": str(reason_code), "broker": self.broker.masked()})
+            return
+        prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
+        client.subscribe([(prefix + subscription(channel), 1) for channel in UPSTREAM])
+        self.connected.set()
+        log.info("fleet connected to the broker", extra={"broker": self.broker.masked(), "session_present": bool(flags.session_present)})
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        log.warning("fleet disconnected from the broker; reconnecting", extra={"reason": str(reason_code)})
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        # QoS 0 messages (health) need no PUBACK; paho ignores ack() for them anyway.
+        token = message.mid if message.qos > 0 else None
+        self.inbox.put(Received(message.topic, message.payload, time.time(), token))

@@ -1,0 +1,98 @@
+"""``fleet serve``'s main loop: take what arrived, store it, then acknowledge it.
+
+One writer (this loop, on the main thread) owns the database connection. Each turn it takes
+every message waiting (up to ``batch_limit``), hands them to ``Ingest`` (one transaction),
+and only then publishes the Acks to kiosks and the PUBACKs to the broker. If the store
+fails (the disk is full, PostgreSQL restarts), nothing is acknowledged and the same batch
+is retried with backoff: kiosks keep their answers until the fleet really has them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import peewee
+
+from fleet import devices
+from fleet.ingest import Ingest, Received
+from fleet.link import FleetLink
+from fleet.store import database
+from kiosk.protocol import encode
+
+log = logging.getLogger(__name__)
+
+
+class FleetServer:
+    def __init__(
+        self,
+        link: FleetLink,
+        ingest: Ingest,
+        inactivity_s: float = devices.DEFAULT_INACTIVITY_S,
+        batch_limit: int = 2000,
+        stats_every_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.link = link
+        self.ingest = ingest
+        self.inactivity_s = inactivity_s
+        self.batch_limit = batch_limit
+        self.stats_every_s = stats_every_s
+        self.clock = clock
+        self.batches = 0
+
+    def run(self, stop: threading.Event) -> None:
+        next_sweep = next_stats = time.monotonic()
+        while not stop.is_set():
+            batch = self.link.take(timeout=0.5, limit=self.batch_limit)
+            if batch:
+                self.handle(batch, stop)
+            now = time.monotonic()
+            if now >= next_sweep:
+                next_sweep = now + min(30.0, self.inactivity_s / 3)
+                self._sweep()
+            if now >= next_stats:
+                next_stats = now + self.stats_every_s
+                log.info("ingest totals", extra=dict(self.ingest.totals))
+
+    def handle(self, batch: list[Received], stop: threading.Event) -> bool:
+        """Store *batch* and acknowledge it; False if stopped before the store accepted it."""
+        delay = 0.5
+        while True:
+            try:
+                outcome = self.ingest.process(batch)
+                break
+            except peewee.DatabaseError as exc:  # includes OperationalError, InterfaceError
+                log.error("cannot store a batch; nothing acknowledged, retrying", extra={"messages": len(batch), "error": str(exc).strip(), "retry_in_s": delay})
+                _reset_connection()
+                if stop.wait(delay):
+                    return False
+                delay = min(delay * 2, 30.0)
+        for device_id, ack in outcome.acks.items():
+            self.link.publish_ack(device_id, encode(ack))
+        self.link.acknowledge(batch)
+        self.batches += 1
+        if outcome.stored or outcome.rejected:
+            log.debug("batch stored", extra={"messages": len(batch), "stored": outcome.stored, "duplicates": outcome.duplicates, "rejected": outcome.rejected})
+        return True
+
+    def _sweep(self) -> None:
+        try:
+            silent = devices.mark_silent(self.clock(), self.inactivity_s)
+        except peewee.DatabaseError as exc:
+            log.error("cannot update device presence: %s", exc)
+            _reset_connection()
+            return
+        for device_id in silent:
+            log.warning("device went silent", extra={"device": device_id, "after_s": self.inactivity_s})
+
+
+def _reset_connection() -> None:
+    """Drop a broken connection so the next query opens a fresh one (PostgreSQL restarts)."""
+    try:
+        if not database.is_closed():
+            database.close()
+    except peewee.DatabaseError:
+        pass

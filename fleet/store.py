@@ -1,0 +1,205 @@
+"""The fleet's store: devices and the responses they sent, exactly once each.
+
+peewee over SQLite by default (WAL, synchronous FULL: an acknowledgement is only sent for
+rows that reached the disk) or PostgreSQL when given a ``postgresql://`` URL. The code path
+is the same; only the URL changes. The database is declared as a proxy and bound by
+``open_database`` in ``fleet``'s main, as peewee recommends, so tests bind their own.
+
+Each response's UUID, made on the kiosk, is a unique key: a redelivered response is
+ignored by the insert (``ON CONFLICT DO NOTHING``) and acknowledged again, so resending is
+always harmless. Schema changes are numbered migrations recorded in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlparse
+
+import peewee
+from peewee import BooleanField, CharField, DatabaseProxy, DoubleField, IntegerField, Model, TextField
+from playhouse import db_url
+
+log = logging.getLogger(__name__)
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 2,  # FULL: a stored response is on disk before the kiosk is told so
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -32_000,  # 32 MB of page cache for the ingest writer
+}
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or migrated; the message says why and what to do."""
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+
+class Device(BaseModel):
+    device_id = CharField(primary_key=True, max_length=64)
+    site = CharField(max_length=128, index=True)
+    password_hash = CharField(max_length=256)  # mosquitto's PBKDF2-SHA512 format; never the password
+    created_at = DoubleField()
+    revoked_at = DoubleField(null=True)
+    online = BooleanField(default=False)
+    status_reason = CharField(max_length=64, default="never connected")
+    status_at = DoubleField(null=True)
+    last_seen = DoubleField(null=True, index=True)
+    software = CharField(max_length=64, default="")
+    boot_id = CharField(max_length=64, default="")
+    survey_id = CharField(max_length=64, default="")
+    survey_version = IntegerField(null=True)
+    backlog = IntegerField(null=True)
+    last_health = TextField(null=True)  # the last health message, JSON as received
+    last_health_at = DoubleField(null=True)
+    rejected_messages = IntegerField(default=0)
+    last_rejection = TextField(null=True)
+
+    class Meta:
+        table_name = "devices"
+
+
+class StoredResponse(BaseModel):
+    uuid = CharField(max_length=36, unique=True)
+    device_id = CharField(max_length=64, index=True)
+    site = CharField(max_length=128, index=True)
+    survey_id = CharField(max_length=64)
+    survey_version = IntegerField()
+    language = CharField(max_length=3)
+    status = CharField(max_length=16)
+    misuse = BooleanField()
+    negative = BooleanField()
+    end_reason = CharField(max_length=16)
+    answers = TextField()  # JSON list, as the kiosk sent it
+    presses = TextField()  # JSON list of button numbers
+    started_wall = DoubleField()
+    started_monotonic = DoubleField()
+    finished_wall = DoubleField()
+    finished_monotonic = DoubleField()
+    boot_id = CharField(max_length=64)
+    clock_synced = BooleanField()
+    occurred_at = DoubleField(index=True)  # finished time, re-dated when the kiosk's clock was wrong
+    time_source = CharField(max_length=24)  # see fleet.timefix
+    received_at = DoubleField(index=True)
+
+    class Meta:
+        table_name = "responses"
+
+
+class SchemaMigration(BaseModel):
+    version = IntegerField(primary_key=True)
+    applied_at = DoubleField()
+
+    class Meta:
+        table_name = "schema_migrations"
+
+
+def _migration_1(db: peewee.Database) -> None:
+    db.create_tables([Device, StoredResponse])
+
+
+#: Numbered migrations; append, never edit one that has shipped.
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1]
+
+#: Columns in the order ``insert_responses`` takes its tuples.
+RESPONSE_FIELDS = [
+    StoredResponse.uuid,
+    StoredResponse.device_id,
+    StoredResponse.site,
+    StoredResponse.survey_id,
+    StoredResponse.survey_version,
+    StoredResponse.language,
+    StoredResponse.status,
+    StoredResponse.misuse,
+    StoredResponse.negative,
+    StoredResponse.end_reason,
+    StoredResponse.answers,
+    StoredResponse.presses,
+    StoredResponse.started_wall,
+    StoredResponse.started_monotonic,
+    StoredResponse.finished_wall,
+    StoredResponse.finished_monotonic,
+    StoredResponse.boot_id,
+    StoredResponse.clock_synced,
+    StoredResponse.occurred_at,
+    StoredResponse.time_source,
+    StoredResponse.received_at,
+]
+_CHUNK = 400  # rows per INSERT: 21 columns x 400 stays under every SQLite's variable limit
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'fleet.sqlite3'}"
+
+
+def describe(url: str) -> str:
+    """The URL with any password masked, for logs and errors."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@", 1)
+    return url
+
+
+def open_database(url: str) -> peewee.Database:
+    """Bind the store to *url* (``sqlite:///path`` or ``postgresql://user@host/db``) and migrate it."""
+    scheme = urlparse(url).scheme
+    try:
+        if scheme == "sqlite":
+            path = Path(urlparse(url).path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        elif scheme in ("postgres", "postgresql"):
+            db = db_url.connect(url, autorollback=True)
+        else:
+            raise StoreError(f"database URL {describe(url)!r} is neither sqlite:/// nor postgresql://\n  fix: e.g. sqlite:////var/lib/nabiz-fleet/fleet.sqlite3 or postgresql://nabiz@localhost/nabiz")
+        database.initialize(db)
+        db.connect(reuse_if_open=True)
+        migrate(db)
+    except peewee.ImproperlyConfigured as exc:
+        raise StoreError(f"cannot use {describe(url)}: {exc}\n  fix: pip install 'nabiz[fleet]' (it brings the PostgreSQL driver)") from None
+    except (peewee.OperationalError, peewee.DatabaseError, OSError) as exc:
+        raise StoreError(f"cannot open the store {describe(url)}: {str(exc).strip()}\n  fix: check that the server is up, the database exists and the user may write to it") from None
+    return db
+
+
+def close_database() -> None:
+    if database.obj is not None and not database.is_closed():
+        database.close()
+
+
+def migrate(db: peewee.Database) -> int:
+    """Run the migrations this database has not seen yet; returns the schema version."""
+    with db.atomic():
+        db.create_tables([SchemaMigration], safe=True)
+    done = {m.version for m in SchemaMigration.select()}
+    newest = max(done, default=0)
+    if newest > len(MIGRATIONS):
+        raise StoreError(f"the store's schema is version {newest}, newer than this software knows ({len(MIGRATIONS)})\n  fix: upgrade the fleet software")
+    for number in range(1, len(MIGRATIONS) + 1):
+        if number in done:
+            continue
+        with db.atomic():
+            MIGRATIONS[number - 1](db)
+            SchemaMigration.create(version=number, applied_at=time.time())
+        log.info("store migrated", extra={"schema_version": number})
+    return len(MIGRATIONS)
+
+
+def insert_responses(rows: list[tuple]) -> int:
+    """Insert rows (tuples in RESPONSE_FIELDS order), skipping UUIDs already stored; returns
+    how many were new. Call inside ``database.atomic()``: a batch is stored whole or not at all.
+    """
+    inserted = 0
+    for start in range(0, len(rows), _CHUNK):
+        query = StoredResponse.insert_many(rows[start : start + _CHUNK], fields=RESPONSE_FIELDS).on_conflict_ignore()
+        inserted += database.execute(query).rowcount
+    return inserted

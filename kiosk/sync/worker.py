@@ -1,0 +1,209 @@
+"""The sync worker: one thread that drains the outbox to the fleet and reports health.
+
+It owns its own connection to the outbox (see ``Outbox.connect_sync_thread``), the
+``SyncEngine`` and the health schedule. The MQTT link's thread and the kiosk's main loop
+only put events on its queue, so neither ever waits for the other, the card or the network:
+a press is drawn in the same frame whether the fleet is up, down or draining a week of
+backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import peewee
+
+from kiosk.clock import Clock
+from kiosk.config import SyncSettings
+from kiosk.outbox import Outbox
+from kiosk.protocol import PROTOCOL_VERSION, Ack, Health, ProtocolError, SenderClock, decode, encode, topic
+from kiosk.sync import system
+from kiosk.sync.backoff import Backoff
+from kiosk.sync.engine import SyncEngine
+from kiosk.sync.link import BrokerAddress, Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    pass
+
+
+@dataclass(frozen=True)
+class _Stop:
+    pass
+
+
+_Event = Union[LinkEvent, _Saved, _Stop]
+_SAVED = _Saved()
+
+
+class FleetSync:
+    def __init__(
+        self,
+        settings: SyncSettings,
+        device_id: str,
+        outbox: Outbox,
+        clock: Clock,
+        boot_id: str,
+        software: str,
+        survey: tuple[str, int],
+        on_fatal: Callable[[str], None] | None = None,
+    ) -> None:
+        if not settings.broker:
+            raise ValueError("no broker configured")
+        self.settings = settings
+        self.device_id = device_id
+        self.outbox = outbox
+        self.clock = clock
+        self.software = software
+        self.survey = survey  # (id, version) shown; the main loop replaces the tuple
+        self.on_fatal = on_fatal
+        self._queue: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._ack_topic = topic(device_id, "ack")
+        self._responses_topic = topic(device_id, "responses")
+        self._health_topic = topic(device_id, "health")
+        self.link = MqttLink(
+            device_id,
+            BrokerAddress.parse(settings.broker),
+            settings.username or device_id,
+            settings.password,
+            on_event=self._queue.put,
+            subscriptions=(self._ack_topic,),
+            software=software,
+            boot_id=boot_id,
+            ca_file=settings.ca_file,
+            keepalive=settings.keepalive_s,
+            backoff=Backoff(first=1.0, cap=settings.reconnect_max_s),
+        )
+        self.engine = SyncEngine(
+            device_id,
+            outbox,
+            self._publish_upload,
+            clock,
+            boot_id,
+            batch_size=settings.batch_size,
+            window=settings.window,
+            ack_timeout=settings.ack_timeout_s,
+        )
+        self._thread: threading.Thread | None = None
+        self._next_health: float | None = None
+        self.stopped = threading.Event()
+
+    # --- the kiosk's side (any thread; never blocks) ------------------------------------------
+
+    def start(self) -> "FleetSync":
+        self._thread = threading.Thread(target=self._run, name="fleet-sync", daemon=True)
+        self._thread.start()
+        self.link.start()
+        return self
+
+    def saved(self) -> None:
+        """A response was just committed: send it when the link and window allow."""
+        self._queue.put(_SAVED)
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._queue.put(_Stop())
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.link.stop(timeout=min(timeout, 2.0))
+
+    # --- the worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self.outbox.connect_sync_thread()
+            self._loop()
+        except Exception as exc:  # a bug here must not leave a kiosk silently unsynced for months
+            log.critical("fleet sync stopped by an unexpected error", exc_info=True)
+            if self.on_fatal:
+                self.on_fatal(f"fleet sync failed: {exc}")
+        finally:
+            self.outbox.disconnect_sync_thread()
+            self.stopped.set()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                event = self._queue.get(timeout=self._wait())
+            except queue.Empty:
+                event = None
+            if isinstance(event, _Stop):
+                return
+            try:
+                self._handle(event)
+                self.engine.on_tick()
+                self._health_if_due()
+            except peewee.DatabaseError as exc:  # the card is failing or full: keep the kiosk up, try later
+                log.error("fleet sync cannot read the outbox: %s", exc)
+                time.sleep(5.0)
+
+    def _wait(self) -> float:
+        now = self.clock.now().monotonic
+        deadlines = [d for d in (self.engine.next_deadline(), self._next_health) if d is not None]
+        return max(0.0, min(deadlines) - now) if deadlines else 60.0
+
+    def _handle(self, event: _Event | None) -> None:
+        if isinstance(event, LinkUp):
+            self.engine.on_connected()
+            self._next_health = self.clock.now().monotonic  # report at once on every connect
+        elif isinstance(event, LinkDown):
+            self.engine.on_disconnected()
+            self._next_health = None
+        elif isinstance(event, _Saved):
+            self.engine.on_saved()
+        elif isinstance(event, Incoming):
+            if event.topic != self._ack_topic:
+                log.warning("message on an unexpected topic ignored", extra={"topic": event.topic})
+                return
+            try:
+                ack = decode("ack", event.payload)
+            except ProtocolError as exc:
+                log.warning("bad acknowledgement from the fleet ignored: %s", exc)
+                return
+            assert isinstance(ack, Ack)
+            self.engine.on_ack(ack)
+
+    def _publish_upload(self, payload: bytes) -> bool:
+        return self.link.publish(self._responses_topic, payload, qos=1)
+
+    def _health_if_due(self) -> None:
+        if self._next_health is None:
+            return
+        now = self.clock.now()
+        if now.monotonic < self._next_health:
+            return
+        self._next_health = now.monotonic + self.settings.health_interval_s
+        self.link.publish(self._health_topic, encode(self.health_report()), qos=0)
+
+    def health_report(self) -> Health:
+        now = self.clock.now()
+        outbox = self.outbox.health()
+        age = None
+        if outbox.oldest_unsent_monotonic is not None and outbox.oldest_unsent_boot == self.engine.boot_id:
+            age = max(0.0, now.monotonic - outbox.oldest_unsent_monotonic)
+        elif outbox.oldest_unsent_wall is not None:
+            age = max(0.0, now.wall - outbox.oldest_unsent_wall)
+        survey_id, survey_version = self.survey
+        return Health(
+            v=PROTOCOL_VERSION,
+            device_id=self.device_id,
+            sent=SenderClock(now.wall, now.monotonic, now.clock_synced, self.engine.boot_id),
+            software=self.software,
+            survey_id=survey_id,
+            survey_version=survey_version,
+            backlog=outbox.unsent + outbox.unsaved,
+            oldest_unsent_age_s=age,
+            unsaved=outbox.unsaved,
+            rejected=outbox.refused,
+            disk_free_bytes=max(0, outbox.disk_free_bytes),
+            cpu_temp_c=system.cpu_temperature_c(),
+            uptime_s=system.uptime_s(),
+            misuse_refused=outbox.misuse_refused,
+        )
