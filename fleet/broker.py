@@ -172,6 +172,7 @@ user {getpass.getuser()}
 listener {port} {bind}
 protocol mqtt
 max_packet_size {MAX_PACKET_BYTES}
+set_tcp_nodelay true
 
 persistence true
 persistence_location {persistence}/

@@ -36,3 +36,67 @@ def mock_factory():
     yield factory
     factory.reset()
     Device.pin_factory = None
+
+
+# --- fleet: the store on SQLite and (when reachable) PostgreSQL, a real Mosquitto --------------
+
+POSTGRES_ADMIN_URL = os.environ.get("NABIZ_TEST_POSTGRES", "postgresql://postgres@localhost:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A scratch PostgreSQL database for this test session, or a skip that says why."""
+    try:
+        import psycopg2
+    except ImportError:
+        pytest.skip("psycopg2 is not installed (pip install 'nabiz[fleet]')")
+    try:
+        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL} ({str(exc).strip().splitlines()[0]}); set NABIZ_TEST_POSTGRES to test against one")
+    admin.autocommit = True
+    name = f"nabiz_test_{os.getpid()}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        cursor.execute(f"CREATE DATABASE {name}")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    """The fleet store's URL: every test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fleet.sqlite3'}"
+    url = request.getfixturevalue("postgres_database")
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    return url
+
+
+@pytest.fixture
+def store(store_url):
+    from fleet.store import close_database, open_database
+
+    db = open_database(store_url)
+    yield db
+    close_database()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """The fleet's managed Mosquitto on a free port, in this test's data directory."""
+    from fleet.broker import BrokerFiles, ManagedBroker
+    from tests.mqtt_helpers import free_port
+
+    files = BrokerFiles(tmp_path / "fleet" / "broker")
+    files.write_auth([])
+    managed = ManagedBroker(files, "127.0.0.1", free_port())
+    managed.start()
+    yield managed
+    managed.stop()

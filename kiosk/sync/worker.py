@@ -37,7 +37,7 @@ class _Saved:
 
 @dataclass(frozen=True)
 class _Stop:
-    pass
+    grace: float  # seconds to wait for Acks of what is already sent
 
 
 _Event = Union[LinkEvent, _Saved, _Stop]
@@ -108,11 +108,13 @@ class FleetSync:
         """A response was just committed: send it when the link and window allow."""
         self._queue.put(_SAVED)
 
-    def stop(self, timeout: float = 3.0) -> None:
-        self._queue.put(_Stop())
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop syncing. Responses already sent get *grace* seconds for their Ack (the last
+        customer's answer, saved at shutdown, is then not sent again at the next start)."""
+        self._queue.put(_Stop(grace))
         if self._thread is not None:
-            self._thread.join(timeout)
-        self.link.stop(timeout=min(timeout, 2.0))
+            self._thread.join(grace + 3.0)
+        self.link.stop(timeout=2.0)
 
     # --- the worker thread ---------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ class FleetSync:
             except queue.Empty:
                 event = None
             if isinstance(event, _Stop):
+                self._finish(event.grace)
                 return
             try:
                 self._handle(event)
@@ -143,6 +146,17 @@ class FleetSync:
             except peewee.DatabaseError as exc:  # the card is failing or full: keep the kiosk up, try later
                 log.error("fleet sync cannot read the outbox: %s", exc)
                 time.sleep(5.0)
+
+    def _finish(self, grace: float) -> None:
+        self.engine.pump()
+        deadline = time.monotonic() + grace
+        while self.engine.connected and self.engine.awaiting_ack and time.monotonic() < deadline:
+            try:
+                event = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            if not isinstance(event, (_Saved, _Stop)):
+                self._handle(event)
 
     def _wait(self) -> float:
         now = self.clock.now().monotonic

@@ -1,0 +1,102 @@
+"""Helpers for tests that talk to a real Mosquitto: free ports, logins, waiting on messages.
+
+Waiting is always on an event with a deadline, never a bare sleep (as gpiozero's tests do).
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        threading.Event().wait(interval)
+
+
+class Client:
+    """A plain paho client for tests: connect result, received messages, publish acks."""
+
+    def __init__(self, port: int, username: str | None, password: str | None, client_id: str | None = None, will: tuple[str, bytes] | None = None) -> None:
+        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.connack = threading.Event()
+        self.reason: object = None
+        self.disconnected = threading.Event()
+        self.granted: list = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{time.monotonic_ns()}", protocol=MQTTProtocolVersion.MQTTv5)
+        if username:
+            self.client.username_pw_set(username, password)
+        if will:
+            self.client.will_set(will[0], will[1], qos=1)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self.disconnected.set()
+        self.client.on_message = lambda c, u, m: self.messages.put(m)
+        self.client.on_subscribe = self._on_subscribe
+        self.port = port
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.reason = reason_code
+        self.connack.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self.granted = list(reason_codes)
+        self.subscribed.set()
+
+    def connect(self, timeout: float = 5.0) -> "Client":
+        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.loop_start()
+        assert self.connack.wait(timeout), "no CONNACK"
+        return self
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason is not None and not self.reason.is_failure
+
+    def subscribe(self, topic: str, timeout: float = 5.0) -> list:
+        self.subscribed.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.subscribed.wait(timeout), "no SUBACK"
+        return self.granted
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 5.0) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
+        info.wait_for_publish(timeout)
+
+    def get(self, timeout: float = 5.0) -> mqtt.MQTTMessage:
+        return self.messages.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_for_login(port: int, username: str, password: str, timeout: float = 10.0) -> None:
+    """The broker re-reads its password file on SIGHUP, asynchronously: wait until it has."""
+
+    def accepted() -> bool:
+        client = Client(port, username, password)
+        try:
+            client.connect()
+            return client.accepted
+        except OSError:
+            return False
+        finally:
+            client.close()
+
+    wait_until(accepted, timeout, interval=0.05, what=f"the broker to accept {username!r}")
