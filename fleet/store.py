@@ -158,7 +158,7 @@ def open_database(url: str) -> peewee.Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
         elif scheme in ("postgres", "postgresql"):
-            db = db_url.connect(url, autorollback=True)
+            db = db_url.connect(url)
         else:
             raise StoreError(f"database URL {describe(url)!r} is neither sqlite:/// nor postgresql://\n  fix: e.g. sqlite:////var/lib/nabiz-fleet/fleet.sqlite3 or postgresql://nabiz@localhost/nabiz")
         database.initialize(db)

@@ -180,3 +180,25 @@ def test_a_second_open_outbox_is_refused_not_silently_rebound(box, tmp_path):
         Outbox("d", "b").open(tmp_path / "other")
     box.save(record())
     assert len(list(box.responses())) == 1
+
+
+def test_an_outbox_from_the_first_release_is_migrated_with_its_rows(tmp_path):
+    """A kiosk updated in the field keeps its unsent answers: schema 1 → 2 adds ``refused``."""
+    db = sqlite3.connect(tmp_path / DB_FILENAME)
+    for statement in outbox_module._SCHEMA_1:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO responses (uuid, device_id, survey_id, survey_version, language, status, misuse, negative, end_reason, answers, presses,"
+        " started_wall, started_monotonic, finished_wall, finished_monotonic, boot_id, clock_synced) VALUES"
+        " ('6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b11', 'k', 's', 1, 'tr', 'completed', 0, 0, 'completed', '[]', '[]', 1, 1, 2, 2, 'b', 1)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    box = Outbox("k", "b").open(tmp_path)
+    try:
+        assert [row["uuid"] for _, row in box.pending(0, 10)] == ["6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b11"]
+        assert box.health().unsent == 1 and box.health().refused == 0
+    finally:
+        box.close()
+    assert sqlite3.connect(tmp_path / DB_FILENAME).execute("PRAGMA user_version").fetchone()[0] == len(outbox_module.MIGRATIONS)

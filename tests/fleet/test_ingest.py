@@ -1,0 +1,174 @@
+"""Ingest on the real store (SQLite and PostgreSQL): stored once, acknowledged, bad input refused.
+
+Messages are fed to ``Ingest.process`` as the server feeds them; the MQTT side is tested in
+test_serve.py and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import pytest
+
+from fleet import devices
+from fleet.ingest import Ingest, Received
+from fleet.store import Device, StoredResponse
+from kiosk.protocol import MAX_PAYLOAD_BYTES
+from tests.kiosk.test_protocol import response, upload
+
+NOW = 1_790_000_100.0
+
+
+@pytest.fixture
+def ingest(store):
+    devices.add_device("kiosk-1", "İzmir Alsancak", now=NOW - 1000)
+    devices.add_device("kiosk-2", "Ankara Çankaya", now=NOW - 1000)
+    return Ingest(clock=lambda: NOW)
+
+
+def msg(payload: bytes, device: str = "kiosk-1", channel: str = "responses", at: float = NOW) -> Received:
+    return Received(f"nabiz/{device}/{channel}", payload, at)
+
+
+def stored_uuids() -> list[str]:
+    return sorted(r.uuid for r in StoredResponse.select(StoredResponse.uuid))
+
+
+def test_a_batch_is_stored_once_and_acknowledged(ingest):
+    batch = [response(), response(negative=False)]
+    outcome = ingest.process([msg(upload(batch))])
+    assert outcome.stored == 2 and outcome.duplicates == 0
+    assert sorted(map(str, outcome.acks["kiosk-1"].stored)) == sorted(r["uuid"] for r in batch)
+    assert outcome.acks["kiosk-1"].at == NOW
+    assert stored_uuids() == sorted(r["uuid"] for r in batch)
+    row = StoredResponse.get(StoredResponse.uuid == batch[0]["uuid"])
+    assert row.site == "İzmir Alsancak" and row.device_id == "kiosk-1" and row.negative is True
+    assert json.loads(row.answers)[0]["option"] == "very-unhappy"
+    assert row.time_source == "device" and row.occurred_at == 1_790_000_002.0 and row.received_at == NOW
+
+
+def test_redelivery_is_stored_once_and_acknowledged_again(ingest):
+    batch = [response()]
+    ingest.process([msg(upload(batch))])
+    outcome = ingest.process([msg(upload(batch)), msg(upload(batch))])
+    assert outcome.stored == 0 and outcome.duplicates == 2
+    assert [str(u) for u in outcome.acks["kiosk-1"].stored] == [batch[0]["uuid"]] * 2
+    assert StoredResponse.select().count() == 1
+
+
+def test_messages_from_many_devices_in_one_transaction(ingest):
+    one, two = response(), response()
+    outcome = ingest.process([msg(upload([one])), msg(upload([two], device_id="kiosk-2"), device="kiosk-2")])
+    assert set(outcome.acks) == {"kiosk-1", "kiosk-2"} and outcome.stored == 2
+    assert Device.get_by_id("kiosk-2").last_seen == NOW
+
+
+@pytest.mark.parametrize(
+    "topic, payload, reason",
+    [
+        ("nabiz/kiosk-1/responses", b"{malformed", "not JSON"),
+        ("nabiz/kiosk-1/responses", b'{"v": 1, "device_id": 5}', "invalid responses payload"),
+        ("nabiz/kiosk-1/responses", upload([response()], v=7), "unknown protocol version 7"),
+        ("nabiz/kiosk-1/responses", b'{"v":1,"x":"' + b"y" * MAX_PAYLOAD_BYTES + b'"}', "over the"),
+        ("nabiz/kiosk-1/responses", upload([response()], device_id="kiosk-2"), "claims device 'kiosk-2'"),
+        ("nabiz/kiosk-1/health", b'{"v": 1, "device_id": "kiosk-1"}', "invalid health payload"),
+        ("nabiz/kiosk-1/ack", b'{"v": 1, "stored": []}', "may not publish on the 'ack' channel"),
+        ("nabiz/kiosk-9/responses", upload([response()], device_id="kiosk-9"), "unknown device 'kiosk-9'"),
+        ("nabiz/KIOSK/responses", upload([response()]), "lowercase"),
+        ("elsewhere", upload([response()]), "not nabiz/<device>/<channel>"),
+    ],
+)
+def test_bad_messages_are_rejected_logged_and_nothing_is_stored(ingest, caplog, topic, payload, reason):
+    caplog.set_level(logging.WARNING, logger="fleet.ingest")
+    good = response()
+    outcome = ingest.process([Received(topic, payload, NOW), msg(upload([good]))])
+    assert outcome.rejected == 1 and outcome.stored == 1, "the bad message does not take the good one down"
+    assert stored_uuids() == [good["uuid"]]
+    (line,) = [r for r in caplog.records if r.getMessage() == "message rejected"]
+    assert reason in line.reason
+    if topic.startswith("nabiz/kiosk-1/"):
+        device = Device.get_by_id("kiosk-1")
+        assert device.rejected_messages == 1 and reason in device.last_rejection
+
+
+def test_a_revoked_device_is_rejected(ingest):
+    devices.revoke_device("kiosk-1", now=NOW)
+    outcome = ingest.process([msg(upload([response()]))])
+    assert outcome.rejected == 1 and outcome.acks == {} and StoredResponse.select().count() == 0
+
+
+def test_one_bad_response_is_refused_by_uuid_and_the_rest_stored(ingest):
+    good, bad = response(), response(language="Türkçe")
+    outcome = ingest.process([msg(upload([good, bad]))])
+    ack = outcome.acks["kiosk-1"]
+    assert [str(u) for u in ack.stored] == [good["uuid"]]
+    assert [str(r.uuid) for r in ack.refused] == [bad["uuid"]] and "language" in ack.refused[0].reason
+    assert stored_uuids() == [good["uuid"]] and outcome.refused == 1
+
+
+def test_status_and_health_update_the_registry(ingest):
+    status = b'{"v":1,"device_id":"kiosk-1","online":true,"software":"nabiz-kiosk/0.2.0","boot_id":"boot-1","reason":"connected"}'
+    health = json.dumps(
+        {
+            "v": 1, "device_id": "kiosk-1", "sent": {"wall": NOW, "monotonic": 50.0, "clock_synced": True, "boot_id": "boot-1"},
+            "software": "nabiz-kiosk/0.2.0", "survey_id": "exit-default", "survey_version": 3, "backlog": 12, "oldest_unsent_age_s": 30.0,
+            "unsaved": 0, "rejected": 0, "disk_free_bytes": 10**9, "cpu_temp_c": 61.5, "uptime_s": 3600.0,
+        }
+    ).encode()
+    ingest.process([msg(status, channel="status"), msg(health, channel="health")])
+    device = Device.get_by_id("kiosk-1")
+    assert device.online and device.software == "nabiz-kiosk/0.2.0" and device.backlog == 12 and device.survey_version == 3
+    (view,) = [v for v in devices.list_devices(now=NOW + 10) if v.device_id == "kiosk-1"]
+    assert view.state == "online" and view.temperature_c == 61.5 and view.survey == "exit-default v3"
+    will = b'{"v":1,"device_id":"kiosk-1","online":false,"reason":"lost"}'
+    ingest.process([msg(will, channel="status", at=NOW + 20)])
+    (view,) = [v for v in devices.list_devices(now=NOW + 30) if v.device_id == "kiosk-1"]
+    assert view.state == "offline" and view.status_reason == "lost"
+
+
+def test_a_device_that_goes_quiet_is_marked_silent(ingest):
+    status = b'{"v":1,"device_id":"kiosk-1","online":true}'
+    ingest.process([msg(status, channel="status")])
+    assert devices.mark_silent(NOW + 100, inactivity_s=180) == []
+    (view,) = [v for v in devices.list_devices(now=NOW + 200, inactivity_s=180) if v.device_id == "kiosk-1"]
+    assert view.state == "silent", "shown silent even before the sweep runs"
+    assert devices.mark_silent(NOW + 200, inactivity_s=180) == ["kiosk-1"]
+    assert Device.get_by_id("kiosk-1").status_reason == "silent"
+
+
+def test_a_large_backlog_batch_is_one_transaction(ingest):
+    batches = [upload([response() for _ in range(200)]) for _ in range(10)]
+    outcome = ingest.process([msg(b) for b in batches])
+    assert outcome.stored == 2000 and len(outcome.acks["kiosk-1"].stored) == 2000
+    assert StoredResponse.select().count() == 2000
+
+
+def test_unsynced_times_are_re_dated(ingest):
+    early = response(clock_synced=False, boot_id="boot-1", finished={"wall": 0.0, "monotonic": 12.0})
+    ingest.process([msg(upload([early]))])  # sent at monotonic 20 with a synced wall clock 1_790_000_010
+    row = StoredResponse.get(StoredResponse.uuid == early["uuid"])
+    assert row.time_source == "device-resync" and row.occurred_at == 1_790_000_002.0 and row.finished_wall == 0.0
+
+
+def test_the_store_refuses_a_newer_schema(store):
+    from fleet.store import SchemaMigration, StoreError, migrate
+
+    SchemaMigration.create(version=99, applied_at=NOW)
+    with pytest.raises(StoreError, match="newer than this software"):
+        migrate(store)
+
+
+def test_uuid_is_unique_in_the_schema(ingest):
+    from peewee import IntegrityError
+
+    from fleet.store import RESPONSE_FIELDS
+
+    first = response()
+    ingest.process([msg(upload([first]))])
+    row = StoredResponse.get(StoredResponse.uuid == first["uuid"])
+    values = {f.name: getattr(row, f.name) for f in RESPONSE_FIELDS}
+    with pytest.raises(IntegrityError):
+        StoredResponse.insert(**values).execute()
+    assert uuid.UUID(first["uuid"])
