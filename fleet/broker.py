@@ -63,9 +63,12 @@ def new_password() -> str:
     return secrets.token_urlsafe(18)
 
 
+#: Where mosquitto lives besides $PATH: Debian installs it in /usr/sbin, which a normal user's PATH lacks.
+SBIN_DIRS = ["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"]
+
+
 def find_mosquitto() -> str:
-    """The mosquitto binary (Debian installs it in /usr/sbin, which a normal user's PATH lacks)."""
-    path = os.environ.get("PATH", "") + os.pathsep + os.pathsep.join(["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"])
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
     found = shutil.which("mosquitto", path=path)
     if not found:
         raise BrokerError(
