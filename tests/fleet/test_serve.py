@@ -1,0 +1,157 @@
+"""The fleet server and a real kiosk sync, in one process, over the real managed broker.
+
+The kiosk side is the real ``FleetSync`` (its own thread, a real outbox file); the fleet side
+is the real ``FleetLink`` + ``FleetServer`` on a thread, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import pytest
+
+from fleet import devices
+from fleet.broker import FLEET_USER
+from fleet.ingest import Ingest
+from fleet.link import BrokerURL, FleetLink, LinkError
+from fleet.server import FleetServer
+from fleet.store import Device, StoredResponse
+from kiosk.clock import SystemClock
+from kiosk.config import SyncSettings
+from kiosk.outbox import Outbox
+from kiosk.sync.worker import FleetSync
+from tests.kiosk.test_outbox import record
+from tests.mqtt_helpers import Client, wait_for_login, wait_until
+
+
+class RunningFleet:
+    def __init__(self, broker) -> None:
+        self.broker = broker
+        self.url = BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False)
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.server: FleetServer | None = None
+
+    def start(self) -> "RunningFleet":
+        self.stop_event = threading.Event()
+        link = FleetLink(self.url, client_id="nabiz-fleet-test")
+        link.start()
+        self.server = FleetServer(link, Ingest(), inactivity_s=30)
+        self.thread = threading.Thread(target=self.server.run, args=(self.stop_event,), daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread:
+            self.thread.join(5)
+        if self.server:
+            self.server.link.stop()
+
+
+@pytest.fixture
+def fleet(store, broker):
+    running = RunningFleet(broker).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def kiosk_password(store, broker):
+    password = devices.add_device("kiosk-1", "Bursa Nilüfer")
+    devices.sync_broker(broker.files)
+    wait_for_login(broker.port, "kiosk-1", password)
+    return password
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    box = Outbox("kiosk-1", "boot-1").open(tmp_path / "kiosk")
+    yield box
+    box.close()
+
+
+def start_sync(outbox, port, password, **settings) -> FleetSync:
+    options = {"ack_timeout_s": 2.0, "health_interval_s": 1.0, "reconnect_max_s": 2.0, **settings}
+    config = SyncSettings(broker=f"mqtt://127.0.0.1:{port}", password=password, **options)
+    return FleetSync(config, "kiosk-1", outbox, SystemClock(), "boot-1", "nabiz-kiosk/test", ("exit-default", 4)).start()
+
+
+def fleet_uuids() -> list[str]:
+    return sorted(r.uuid for r in StoredResponse.select(StoredResponse.uuid))
+
+
+def test_answers_reach_the_fleet_once_and_leave_the_backlog(fleet, broker, kiosk_password, outbox):
+    made = [outbox.save(record()) for _ in range(5)]  # made offline, before the sync starts
+    sync = start_sync(outbox, broker.port, kiosk_password)
+    try:
+        made += [outbox.save(record())]
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, what="every answer acknowledged")
+        assert fleet_uuids() == sorted(made)
+        wait_until(lambda: Device.get_by_id("kiosk-1").backlog == 0, what="a health report")
+        device = Device.get_by_id("kiosk-1")
+        assert device.online and device.software == "nabiz-kiosk/test" and device.survey_version == 4
+    finally:
+        sync.stop()
+    wait_until(lambda: not Device.get_by_id("kiosk-1").online, what="the goodbye status")
+    assert Device.get_by_id("kiosk-1").status_reason == "shutdown"
+
+
+def test_a_kiosk_that_vanishes_is_shown_offline_by_its_will(fleet, broker, kiosk_password):
+    will = b'{"v":1,"device_id":"kiosk-1","online":false,"reason":"lost"}'
+    kiosk = Client(broker.port, "kiosk-1", kiosk_password, client_id="kiosk-1", will=("nabiz/kiosk-1/status", will)).connect()
+    kiosk.publish("nabiz/kiosk-1/status", b'{"v":1,"device_id":"kiosk-1","online":true}')
+    wait_until(lambda: Device.get_by_id("kiosk-1").online, what="online")
+    kiosk.client.loop_stop()
+    kiosk.client.socket().shutdown(socket.SHUT_RDWR)  # the link drops without a DISCONNECT: the broker sends the will
+    wait_until(lambda: Device.get_by_id("kiosk-1").status_reason == "lost", timeout=15, what="the will")
+
+
+def test_answers_made_while_the_fleet_is_down_arrive_when_it_returns(fleet, broker, kiosk_password, outbox):
+    sync = start_sync(outbox, broker.port, kiosk_password)
+    try:
+        first = outbox.save(record())
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, what="the first answer")
+        fleet.stop()
+        later = [outbox.save(record()) for _ in range(3)]
+        for _ in later:
+            sync.saved()
+        wait_until(lambda: sync.engine.stats.published_responses >= 4, what="the answers published to the broker")
+        assert outbox.health().unsent == 3, "published, but the fleet has not stored them: still unsent"
+        fleet.start()
+        wait_until(lambda: outbox.health().unsent == 0, timeout=15, what="the backlog after the fleet returned")
+        assert fleet_uuids() == sorted([first, *later])
+    finally:
+        sync.stop()
+
+
+def test_a_refused_login_says_how_to_fix_it_and_keeps_answers(fleet, broker, kiosk_password, outbox, caplog):
+    caplog.set_level(logging.ERROR, logger="kiosk.sync.link")
+    made = outbox.save(record())
+    sync = start_sync(outbox, broker.port, "not-the-password", reconnect_max_s=60.0)
+    try:
+        wait_until(lambda: any("refused this kiosk's login" in r.getMessage() for r in caplog.records), what="the login error")
+        (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert "username and password" in line and "revoked" in line
+        backoff = sync.link.backoff
+        assert backoff.first * 2 ** (backoff.attempts - 1) >= backoff.cap, "backed off to the cap at once"
+        assert [r["uuid"] for r in outbox.responses(unsent_only=True)] == [made]
+    finally:
+        sync.stop()
+    assert StoredResponse.select().count() == 0
+
+
+def test_the_fleet_refuses_to_start_with_a_wrong_login(broker):
+    with pytest.raises(LinkError, match="did not accept the fleet's login"):
+        FleetLink(BrokerURL("127.0.0.1", broker.port, FLEET_USER, "wrong", False), client_id="x").start(timeout=3)
+
+
+def test_the_fleet_says_so_when_no_broker_listens():
+    from tests.mqtt_helpers import free_port
+
+    with pytest.raises(LinkError, match="cannot reach the broker"):
+        FleetLink(BrokerURL("127.0.0.1", free_port(), FLEET_USER, "x", False)).start(timeout=2)
