@@ -1,0 +1,128 @@
+"""The fleet command as head office and technicians run it: real processes, real files, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fleet(*args, data_dir: Path, db: str | None = None, timeout: float = 60, cwd: Path | None = None):
+    env = {**os.environ, "NABIZ_FLEET_DATA": str(data_dir)}
+    if db:
+        env["NABIZ_FLEET_DB"] = db
+    return subprocess.run([sys.executable, "-m", "fleet", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or ROOT)
+
+
+@pytest.fixture
+def data(tmp_path):
+    return tmp_path / "fleet-data"
+
+
+def test_device_add_writes_a_private_kiosk_config(data, tmp_path, store_url):
+    out = tmp_path / "kiosk-ist-01.toml"
+    result = fleet("device", "add", "kiosk-ist-01", "--site", "İstanbul Şişli", "--out", str(out), "--broker-url", "mqtts://fleet.example.com", "--ca-file", "/etc/nabiz/ca.pem", data_dir=data, db=store_url)
+    assert result.returncode == 0, result.stderr
+    assert "added kiosk-ist-01 at İstanbul Şişli" in result.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    config = tomllib.loads(out.read_text())
+    assert config["device_id"] == "kiosk-ist-01" and config["site"] == "İstanbul Şişli"
+    assert config["fleet"]["broker"] == "mqtts://fleet.example.com" and config["fleet"]["username"] == "kiosk-ist-01"
+    assert len(config["fleet"]["password"]) >= 24 and config["fleet"]["ca_file"] == "/etc/nabiz/ca.pem"
+    assert config["fleet"]["password"] not in (data / "broker" / "passwd").read_text()
+    from kiosk.config import load_config
+
+    assert load_config(out).fleet.password == config["fleet"]["password"], "the kiosk reads it as written"
+
+
+def test_device_mistakes_exit_2_with_a_fix(data, tmp_path):
+    bad = fleet("device", "add", "Kiosk 1", "--site", "S", "--out", str(tmp_path / "x.toml"), data_dir=data)
+    assert bad.returncode == 2 and "lowercase" in bad.stderr and "fix:" in bad.stderr
+    fleet("device", "add", "k1", "--site", "S", "--out", str(tmp_path / "k1.toml"), data_dir=data)
+    again = fleet("device", "add", "k1", "--site", "S", "--out", str(tmp_path / "k1b.toml"), data_dir=data)
+    assert again.returncode == 2 and "already registered" in again.stderr and "fleet device credentials k1" in again.stderr
+    missing = fleet("device", "revoke", "nobody", data_dir=data)
+    assert missing.returncode == 2 and "no device 'nobody'" in missing.stderr
+
+
+def test_list_revoke_and_new_credentials(data, tmp_path):
+    for n in (1, 2):
+        assert fleet("device", "add", f"k{n}", "--site", "Eskişehir", "--out", str(tmp_path / f"k{n}.toml"), data_dir=data).returncode == 0
+    listing = fleet("device", "list", data_dir=data)
+    assert "never-connected" in listing.stdout and "2 device(s)" in listing.stdout
+    assert fleet("device", "revoke", "k1", data_dir=data).returncode == 0
+    assert "k1:" not in (data / "broker" / "passwd").read_text() and "k2:" in (data / "broker" / "passwd").read_text()
+    rows = [json.loads(line) for line in fleet("device", "list", "--format", "json", data_dir=data).stdout.splitlines()]
+    assert {r["device_id"]: r["state"] for r in rows} == {"k1": "revoked", "k2": "never-connected"}
+    old = tomllib.loads((tmp_path / "k1.toml").read_text())["fleet"]["password"]
+    renewed = fleet("device", "credentials", "k1", "--out", str(tmp_path / "k1-new.toml"), data_dir=data)
+    assert renewed.returncode == 0, renewed.stderr
+    assert tomllib.loads((tmp_path / "k1-new.toml").read_text())["fleet"]["password"] != old
+    assert "k1:" in (data / "broker" / "passwd").read_text(), "back on the broker"
+
+
+def test_responses_export_filters_and_formats(data, store_url):
+    import uuid
+
+    from fleet import devices
+    from fleet.ingest import Ingest, Received
+    from fleet.store import close_database, open_database
+    from tests.kiosk.test_protocol import response, upload
+
+    open_database(store_url)
+    try:
+        devices.add_device("kiosk-1", "Trabzon")
+        devices.add_device("kiosk-2", "Van")
+        old = response(finished={"wall": 1_700_000_000.0, "monotonic": 12.0})
+        new = response(answers=[{"question": "satisfaction", "option": "happy", "button": 3, "negative": False, "elapsed_ms": 500}], negative=False)
+        other = response()
+        Ingest().process([Received("nabiz/kiosk-1/responses", upload([old, new]), 1_790_000_100.0), Received("nabiz/kiosk-2/responses", upload([other], device_id="kiosk-2"), 1_790_000_100.0)])
+    finally:
+        close_database()
+
+    everything = fleet("responses", data_dir=data, db=store_url)
+    assert everything.returncode == 0, everything.stderr
+    rows = [json.loads(line) for line in everything.stdout.splitlines()]
+    assert [r["uuid"] for r in rows][0] == old["uuid"] and len(rows) == 3 and "3 response(s)" in everything.stderr
+    assert rows[0]["occurred_at"] == "2023-11-14T22:13:20Z" and rows[0]["site"] == "Trabzon"
+    since = fleet("responses", "--since", "2026-01-01", "--site", "Trabzon", data_dir=data, db=store_url)
+    assert [json.loads(line)["uuid"] for line in since.stdout.splitlines()] == [new["uuid"]]
+    table = fleet("responses", "--format", "csv", "--device", "kiosk-1", data_dir=data, db=store_url)
+    parsed = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert [r["uuid"] for r in parsed] == [old["uuid"], new["uuid"]]
+    assert parsed[1]["answers"] == "satisfaction=happy" and parsed[1]["negative"] == "no" and parsed[0]["negative"] == "yes"
+    assert uuid.UUID(parsed[0]["uuid"])
+
+
+def test_bad_times_and_database_urls_are_explained(data):
+    when = fleet("responses", "--since", "yesterday-ish", data_dir=data)
+    assert when.returncode == 2 and "12h or 7d" in when.stderr
+    url = fleet("responses", data_dir=data, db="mysql://x")
+    assert url.returncode == 2 and "neither sqlite:/// nor postgresql://" in url.stderr
+    down = fleet("responses", data_dir=data, db="postgresql://nobody@127.0.0.1:1/nothing")
+    assert down.returncode == 2 and "cannot open the store" in down.stderr and "fix:" in down.stderr
+
+
+def test_serve_explains_a_taken_port(data):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = fleet("serve", "--bind", "127.0.0.1", "--port", str(port), data_dir=data, timeout=30)
+    assert result.returncode == 2 and f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_serve_explains_a_refused_external_broker(data, broker):
+    result = fleet("serve", "--broker", f"mqtt://fleet:wrong@127.0.0.1:{broker.port}", data_dir=data, timeout=30)
+    assert result.returncode == 2 and "did not accept the fleet's login" in result.stderr and "wrong" not in result.stderr
