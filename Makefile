@@ -1,12 +1,15 @@
 # Two commands on a fresh Debian / Raspberry Pi OS machine:
-#   make demo   install what is missing, then run the kiosk (a window if there is a desktop,
-#               else headless with a scripted customer on stdin)
+#   make demo   install what is missing, then run the whole system on this machine: the fleet
+#               server with its own Mosquitto and SQLite, a provisioned kiosk (a window if there
+#               is a desktop, else headless with a scripted customer on stdin), and what arrived
 #   make test   install what is missing, then run every test
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 DEMO_DATA := demo-data
+# Not 1883: a machine may already run a broker there (Debian's mosquitto package starts one).
+DEMO_PORT ?= 18830
 
 .PHONY: demo test bench screenshots clean
 
@@ -23,16 +26,7 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	@sh scripts/system-deps.sh demo
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		echo "Kiosk in a window: keys 1-4 answer, L switches language, F12 saves a screenshot, Esc quits."; \
-		$(BIN)/kiosk run --window --panel keyboard --data-dir $(DEMO_DATA); \
-	else \
-		echo "No desktop: running headless with a scripted customer (docs/demo-script.txt)."; \
-		$(BIN)/kiosk run --headless --panel stdin --data-dir $(DEMO_DATA) < docs/demo-script.txt; \
-		echo "--- responses buffered in $(DEMO_DATA) (kiosk responses):"; \
-		$(BIN)/kiosk responses --data-dir $(DEMO_DATA); \
-		echo "--- screenshots: $(DEMO_DATA)/screenshots/"; \
-	fi
+	@sh scripts/demo.sh $(BIN) $(DEMO_DATA) $(DEMO_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
