@@ -66,6 +66,7 @@ class FleetLink:
         self.shared_group = shared_group
         self.inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
         self.connected = threading.Event()
+        self._answered = threading.Event()  # any CONNACK, accepted or refused
         self.refused: str | None = None
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
         if broker.username:
@@ -90,7 +91,8 @@ class FleetLink:
         except OSError as exc:
             raise LinkError(f"cannot reach the broker {self.broker.masked()}: {exc}\n  fix: check that it runs and the address is right") from None
         self.client.loop_start()
-        if not self.connected.wait(timeout):
+        self._answered.wait(timeout)
+        if not self.connected.is_set():
             self.client.loop_stop()
             reason = self.refused or "no answer"
             raise LinkError(f"the broker {self.broker.masked()} did not accept the fleet's login ({reason})\n  fix: check the fleet's broker user and password")
@@ -125,6 +127,7 @@ class FleetLink:
     # --- paho's thread: queue only --------------------------------------------------------
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags, reason_code, properties) -> None:
+        self._answered.set()
         if reason_code.is_failure:
             self.refused = str(reason_code)
             log.error("the broker refused the fleet's connection", extra={"reason": str(reason_code), "broker": self.broker.masked()})
