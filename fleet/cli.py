@@ -145,7 +145,7 @@ def device_add(device_id, site, out, broker_url, ca_file, data_dir, db_url) -> N
         url = broker_url or public_broker_url(directory, tls=bool(ca_file))
         devices.write_kiosk_config(path, devices.kiosk_config(device_id, site, url, password, ca_file))
     click.echo(f"added {device_id} at {site}; {applied}")
-    click.echo(f"kiosk config: {path} (copy it to the Pi as /etc/nabiz/kiosk.toml; it holds the password, keep it private)")
+    click.echo(f"kiosk config: {path}\n  on the Pi: sudo sh hardware/setup-pi.sh --config {path.name}  (it holds the kiosk's password: keep it private)")
 
 
 @device.command("credentials")

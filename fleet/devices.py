@@ -160,7 +160,8 @@ def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_f
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     lines = [
         f"# Nabız kiosk {device_id} at {site}: made by `fleet device add` on {made}.",
-        "# Copy to the Pi as /etc/nabiz/kiosk.toml, mode 0600: it holds this kiosk's broker password.",
+        "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,",
+        "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.",
         f"device_id = {json.dumps(device_id)}",
         f"site = {json.dumps(site, ensure_ascii=False)}",
         "",

@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install (or upgrade) the Nabız kiosk on a Raspberry Pi with Raspberry Pi OS Bookworm.
 #
-#   sudo sh hardware/setup-pi.sh [--device-id ID] [SOURCE]
+#   sudo sh hardware/setup-pi.sh [--config FILE | --device-id ID] [SOURCE]
 #
 #   SOURCE     the project folder or a nabiz-*.whl (default: the folder above this script)
+#   FILE       the kiosk config head office made with `fleet device add` (it holds this
+#              kiosk's id, site and broker login); installed as /etc/nabiz/kiosk.toml
 #   ID         this kiosk's id, e.g. ist-kadikoy-01 (default: kiosk-<hostname>);
-#              only used when /etc/nabiz/kiosk.toml does not exist yet
+#              only used when neither FILE nor /etc/nabiz/kiosk.toml exists
 #
 # Safe to run again: it upgrades the software and keeps the config and the buffered answers.
 # Guide: docs/hardware.md.
@@ -26,13 +28,14 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # --- arguments ------------------------------------------------------------------------
 ARGS="$*"
 DEVICE_ID=""
 SOURCE=""
+NEW_CONFIG=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -40,6 +43,10 @@ while [ $# -gt 0 ]; do
             [ $# -ge 2 ] || die "$1 needs a value, e.g. $1 ist-kadikoy-01"
             DEVICE_ID=$2; shift 2 ;;
         --device-id=*) DEVICE_ID=${1#*=}; shift ;;
+        -c|--config)
+            [ $# -ge 2 ] || die "$1 needs the kiosk config file made by 'fleet device add'"
+            NEW_CONFIG=$2; shift 2 ;;
+        --config=*) NEW_CONFIG=${1#*=}; shift ;;
         -*) die "unknown option $1 (see --help)" ;;
         *)
             [ -z "$SOURCE" ] || die "only one SOURCE may be given (see --help)"
@@ -65,8 +72,12 @@ if [ -z "$DEVICE_ID" ]; then
     DEVICE_ID=$(printf '%s' "$DEVICE_ID" | tr '[:upper:]' '[:lower:]')
 fi
 case "$DEVICE_ID" in
-    ''|*[!A-Za-z0-9._-]*) die "device id '$DEVICE_ID' may only contain letters, digits, '.', '_' and '-'" ;;
+    ''|[!a-z0-9]*|*[!a-z0-9_-]*) die "device id '$DEVICE_ID' may only contain lowercase letters, digits, '_' and '-', and must start with a letter or digit (it is also the kiosk's broker login)" ;;
 esac
+if [ -n "$NEW_CONFIG" ]; then
+    [ -f "$NEW_CONFIG" ] || die "$NEW_CONFIG: no such file (give the .toml file 'fleet device add' wrote)"
+    grep -q '^\[fleet\]' "$NEW_CONFIG" || warn "$NEW_CONFIG has no [fleet] table: this kiosk will keep its answers on the card and not sync"
+fi
 
 # --- where are we -----------------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo sh $0 $ARGS"
@@ -142,7 +153,16 @@ fi
 
 # --- configuration ----------------------------------------------------------------------
 say "configuration $CONFIG"
-if [ -f "$CONFIG" ]; then
+if [ -n "$NEW_CONFIG" ]; then
+    mkdir -p "$CONFIG_DIR"
+    if [ -f "$CONFIG" ] && ! cmp -s "$NEW_CONFIG" "$CONFIG"; then
+        cp -p "$CONFIG" "$CONFIG.bak"
+        echo "   kept the previous one as $CONFIG.bak"
+    fi
+    # It holds the kiosk's broker password: readable by root and the kiosk's group only.
+    install -m 0640 -o root -g "$USER_NAME" "$NEW_CONFIG" "$CONFIG"
+    echo "   installed $NEW_CONFIG as $CONFIG (mode 0640, group $USER_NAME)"
+elif [ -f "$CONFIG" ]; then
     echo "   kept the existing $CONFIG"
 else
     mkdir -p "$CONFIG_DIR"
