@@ -63,20 +63,27 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
 @click.option("--broker", "broker_url", envvar="NABIZ_FLEET_BROKER", help="Use this broker (mqtt[s]://fleet:PASSWORD@HOST:PORT) instead of starting one.")
 @click.option("--bind", default="0.0.0.0", show_default=True, help="Managed broker: address to listen on.")
 @click.option("--port", default=1883, show_default=True, type=click.IntRange(1, 65535), help="Managed broker: port to listen on.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="Managed broker: also listen with TLS, with this certificate (PEM).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="Managed broker: the TLS certificate's private key (PEM).")
+@click.option("--tls-port", default=8883, show_default=True, type=click.IntRange(1, 65535), help="Managed broker: port of the TLS listener.")
 @click.option("--shared-group", help="Share subscriptions with other fleet workers under this group name.")
 @click.option("--client-id", default="nabiz-fleet", show_default=True, help="MQTT client id (unique per fleet worker).")
 @click.option("--inactivity", default=180.0, show_default=True, type=click.FloatRange(min=5), help="Seconds without a message before a device counts as silent.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True)
-def serve(data_dir, db_url, broker_url, bind, port, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
+def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
     """Receive, validate and store kiosks' answers; acknowledge what is stored."""
     from fleet import devices
-    from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker
+    from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker, TlsListener
     from fleet.ingest import Ingest
     from fleet.link import BrokerURL, FleetLink, LinkError
     from fleet.server import FleetServer
     from kiosk.logs import setup_logging
 
+    if bool(tls_cert) != bool(tls_key):
+        fail("--tls-cert and --tls-key go together\n  fix: give both PEM files, or neither")
+    if tls_cert and broker_url:
+        fail("--tls-cert configures the managed broker, but --broker names another one\n  fix: configure TLS on that broker, and drop --tls-cert/--tls-key")
     setup_logging(log_format, log_level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -88,8 +95,9 @@ def serve(data_dir, db_url, broker_url, bind, port, shared_group, client_id, ina
                 target = BrokerURL.parse(broker_url)
             else:
                 files = BrokerFiles(directory / "broker")
-                count = devices.sync_broker(files)
-                broker = ManagedBroker(files, bind, port)
+                devices.sync_broker(files)
+                tls = TlsListener(tls_port, tls_cert, tls_key) if tls_cert else None
+                broker = ManagedBroker(files, bind, port, tls=tls)
                 broker.start()
                 target = BrokerURL(broker.connect_host, port, FLEET_USER, files.fleet_password(), False)
             link = FleetLink(target, client_id=client_id, shared_group=shared_group)

@@ -130,7 +130,13 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
         from kiosk.app import Stop
         from kiosk.sync.worker import FleetSync
 
-        sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
+        try:
+            sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
+        except ConfigError as exc:
+            outbox.close()
+            panel.close()
+            screen.close()
+            fail(str(exc))
     kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, on_saved=sync.saved if sync else None)
     kiosk.install_signal_handlers()
     if sync is not None:

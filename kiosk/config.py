@@ -119,6 +119,8 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
             BrokerAddress.parse(config.fleet.broker)
         except ConfigError as exc:
             raise ConfigError(f"{path}: fleet.broker: {exc}") from None
+    if config.fleet.ca_file and not Path(config.fleet.ca_file).is_file():
+        raise ConfigError(f"{path}: fleet.ca_file: {config.fleet.ca_file} does not exist\n  fix: copy the fleet's CA certificate (PEM) there, or correct the path")
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
     return config
