@@ -6,12 +6,13 @@ Sources, later ones winning: built-in defaults, environment variables (``NABIZ_F
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
 from datetime import datetime
 from pathlib import Path
+
+from kiosk.config import service_data_dir
 
 
 class FleetConfigError(ValueError):
@@ -19,14 +20,7 @@ class FleetConfigError(ValueError):
 
 
 def default_data_dir() -> Path:
-    """systemd's StateDirectory when run as a service, /var/lib as root, else the user's data home."""
-    state = os.environ.get("STATE_DIRECTORY")
-    if state:
-        return Path(state.split(":")[0])
-    if os.geteuid() == 0:
-        return Path("/var/lib/nabiz-fleet")
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "nabiz-fleet"
+    return service_data_dir("nabiz-fleet")
 
 
 def public_broker_url(data_dir: Path, tls: bool = False, host: str | None = None) -> str:

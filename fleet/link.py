@@ -127,14 +127,15 @@ class FleetLink:
     # --- paho's thread: queue only --------------------------------------------------------
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags, reason_code, properties) -> None:
-        self._answered.set()
         if reason_code.is_failure:
             self.refused = str(reason_code)
             log.error("the broker refused the fleet's connection", extra={"reason": str(reason_code), "broker": self.broker.masked()})
+            self._answered.set()
             return
         prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
         client.subscribe([(prefix + subscription(channel), 1) for channel in UPSTREAM])
         self.connected.set()
+        self._answered.set()
         log.info("fleet connected to the broker", extra={"broker": self.broker.masked(), "session_present": bool(flags.session_present)})
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags, reason_code, properties) -> None:

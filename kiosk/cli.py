@@ -94,6 +94,8 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
     problem = device_id_problem(device)
     if problem and config.fleet.broker:
         fail(f"{problem}\n  fix: set device_id in the kiosk config to the id given by `fleet device add`")
+    if config.fleet.broker and config.fleet.ca_file and not Path(config.fleet.ca_file).is_file():
+        fail(f"fleet.ca_file: {config.fleet.ca_file} does not exist\n  fix: copy the fleet's CA certificate (PEM) there, or correct the path in the kiosk config")
     kind = panel_kind or config.panel.kind or default_panel()
     mode = "headless" if headless else "window" if window else (config.screen.mode or default_screen_mode())
     if kind == "keyboard" and mode == "headless":

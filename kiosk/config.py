@@ -119,8 +119,6 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
             BrokerAddress.parse(config.fleet.broker)
         except ConfigError as exc:
             raise ConfigError(f"{path}: fleet.broker: {exc}") from None
-    if config.fleet.ca_file and not Path(config.fleet.ca_file).is_file():
-        raise ConfigError(f"{path}: fleet.ca_file: {config.fleet.ca_file} does not exist\n  fix: copy the fleet's CA certificate (PEM) there, or correct the path")
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
     return config
@@ -137,15 +135,19 @@ def has_desktop() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def default_data_dir() -> Path:
-    """systemd's StateDirectory when run as a service, /var/lib as root, else the user's data home."""
+def service_data_dir(name: str) -> Path:
+    """systemd's StateDirectory when run as a service, /var/lib/NAME as root, else the user's data home."""
     state = os.environ.get("STATE_DIRECTORY")
     if state:
         return Path(state.split(":")[0])
     if os.geteuid() == 0:
-        return Path("/var/lib/nabiz-kiosk")
+        return Path("/var/lib") / name
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "nabiz-kiosk"
+    return Path(base) / name
+
+
+def default_data_dir() -> Path:
+    return service_data_dir("nabiz-kiosk")
 
 
 def default_device_id() -> str:

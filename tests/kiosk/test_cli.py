@@ -139,18 +139,18 @@ def test_profiles_command_lists_pins():
     assert "arcade-4" in result.stdout and "1:GPIO5/LED GPIO12" in result.stdout
 
 
-def test_a_bad_fleet_section_is_explained_before_anything_opens(tmp_path):
+@pytest.mark.parametrize(
+    "toml, expected",
+    [
+        ('device_id = "k1"\n[fleet]\nbroker = "http://fleet.example.com"\n', ["fleet.broker", "mqtts://"]),
+        ('device_id = "k1"\n[fleet]\nbroker = "mqtts://fleet.example.com"\nca_file = "/nonexistent/ca.pem"\n', ["fleet.ca_file"]),
+        ('device_id = "Kiosk 1"\n[fleet]\nbroker = "mqtt://fleet.example.com"\n', ["lowercase", "fleet device add"]),
+        ('device_id = "k1"\n[fleet]\nbroker = "mqtt://fleet.example.com"\nbatch_size = 5000\n', ["batch_size"]),
+    ],
+)
+def test_a_bad_fleet_section_is_explained_before_anything_opens(tmp_path, toml, expected):
     config = tmp_path / "kiosk.toml"
-    config.write_text('device_id = "k1"\n[fleet]\nbroker = "http://fleet.example.com"\n')
+    config.write_text(toml)
     result = kiosk("run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"))
-    assert result.returncode == 2 and "fleet.broker" in result.stderr and "mqtts://" in result.stderr
-    config.write_text('device_id = "k1"\n[fleet]\nbroker = "mqtts://fleet.example.com"\nca_file = "/nonexistent/ca.pem"\n')
-    result = kiosk("run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"))
-    assert result.returncode == 2 and "fleet.ca_file" in result.stderr
-    config.write_text('device_id = "Kiosk 1"\n[fleet]\nbroker = "mqtt://fleet.example.com"\n')
-    result = kiosk("run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"))
-    assert result.returncode == 2 and "lowercase" in result.stderr and "fleet device add" in result.stderr
-    config.write_text('device_id = "k1"\n[fleet]\nbroker = "mqtt://fleet.example.com"\nbatch_size = 5000\n')
-    result = kiosk("run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"))
-    assert result.returncode == 2 and "batch_size" in result.stderr
+    assert result.returncode == 2 and all(text in result.stderr for text in expected), result.stderr
     assert not (tmp_path / "d").exists(), "nothing was written"
