@@ -78,7 +78,8 @@ class FleetLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.enable_logger(logging.getLogger("paho.fleet"))
+        if log.isEnabledFor(logging.DEBUG):  # paho reports ordinary disconnects as errors: only when debugging
+            client.enable_logger(logging.getLogger("paho.fleet"))
         self.client = client
         self._receive_maximum = receive_maximum
 

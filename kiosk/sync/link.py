@@ -96,7 +96,8 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.enable_logger(logging.getLogger("paho.kiosk"))
+        if log.isEnabledFor(logging.DEBUG):  # paho reports ordinary disconnects as errors: only when debugging
+            client.enable_logger(logging.getLogger("paho.kiosk"))
         self.client = client
 
     # --- owner's side ----------------------------------------------------------------------

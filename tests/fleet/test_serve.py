@@ -17,7 +17,7 @@ from fleet.broker import FLEET_USER
 from fleet.ingest import Ingest
 from fleet.link import BrokerURL, FleetLink, LinkError
 from fleet.server import FleetServer
-from fleet.store import Device, StoredResponse
+from fleet.store import Device, StoredResponse, database
 from kiosk.clock import SystemClock
 from kiosk.config import SyncSettings
 from kiosk.outbox import Outbox
@@ -155,3 +155,30 @@ def test_the_fleet_says_so_when_no_broker_listens():
 
     with pytest.raises(LinkError, match="cannot reach the broker"):
         FleetLink(BrokerURL("127.0.0.1", free_port(), FLEET_USER, "x", False)).start(timeout=2)
+
+
+@pytest.mark.postgres
+def test_a_dropped_database_connection_is_retried_and_nothing_is_lost(fleet, broker, kiosk_password, outbox, store_url, caplog):
+    """PostgreSQL restarts or a proxy drops the connection: the batch in hand is not
+    acknowledged, the fleet reconnects and stores it, the kiosk never notices."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL fault")
+    import psycopg2
+
+    caplog.set_level(logging.ERROR, logger="fleet.server")
+    sync = start_sync(outbox, broker.port, kiosk_password)
+    try:
+        first = outbox.save(record())
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, what="the first answer")
+        with psycopg2.connect(store_url) as admin, admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        database.close()  # this test's own connection went too; the next query opens a new one
+        later = [outbox.save(record()) for _ in range(3)]
+        for _ in later:
+            sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, timeout=20, what="the answers after the reconnect")
+        assert any("cannot store a batch" in r.getMessage() for r in caplog.records), "the failure was seen and logged"
+        assert fleet_uuids() == sorted([first, *later])
+    finally:
+        sync.stop()
