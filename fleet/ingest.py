@@ -38,6 +38,7 @@ class Received:
     payload: bytes
     received_at: float
     token: object = None  # what the transport needs to acknowledge the message (paho's mid)
+    retained: bool = False  # replayed by the broker from its store, not sent just now
 
 
 @dataclass
@@ -127,7 +128,8 @@ class Ingest:
             except ProtocolError as exc:
                 self._reject(outcome, message, update, str(exc))
                 continue
-            update.last_seen = max(update.last_seen, message.received_at)
+            if not message.retained:  # a retained status replayed at our start is no sign of life
+                update.last_seen = max(update.last_seen, message.received_at)
 
         with database.atomic():
             if rows:

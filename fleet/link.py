@@ -146,4 +146,4 @@ class FleetLink:
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         # QoS 0 messages (health) need no PUBACK; paho ignores ack() for them anyway.
         token = message.mid if message.qos > 0 else None
-        self.inbox.put(Received(message.topic, message.payload, time.time(), token))
+        self.inbox.put(Received(message.topic, message.payload, time.time(), token, bool(message.retain)))

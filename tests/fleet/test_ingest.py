@@ -172,3 +172,14 @@ def test_uuid_is_unique_in_the_schema(ingest):
     with pytest.raises(IntegrityError):
         StoredResponse.insert(**values).execute()
     assert uuid.UUID(first["uuid"])
+
+
+def test_a_retained_status_replayed_at_start_is_no_sign_of_life(ingest):
+    """The broker replays each kiosk's last status when the fleet subscribes: a kiosk that
+    died while the broker was down still says 'online' there, so it must not look seen now."""
+    online = b'{"v":1,"device_id":"kiosk-1","online":true}'
+    ingest.process([Received("nabiz/kiosk-1/status", online, NOW, retained=True)])
+    device = Device.get_by_id("kiosk-1")
+    assert device.online and device.last_seen is None
+    (view,) = [v for v in devices.list_devices(now=NOW) if v.device_id == "kiosk-1"]
+    assert view.state == "silent"
