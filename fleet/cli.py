@@ -43,7 +43,8 @@ def main() -> None:
 def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
     from fleet.store import StoreError, close_database, default_url, open_database
 
-    directory = data_dir or default_data_dir()
+    # sqlite:///D/fleet.sqlite3 names /D/fleet.sqlite3: a relative --data-dir must be made absolute first.
+    directory = (data_dir or default_data_dir()).absolute()
     try:
         open_database(db_url or default_url(directory))
     except StoreError as exc:

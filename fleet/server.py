@@ -20,7 +20,7 @@ from fleet import devices
 from fleet.ingest import Ingest, Received
 from fleet.link import FleetLink
 from fleet.store import database
-from kiosk.protocol import encode
+from kiosk.protocol import encode, split_ack
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class FleetServer:
                     return False
                 delay = min(delay * 2, 30.0)
         for device_id, ack in outcome.acks.items():
-            self.link.publish_ack(device_id, encode(ack))
+            for part in split_ack(ack):  # a kiosk refuses an Ack over its size limits
+                self.link.publish_ack(device_id, encode(part))
         self.link.acknowledge(batch)
         self.batches += 1
         if outcome.stored or outcome.rejected:

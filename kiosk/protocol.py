@@ -33,6 +33,12 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 #: Responses in one Upload. One when live; up to this many when draining a backlog.
 MAX_BATCH = 200
 MAX_ANSWERS = 64
+#: Entries in one Ack. A fleet batch can acknowledge more for one device (redelivered and
+#: resent messages pile up while the fleet is down): it sends them as several Acks.
+MAX_ACK_UUIDS = MAX_BATCH * 8
+#: Refusals in one Ack: each has a reason of up to 200 characters, so 200 of them and
+#: MAX_ACK_UUIDS stored uuids stay under MAX_PAYLOAD_BYTES.
+MAX_ACK_REFUSALS = MAX_BATCH
 MAX_PRESSES = 1024
 
 #: Device ids double as broker usernames and topic levels: no wildcards, no slashes, no spaces.
@@ -186,9 +192,21 @@ class Ack(msgspec.Struct, forbid_unknown_fields=True):
     """The fleet has *stored* these responses (or refused them for good): the kiosk may stop sending them."""
 
     v: int
-    stored: Annotated[list[uuidlib.UUID], msgspec.Meta(max_length=MAX_BATCH * 8)]
-    refused: Annotated[list[Refusal], msgspec.Meta(max_length=MAX_BATCH * 8)] = []
+    stored: Annotated[list[uuidlib.UUID], msgspec.Meta(max_length=MAX_ACK_UUIDS)]
+    refused: Annotated[list[Refusal], msgspec.Meta(max_length=MAX_ACK_UUIDS)] = []
     at: Seconds = 0.0  # the fleet's wall clock when it stored them
+
+
+def split_ack(ack: Ack) -> list[Ack]:
+    """*ack* as Acks a kiosk accepts: each uuid once, at most MAX_ACK_UUIDS stored and
+    MAX_ACK_REFUSALS refused in each (so each is also under MAX_PAYLOAD_BYTES)."""
+    stored = list(dict.fromkeys(ack.stored))
+    refused = list({r.uuid: r for r in ack.refused}.values())
+    parts = max(-(-len(stored) // MAX_ACK_UUIDS), -(-len(refused) // MAX_ACK_REFUSALS), 1)
+    return [
+        Ack(v=ack.v, stored=stored[i * MAX_ACK_UUIDS : (i + 1) * MAX_ACK_UUIDS], refused=refused[i * MAX_ACK_REFUSALS : (i + 1) * MAX_ACK_REFUSALS], at=ack.at)
+        for i in range(parts)
+    ]
 
 
 Message = Union[Upload, Status, Health, Ack]

@@ -126,3 +126,13 @@ def test_serve_explains_a_taken_port(data):
 def test_serve_explains_a_refused_external_broker(data, broker):
     result = fleet("serve", "--broker", f"mqtt://fleet:wrong@127.0.0.1:{broker.port}", data_dir=data, timeout=30)
     assert result.returncode == 2 and "did not accept the fleet's login" in result.stderr and "wrong" not in result.stderr
+
+
+def test_a_relative_data_dir_is_the_same_store_for_every_command(tmp_path):
+    """sqlite:///D/fleet.sqlite3 would name /D/fleet.sqlite3: the CLI makes --data-dir absolute."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NABIZ_FLEET_DATA", "NABIZ_FLEET_DB")}
+    add = subprocess.run([sys.executable, "-m", "fleet", "device", "add", "k1", "--site", "S", "--data-dir", "rel", "--out", "k1.toml"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert add.returncode == 0, add.stderr
+    assert (tmp_path / "rel" / "fleet.sqlite3").exists() and (tmp_path / "rel" / "broker" / "passwd").exists()
+    listing = subprocess.run([sys.executable, "-m", "fleet", "device", "list", "--format", "json", "--data-dir", "rel"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert json.loads(listing.stdout)["device_id"] == "k1"

@@ -158,3 +158,15 @@ def test_turkish_text_survives_the_wire():
 def test_other_channels_are_strict_too(channel):
     with pytest.raises(p.ProtocolError, match=f"invalid {channel} payload"):
         p.decode(channel, b'{"v": 1, "surprise": true}')
+
+
+def test_a_big_ack_is_split_into_acks_a_kiosk_accepts():
+    stored = [uuid.uuid4() for _ in range(p.MAX_ACK_UUIDS * 2 + 5)]
+    refused = [p.Refusal(uuid.uuid4(), "x" * 200) for _ in range(p.MAX_ACK_REFUSALS + 1)]
+    parts = p.split_ack(p.Ack(v=1, stored=stored + stored[:10], refused=refused, at=5.0))
+    assert [len(a.stored) for a in parts] == [p.MAX_ACK_UUIDS, p.MAX_ACK_UUIDS, 5]
+    assert [u for a in parts for u in a.stored] == stored, "each once, in order"
+    assert sum(len(a.refused) for a in parts) == len(refused)
+    for part in parts:
+        assert p.decode("ack", p.encode(part)) == part, "within the kiosk's limits"
+    assert p.split_ack(p.Ack(v=1, stored=[], refused=[], at=1.0)) == [p.Ack(v=1, stored=[], refused=[], at=1.0)]
