@@ -169,6 +169,7 @@ class TlsListener:
     port: int
     certfile: Path  # the broker's certificate (chain), PEM
     keyfile: Path  # its private key, PEM
+    bind: str = "0.0.0.0"  # with --bind 127.0.0.1, kiosks can reach the broker over TLS only
 
     def check(self) -> None:
         for what, path in (("certificate", self.certfile), ("key", self.keyfile)):
@@ -185,7 +186,7 @@ def render_config(files: BrokerFiles, bind: str, port: int, tls: TlsListener | N
     tls_listener = ""
     if tls is not None:
         tls_listener = f"""
-listener {tls.port} {bind}
+listener {tls.port} {tls.bind}
 protocol mqtt
 certfile {tls.certfile.resolve()}
 keyfile {tls.keyfile.resolve()}
@@ -271,7 +272,7 @@ class ManagedBroker:
         check_port_free(self.bind, self.port)
         if self.tls is not None:
             self.tls.check()
-            check_port_free(self.bind, self.tls.port)
+            check_port_free(self.tls.bind, self.tls.port)
         self.files.config.write_text(render_config(self.files, self.bind, self.port, self.tls))
         self._spawn(timeout)
         self._watcher = threading.Thread(target=self._watch, name="broker-watch", daemon=True)
@@ -289,7 +290,8 @@ class ManagedBroker:
                 process.wait()
         if self._watcher is not None:
             self._watcher.join(timeout)
-        log.info("broker stopped")
+        if process is not None:
+            log.info("broker stopped")
 
     def kill(self) -> None:
         """SIGKILL the broker (fault tests: the watcher restarts it)."""
@@ -318,7 +320,8 @@ class ManagedBroker:
                 raise BrokerError(f"mosquitto exited with status {self._process.returncode} at start:\n    " + "\n    ".join(self._recent[-5:]) + f"\n  fix: see {self.files.config}")
             try:
                 with socket.create_connection((self.connect_host, self.port), timeout=0.5):
-                    log.info("broker running", extra={"listen": f"{self.bind}:{self.port}", "pid": self._process.pid, "config": str(self.files.config)})
+                    tls = f"{self.tls.bind}:{self.tls.port}" if self.tls else "off"
+                    log.info("broker running", extra={"listen": f"{self.bind}:{self.port}", "tls": tls, "pid": self._process.pid, "config": str(self.files.config)})
                     return
             except OSError:
                 time.sleep(0.05)
@@ -340,7 +343,7 @@ class ManagedBroker:
             try:
                 check_port_free(self.bind, self.port)
                 if self.tls is not None:
-                    check_port_free(self.bind, self.tls.port)
+                    check_port_free(self.tls.bind, self.tls.port)
                 self._spawn(10.0)
                 self.restarts += 1
                 delay = 1.0

@@ -6,6 +6,7 @@ Errors a person can fix print what is wrong and how to fix it, and exit with sta
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -37,6 +38,8 @@ db_option = click.option("--db", "db_url", envvar="NABIZ_FLEET_DB", help="Databa
 @click.version_option(__version__, prog_name="fleet")
 def main() -> None:
     """Nabız fleet server: kiosks' answers stored once, kiosks provisioned and watched."""
+    # The store holds password hashes and customers' answers: nothing the fleet writes is world-readable.
+    os.umask(0o027)
 
 
 @contextmanager
@@ -45,6 +48,9 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
 
     # sqlite:///D/fleet.sqlite3 names /D/fleet.sqlite3: a relative --data-dir must be made absolute first.
     directory = (data_dir or default_data_dir()).absolute()
+    if os.geteuid() == 0 and directory.exists() and directory.stat().st_uid != 0:
+        owner = directory.owner()
+        click.echo(f"warning: running as root in {directory}, which belongs to {owner}: files made now will be root's and the service cannot read them\n  fix: sudo -u {owner} fleet ...", err=True)
     try:
         open_database(db_url or default_url(directory))
     except StoreError as exc:
@@ -67,12 +73,14 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="Managed broker: also listen with TLS, with this certificate (PEM).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="Managed broker: the TLS certificate's private key (PEM).")
 @click.option("--tls-port", default=8883, show_default=True, type=click.IntRange(1, 65535), help="Managed broker: port of the TLS listener.")
+@click.option("--tls-bind", default="0.0.0.0", show_default=True, help="Managed broker: address of the TLS listener (with --bind 127.0.0.1, kiosks reach it over TLS only).")
+@click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), help="With --broker mqtts://...: the CA that signed that broker's certificate (default: the system's CAs).")
 @click.option("--shared-group", help="Share subscriptions with other fleet workers under this group name.")
 @click.option("--client-id", default="nabiz-fleet", show_default=True, help="MQTT client id (unique per fleet worker).")
 @click.option("--inactivity", default=180.0, show_default=True, type=click.FloatRange(min=5), help="Seconds without a message before a device counts as silent.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True)
-def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
+def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port, tls_bind, ca_file, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
     """Receive, validate and store kiosks' answers; acknowledge what is stored."""
     from fleet import devices
     from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker, TlsListener
@@ -97,11 +105,11 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
             else:
                 files = BrokerFiles(directory / "broker")
                 devices.sync_broker(files)
-                tls = TlsListener(tls_port, tls_cert, tls_key) if tls_cert else None
+                tls = TlsListener(tls_port, tls_cert, tls_key, tls_bind) if tls_cert else None
                 broker = ManagedBroker(files, bind, port, tls=tls)
                 broker.start()
                 target = BrokerURL(broker.connect_host, port, FLEET_USER, files.fleet_password(), False)
-            link = FleetLink(target, client_id=client_id, shared_group=shared_group)
+            link = FleetLink(target, client_id=client_id, shared_group=shared_group, ca_file=ca_file)
             link.start()
         except (BrokerError, LinkError) as exc:
             if broker:
@@ -128,8 +136,10 @@ def _apply_to_broker(directory: Path) -> str:
     from fleet import devices
     from fleet.broker import BrokerFiles
 
-    reloaded = devices.sync_broker(BrokerFiles(directory / "broker"))
-    return "the running broker applied it" if reloaded else "the broker applies it when `fleet serve` starts"
+    files = BrokerFiles(directory / "broker")
+    if devices.sync_broker(files):
+        return "the running broker applied it"
+    return f"no managed broker runs now: `fleet serve` applies it when it starts one (an external broker must be given {files.passwd} and {files.acl}, then reloaded)"
 
 
 @device.command("add")
@@ -272,9 +282,10 @@ def responses(since, until, site, device_id, fmt, data_dir, db_url) -> None:  # 
 @click.option("--broker-url", help="Broker the kiosks dial (default: this fleet's managed broker on localhost).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Give up waiting for acknowledgements after this long.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for benchmarks).")
+@click.option("--cleanup", is_flag=True, help="Afterwards, remove the simulated devices and every response they sent.")
 @data_dir_option
 @db_option
-def simulate(device_count, per_device, rate, processes, backlog, negative, prefix, site, broker_url, timeout, as_json, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+def simulate(device_count, per_device, rate, processes, backlog, negative, prefix, site, broker_url, timeout, as_json, cleanup, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Many simulated kiosks on real MQTT connections: capacity planning and benchmarks."""
     from fleet import devices
     from fleet.simulate import SimulationPlan, run_simulation
@@ -289,6 +300,11 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
         url = broker_url or public_broker_url(directory, host="127.0.0.1")
     plan = SimulationPlan(broker=url, passwords=passwords, per_device=per_device, rate=rate, backlog=backlog, negative_share=negative, timeout=timeout)
     result = run_simulation(plan, processes=processes, progress=not as_json)
+    if cleanup:
+        with open_store(data_dir, db_url) as directory:
+            removed, responses = devices.remove_devices(ids)
+            _apply_to_broker(directory)
+        click.echo(f"removed {removed} simulated devices and their {responses} responses", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     else:

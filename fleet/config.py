@@ -28,10 +28,12 @@ def public_broker_url(data_dir: Path, tls: bool = False, host: str | None = None
     port = 8883 if tls else 1883
     config = data_dir / "broker" / "mosquitto.conf"
     try:
-        match = re.search(r"^listener (\d+)", config.read_text(), re.MULTILINE)
-        if match:
-            port = int(match.group(1))
-    except OSError:
+        # Each listener is a block: "listener PORT ADDRESS", then its settings; TLS ones have a certfile.
+        for block in re.split(r"^(?=listener )", config.read_text(), flags=re.MULTILINE)[1:]:
+            if ("\ncertfile " in block) == tls:
+                port = int(block.split()[1])
+                break
+    except (OSError, ValueError, IndexError):
         pass
     return f"{'mqtts' if tls else 'mqtt'}://{host or socket.getfqdn()}:{port}"
 

@@ -76,6 +76,20 @@ def add_many(device_ids: list[str], site: str) -> dict[str, str]:
     return passwords
 
 
+def remove_devices(device_ids: list[str]) -> tuple[int, int]:
+    """Delete devices and every response they sent: for ``fleet simulate --cleanup`` only.
+    Real kiosks are revoked, never removed: their answers are the business's history."""
+    from fleet.store import StoredResponse
+
+    removed = responses = 0
+    with database.atomic():
+        for start in range(0, len(device_ids), 500):
+            chunk = device_ids[start : start + 500]
+            responses += StoredResponse.delete().where(StoredResponse.device_id.in_(chunk)).execute()
+            removed += Device.delete().where(Device.device_id.in_(chunk)).execute()
+    return removed, responses
+
+
 def new_credentials(device_id: str) -> str:
     """A new password for a registered device (a replaced SD card, a leaked config); the old one stops working."""
     device = _get(device_id)
@@ -156,23 +170,41 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
 
 
 def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None) -> str:
-    """The kiosk config file a technician copies to the Pi as /etc/nabiz/kiosk.toml."""
+    """The whole kiosk config a technician installs on the Pi as /etc/nabiz/kiosk.toml.
+
+    Complete, not just the fleet part: ``setup-pi.sh --config`` installs it in place of the
+    Pi's config, so the panel and screen settings a technician may change are all here.
+    """
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime())
-    lines = [
-        f"# Nabız kiosk {device_id} at {site}: made by `fleet device add` on {made}.",
-        "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,",
-        "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.",
-        f"device_id = {json.dumps(device_id)}",
-        f"site = {json.dumps(site, ensure_ascii=False)}",
-        "",
-        "[fleet]",
-        f"broker = {json.dumps(broker_url)}",
-        f"username = {json.dumps(device_id)}",
-        f"password = {json.dumps(password)}",
-    ]
-    if ca_file:
-        lines.append(f"ca_file = {json.dumps(ca_file)}")
-    return "\n".join(lines) + "\n"
+    ca_line = f"ca_file = {json.dumps(ca_file)}" if ca_file else "# ca_file = \"/etc/nabiz/fleet-ca.pem\"   # for mqtts:// with the fleet's own CA"
+    return f"""# Nabız kiosk {device_id} at {site}: made by `fleet device add` on {made}.
+# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,
+# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.
+# Every key: docs/operations.md
+device_id = {json.dumps(device_id)}
+site = {json.dumps(site, ensure_ascii=False)}
+data_dir = "/var/lib/nabiz-kiosk"
+# survey = "/etc/nabiz/survey.toml"     # default: the bundled Turkish/English survey
+log_format = "text"
+log_level = "INFO"
+
+[panel]
+kind = "gpio"
+profile = "arcade-4"                     # or arcade-5, or the path of your own profile .toml
+
+[screen]
+mode = "fullscreen"                      # uses the display's own resolution
+
+[outbox]
+max_rows = 500000
+reserve_mb = 100
+
+[fleet]
+broker = {json.dumps(broker_url)}
+username = {json.dumps(device_id)}
+password = {json.dumps(password)}
+{ca_line}
+"""
 
 
 def write_kiosk_config(path: Path, text: str) -> None:

@@ -50,6 +50,7 @@ class Outcome:
     rejected: int = 0  # whole messages rejected
     statuses: int = 0
     healths: int = 0
+    clear_retained: list[str] = field(default_factory=list)  # topics whose retained message should go
 
 
 @dataclass
@@ -94,6 +95,8 @@ class Ingest:
             update = updates.setdefault(device_id, _DeviceUpdate())
             if revoked:
                 self._reject(outcome, message, update, "device is revoked")
+                if message.retained:  # its last status would be replayed at every start: clear it
+                    outcome.clear_retained.append(message.topic)
                 continue
             try:
                 if where.channel == "responses":
@@ -192,6 +195,8 @@ class Ingest:
         if heard:
             newest = max(updates[device_id].last_seen for device_id in heard)
             Device.update(last_seen=newest).where(Device.device_id.in_(heard)).execute()
+            # A device marked silent that speaks again is back (its link never dropped, so no birth message comes).
+            Device.update(online=True, status_reason="connected", status_at=newest).where(Device.device_id.in_(heard) & (Device.status_reason == "silent")).execute()
 
 
 def _row(response, device_id: str, site: str, occurred_at: float, time_source: str, received_at: float) -> tuple:

@@ -8,7 +8,10 @@
 - ``Receive Maximum`` bounds how many unacknowledged messages the broker pushes at once:
   back-pressure instead of an unbounded queue in memory.
 - With ``shared_group``, subscriptions are shared (``$share/<group>/...``) so several fleet
-  workers split the traffic.
+  workers split the traffic. Then the session is *clean*: a stopped worker's persistent
+  session would go on taking its share of the group's messages with nobody to read them
+  (Mosquitto 2.0 queues for offline members). What a dying worker held unacknowledged,
+  kiosks resend after their ack timeout, so nothing is lost.
 
 paho's callbacks only put ``Received`` items on a queue; the server's writer takes them.
 """
@@ -82,13 +85,16 @@ class FleetLink:
             client.enable_logger(logging.getLogger("paho.fleet"))
         self.client = client
         self._receive_maximum = receive_maximum
+        self._stopping = False
 
     def start(self, timeout: float = 10.0) -> None:
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        persistent = self.shared_group is None
+        if persistent:
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
         properties.ReceiveMaximum = self._receive_maximum
         try:
-            self.client.connect(self.broker.host, self.broker.port, keepalive=30, clean_start=False, properties=properties)
+            self.client.connect(self.broker.host, self.broker.port, keepalive=30, clean_start=not persistent, properties=properties)
         except OSError as exc:
             raise LinkError(f"cannot reach the broker {self.broker.masked()}: {exc}\n  fix: check that it runs and the address is right") from None
         self.client.loop_start()
@@ -99,6 +105,7 @@ class FleetLink:
             raise LinkError(f"the broker {self.broker.masked()} did not accept the fleet's login ({reason})\n  fix: check the fleet's broker user and password")
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -121,6 +128,10 @@ class FleetLink:
             if message.token is not None:
                 self.client.ack(message.token, 1)
 
+    def clear_retained(self, topic_name: str) -> None:
+        """An empty retained message deletes the broker's retained one on that topic."""
+        self.client.publish(topic_name, b"", qos=1, retain=True)
+
     def publish_ack(self, device_id: str, payload: bytes) -> bool:
         info = self.client.publish(topic(device_id, "ack"), payload, qos=1)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
@@ -141,7 +152,10 @@ class FleetLink:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags, reason_code, properties) -> None:
         self.connected.clear()
-        log.warning("fleet disconnected from the broker; reconnecting", extra={"reason": str(reason_code)})
+        if self._stopping:
+            log.info("fleet disconnected from the broker")
+        else:
+            log.warning("fleet disconnected from the broker; reconnecting", extra={"reason": str(reason_code)})
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         # QoS 0 messages (health) need no PUBACK; paho ignores ack() for them anyway.

@@ -55,7 +55,8 @@ class FleetServer:
                 self._sweep()
             if now >= next_stats:
                 next_stats = now + self.stats_every_s
-                log.info("ingest totals", extra=dict(self.ingest.totals))
+                if self.ingest.totals:
+                    log.info("ingest totals", extra=dict(self.ingest.totals))
 
     def handle(self, batch: list[Received], stop: threading.Event) -> bool:
         """Store *batch* and acknowledge it; False if stopped before the store accepted it."""
@@ -73,6 +74,8 @@ class FleetServer:
         for device_id, ack in outcome.acks.items():
             for part in split_ack(ack):  # a kiosk refuses an Ack over its size limits
                 self.link.publish_ack(device_id, encode(part))
+        for topic in outcome.clear_retained:
+            self.link.clear_retained(topic)
         self.link.acknowledge(batch)
         self.batches += 1
         if outcome.stored or outcome.rejected:

@@ -7,7 +7,7 @@ the fleet says it has *stored* them (``sent_at``); only then may they be pruned.
 Size policy (the card is small and a kiosk runs for months unattended):
 
 1. Below ``reserve_bytes`` of free disk, or at ``max_rows``: rows the fleet already has are
-   pruned first (oldest first), then old misuse rows.
+   pruned first (oldest first), then old misuse rows, then rows the fleet refused for good.
 2. In that state, new misuse rows are refused (counted in ``misuse_refused``, logged).
 3. Real answers are never refused: past ``max_rows`` they are written anyway
    (``over_cap_writes``). If SQLite itself cannot write (the disk is truly full), the answer
@@ -278,7 +278,8 @@ class Outbox:
         if budget <= 0:
             return
         removed = 0
-        for condition in (Response.sent_at.is_null(False), Response.misuse == True):  # noqa: E712
+        # Refused rows (the fleet will never take them) go last: a technician may still want them.
+        for condition in (Response.sent_at.is_null(False), Response.misuse == True, Response.refused.is_null(False)):  # noqa: E712
             if removed >= budget:
                 break
             victims = Response.select(Response.id).where(condition).order_by(Response.id).limit(budget - removed)

@@ -176,7 +176,7 @@ class Health(msgspec.Struct, forbid_unknown_fields=True):
     backlog: Annotated[int, msgspec.Meta(ge=0)]
     oldest_unsent_age_s: Seconds | None
     unsaved: Annotated[int, msgspec.Meta(ge=0)]  # answers waiting in memory for a full disk
-    rejected: Annotated[int, msgspec.Meta(ge=0)]  # answers the fleet refused for good, kept on the card
+    refused: Annotated[int, msgspec.Meta(ge=0)]  # answers the fleet refused for good, kept on the card
     disk_free_bytes: Annotated[int, msgspec.Meta(ge=0)]
     cpu_temp_c: float | None
     uptime_s: Seconds

@@ -94,6 +94,7 @@ class FleetSync:
         )
         self._thread: threading.Thread | None = None
         self._next_health: float | None = None
+        self._reported_backlog = 0
         self.stopped = threading.Event()
 
     # --- the kiosk's side (any thread; never blocks) ------------------------------------------
@@ -183,6 +184,8 @@ class FleetSync:
                 return
             assert isinstance(ack, Ack)
             self.engine.on_ack(ack)
+            if self._reported_backlog and not self.engine.awaiting_ack:
+                self._next_health = self.clock.now().monotonic  # drained: say so now, not in a minute
 
     def _publish_upload(self, payload: bytes) -> bool:
         return self.link.publish(self._responses_topic, payload, qos=1)
@@ -194,7 +197,9 @@ class FleetSync:
         if now.monotonic < self._next_health:
             return
         self._next_health = now.monotonic + self.settings.health_interval_s
-        self.link.publish(self._health_topic, encode(self.health_report()), qos=0)
+        report = self.health_report()
+        self._reported_backlog = report.backlog
+        self.link.publish(self._health_topic, encode(report), qos=0)
 
     def health_report(self) -> Health:
         now = self.clock.now()
@@ -215,7 +220,7 @@ class FleetSync:
             backlog=outbox.unsent + outbox.unsaved,
             oldest_unsent_age_s=age,
             unsaved=outbox.unsaved,
-            rejected=outbox.refused,
+            refused=outbox.refused,
             disk_free_bytes=max(0, outbox.disk_free_bytes),
             cpu_temp_c=system.cpu_temperature_c(),
             uptime_s=system.uptime_s(),

@@ -114,7 +114,7 @@ def test_status_and_health_update_the_registry(ingest):
         {
             "v": 1, "device_id": "kiosk-1", "sent": {"wall": NOW, "monotonic": 50.0, "clock_synced": True, "boot_id": "boot-1"},
             "software": "nabiz-kiosk/0.2.0", "survey_id": "exit-default", "survey_version": 3, "backlog": 12, "oldest_unsent_age_s": 30.0,
-            "unsaved": 0, "rejected": 0, "disk_free_bytes": 10**9, "cpu_temp_c": 61.5, "uptime_s": 3600.0,
+            "unsaved": 0, "refused": 0, "disk_free_bytes": 10**9, "cpu_temp_c": 61.5, "uptime_s": 3600.0,
         }
     ).encode()
     ingest.process([msg(status, channel="status"), msg(health, channel="health")])
@@ -136,6 +136,9 @@ def test_a_device_that_goes_quiet_is_marked_silent(ingest):
     assert view.state == "silent", "shown silent even before the sweep runs"
     assert devices.mark_silent(NOW + 200, inactivity_s=180) == ["kiosk-1"]
     assert Device.get_by_id("kiosk-1").status_reason == "silent"
+    ingest.process([msg(upload([response()]), at=NOW + 300)])
+    (view,) = [v for v in devices.list_devices(now=NOW + 301, inactivity_s=180) if v.device_id == "kiosk-1"]
+    assert view.state == "online", "it spoke again: back without a new birth message"
 
 
 def test_a_large_backlog_batch_is_one_transaction(ingest):
@@ -183,3 +186,10 @@ def test_a_retained_status_replayed_at_start_is_no_sign_of_life(ingest):
     assert device.online and device.last_seen is None
     (view,) = [v for v in devices.list_devices(now=NOW) if v.device_id == "kiosk-1"]
     assert view.state == "silent"
+
+
+def test_a_revoked_devices_retained_status_is_cleared(ingest):
+    devices.revoke_device("kiosk-1", now=NOW)
+    online = b'{"v":1,"device_id":"kiosk-1","online":true}'
+    outcome = ingest.process([Received("nabiz/kiosk-1/status", online, NOW, retained=True), Received("nabiz/kiosk-1/status", online, NOW)])
+    assert outcome.clear_retained == ["nabiz/kiosk-1/status"] and outcome.rejected == 2

@@ -43,7 +43,7 @@ def tls_broker(tmp_path, certificates, store):
     files = BrokerFiles(tmp_path / "broker")
     password = devices.add_device("kiosk-tls", "Antalya Havalimanı")
     files.write_auth(devices.broker_accounts())
-    broker = ManagedBroker(files, "127.0.0.1", free_port(), tls=TlsListener(free_port(), certificates / "broker.pem", certificates / "broker.key"))
+    broker = ManagedBroker(files, "127.0.0.1", free_port(), tls=TlsListener(free_port(), certificates / "broker.pem", certificates / "broker.key", "127.0.0.1"))
     broker.start()
     yield broker, password
     broker.stop()
