@@ -16,7 +16,6 @@ Knows nothing of MQTT clients or threads: the server feeds it, tests call it dir
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -212,7 +211,7 @@ def _row(response, device_id: str, site: str, occurred_at: float, time_source: s
         response.negative,
         response.end_reason,
         _answers_json(response.answers),
-        json.dumps(response.presses),
+        _encoder.encode(response.presses).decode(),
         response.started.wall,
         response.started.monotonic,
         response.finished.wall,
