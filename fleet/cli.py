@@ -49,7 +49,7 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
     directory = (data_dir or default_data_dir()).absolute()
     if os.geteuid() == 0 and directory.exists() and directory.stat().st_uid != 0:
         owner = directory.owner()
-        click.echo(f"warning: running as root in {directory}, which belongs to {owner}: files made now will be root's and the service cannot read them\n  fix: sudo -u {owner} fleet ...", err=True)
+        click.echo(f"warning: running as root in {directory}, which belongs to {owner}: files made now will be root's and the service cannot read them\n  fix: sudo -u {owner} NABIZ_FLEET_DATA={directory} fleet ...", err=True)
     try:
         open_database(db_url or default_url(directory))
     except StoreError as exc:
@@ -90,6 +90,8 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
 
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together\n  fix: give both PEM files, or neither")
+    if ca_file and not (broker_url or "").startswith("mqtts://"):
+        fail("--ca-file is for the fleet's own connection to an external broker over TLS\n  fix: use it with --broker mqtts://...; kiosks get their CA file with `fleet device add --ca-file`")
     if tls_cert and broker_url:
         fail("--tls-cert configures the managed broker, but --broker names another one\n  fix: configure TLS on that broker, and drop --tls-cert/--tls-key")
     setup_logging(log_format, log_level)
@@ -298,12 +300,14 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
         _apply_to_broker(directory)
         url = broker_url or public_broker_url(directory, host="127.0.0.1")
     plan = SimulationPlan(broker=url, passwords=passwords, per_device=per_device, rate=rate, backlog=backlog, negative_share=negative, timeout=timeout)
-    result = run_simulation(plan, processes=processes, progress=not as_json)
-    if cleanup:
-        with open_store(data_dir, db_url) as directory:
-            removed, responses = devices.remove_devices(ids)
-            _apply_to_broker(directory)
-        click.echo(f"removed {removed} simulated devices and their {responses} responses", err=True)
+    try:
+        result = run_simulation(plan, processes=processes, progress=not as_json)
+    finally:  # also when interrupted: the simulated kiosks' logins must not outlive the run
+        if cleanup:
+            with open_store(data_dir, db_url) as directory:
+                removed, responses = devices.remove_devices(ids)
+                _apply_to_broker(directory)
+            click.echo(f"removed {removed} simulated devices and their {responses} responses", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     else:

@@ -67,6 +67,10 @@ def add_many(device_ids: list[str], site: str) -> dict[str, str]:
     passwords = {}
     now = time.time()
     with database.atomic():
+        for start in range(0, len(device_ids), 500):
+            query = Device.select(Device.device_id, Device.site).where(Device.device_id.in_(device_ids[start : start + 500]) & (Device.site != site))
+            for real in query:
+                raise RegistryError(f"device {real.device_id!r} exists at site {real.site!r}: it is not a simulated kiosk\n  fix: give the simulation another --prefix (or --site)")
         for device_id in device_ids:
             password = new_password()
             Device.insert(device_id=device_id, site=site, password_hash=hash_password(password), created_at=now).on_conflict(

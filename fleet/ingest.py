@@ -72,6 +72,8 @@ class Ingest:
         outcome = Outcome()
         decoded = []
         for message in batch:
+            if not message.payload and message.topic.endswith("/status"):
+                continue  # an empty status only clears the retained one (the fleet's own, coming back to it)
             try:
                 where = parse_topic(message.topic)
             except ProtocolError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ class FleetLink:
         properties.ReceiveMaximum = self._receive_maximum
         try:
             self.client.connect(self.broker.host, self.broker.port, keepalive=30, clean_start=not persistent, properties=properties)
+        except ssl.SSLError as exc:
+            raise LinkError(f"TLS with the broker {self.broker.masked()} failed: {exc}\n  fix: give the CA that signed its certificate with --ca-file, and dial the name in that certificate") from None
         except OSError as exc:
             raise LinkError(f"cannot reach the broker {self.broker.masked()}: {exc}\n  fix: check that it runs and the address is right") from None
         self.client.loop_start()

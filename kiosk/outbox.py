@@ -271,7 +271,8 @@ class Outbox:
         }
 
     def _prune(self, low_space: bool) -> None:
-        """Make room: rows the fleet already stored go first, then the oldest misuse rows."""
+        """Make room: rows the fleet already stored go first, then the oldest misuse rows, then
+        rows the fleet refused for good. Unsent real answers are never pruned."""
         # Prune down to 90 % of the cap, not by one row per save: one DELETE now and then.
         excess = max(self._rows - int(self.max_rows * 0.9), 0) if self._rows >= self.max_rows else 0
         budget = max(excess, 1000) if low_space else excess

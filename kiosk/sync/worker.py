@@ -94,7 +94,7 @@ class FleetSync:
         )
         self._thread: threading.Thread | None = None
         self._next_health: float | None = None
-        self._reported_backlog = 0
+        self._reported_unsent = 0  # as of the last health report
         self.stopped = threading.Event()
 
     # --- the kiosk's side (any thread; never blocks) ------------------------------------------
@@ -184,7 +184,7 @@ class FleetSync:
                 return
             assert isinstance(ack, Ack)
             self.engine.on_ack(ack)
-            if self._reported_backlog and not self.engine.awaiting_ack:
+            if self._reported_unsent and not self.engine.awaiting_ack:
                 self._next_health = self.clock.now().monotonic  # drained: say so now, not in a minute
 
     def _publish_upload(self, payload: bytes) -> bool:
@@ -198,7 +198,7 @@ class FleetSync:
             return
         self._next_health = now.monotonic + self.settings.health_interval_s
         report = self.health_report()
-        self._reported_backlog = report.backlog
+        self._reported_unsent = report.backlog - report.unsaved
         self.link.publish(self._health_topic, encode(report), qos=0)
 
     def health_report(self) -> Health:

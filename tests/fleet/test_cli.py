@@ -136,3 +136,18 @@ def test_a_relative_data_dir_is_the_same_store_for_every_command(tmp_path):
     assert (tmp_path / "rel" / "fleet.sqlite3").exists() and (tmp_path / "rel" / "broker" / "passwd").exists()
     listing = subprocess.run([sys.executable, "-m", "fleet", "device", "list", "--format", "json", "--data-dir", "rel"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert json.loads(listing.stdout)["device_id"] == "k1"
+
+
+def test_simulate_never_takes_over_a_real_device(data, tmp_path):
+    assert fleet("device", "add", "sim-0001", "--site", "Konya", "--out", str(tmp_path / "k.toml"), data_dir=data).returncode == 0
+    result = fleet("simulate", "--devices", "2", "--responses", "1", "--cleanup", data_dir=data)
+    assert result.returncode == 2 and "'sim-0001' exists at site 'Konya'" in result.stderr and "--prefix" in result.stderr
+    listing = [json.loads(line) for line in fleet("device", "list", "--format", "json", data_dir=data).stdout.splitlines()]
+    assert [(d["device_id"], d["site"]) for d in listing] == [("sim-0001", "Konya")]
+
+
+def test_ca_file_without_an_external_tls_broker_is_refused(data, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used")
+    result = fleet("serve", "--ca-file", str(ca), data_dir=data)
+    assert result.returncode == 2 and "--broker mqtts://" in result.stderr

@@ -193,3 +193,5 @@ def test_a_revoked_devices_retained_status_is_cleared(ingest):
     online = b'{"v":1,"device_id":"kiosk-1","online":true}'
     outcome = ingest.process([Received("nabiz/kiosk-1/status", online, NOW, retained=True), Received("nabiz/kiosk-1/status", online, NOW)])
     assert outcome.clear_retained == ["nabiz/kiosk-1/status"] and outcome.rejected == 2
+    cleared = ingest.process([Received("nabiz/kiosk-1/status", b"", NOW)])
+    assert cleared.rejected == 0, "the clearing message coming back is not a rejection"
