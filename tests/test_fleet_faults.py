@@ -205,7 +205,7 @@ class Fleet:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         text = config.read_text()
-        assert text.rstrip().splitlines()[-1].startswith("password = "), "[fleet] must be the config's last table"
+        assert [line for line in text.splitlines() if line.startswith("[")][-1] == "[fleet]", "[fleet] must be the config's last table"
         self.passwords[device_id] = json.loads(text.split("password = ", 1)[1].splitlines()[0])
         config.write_text(text + "".join(f"{key} = {json.dumps(value)}\n" for key, value in sync.items()))
         return config
