@@ -583,14 +583,15 @@ class FleetServer:
 
     ATTEMPTS = 3
 
-    def __init__(self, rig: Rig, log_path: Path, profile: Path | None = None) -> None:
+    def __init__(self, rig: Rig, log_path: Path, profile: Path | None = None, workers: int = 1) -> None:
         self.rig = rig
         self.log_path = log_path
         self.profile = profile
+        self.workers = workers  # > 1: `fleet serve --workers N`, N processes on one shared subscription
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        args = ["serve", "--data-dir", str(self.rig.data_dir), "--client-id", FLEET_CLIENT_ID]
+        args = ["serve", "--data-dir", str(self.rig.data_dir), "--client-id", FLEET_CLIENT_ID, "--workers", str(self.workers)]
         if self.profile is None:
             return [sys.executable, "-c", "from fleet.cli import main; main()", *args]
         runner = f"import cProfile, sys; from fleet.cli import main; sys.argv[0] = 'fleet'; cProfile.run('main()', {str(self.profile)!r})"
@@ -615,7 +616,7 @@ class FleetServer:
 
     def _serving_or_exited(self) -> bool:
         assert self.process is not None
-        return self.process.poll() is not None or b"fleet serving" in self.log_path.read_bytes()
+        return self.process.poll() is not None or b"fleet serving" in self.log_path.read_bytes()  # with workers: once all serve
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         process = self.process
@@ -657,9 +658,9 @@ def run_bare_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path) ->
     return {"kind": "bare subscriber", **round_rate(reports, end, timed)}
 
 
-def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, profile: Path | None = None) -> dict[str, Any]:
+def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, profile: Path | None = None, workers: int = 1) -> dict[str, Any]:
     """(b) or (c): `fleet serve` stores and acknowledges every response of the round."""
-    with FleetServer(rig, log_path, profile):
+    with FleetServer(rig, log_path, profile, workers):
         reports = pool.run(load)
     responses = pool.devices * (load.messages_per_device * load.responses_per_message + 1)
     rig.expected_stored += responses
@@ -670,27 +671,31 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
     result["responses_per_s"] = result["rate"] * load.responses_per_message
     result["oversize_acks"] = sum(r["oversize_acks"] for r in reports)  # Acks a kiosk would refuse
     result["unexpected_acked"] = sum(r["unknown_acked"] for r in reports)  # uuids acknowledged again or never sent
-    return {"kind": "fleet", "responses_per_message": load.responses_per_message, **result}
+    return {"kind": "fleet", "workers": workers, "responses_per_message": load.responses_per_message, **result}
 
 
 def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None) -> dict[str, Any]:
-    """(a) against (b), alternating which goes first, so drift and noise hit both alike."""
+    """(a) against (b), rotating which goes first, so drift and noise hit all alike; (b2) is
+    the same fleet as two worker processes on a shared subscription (`--workers 2`)."""
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
-    bare, fleet = [], []
+    bare, fleet, pooled = [], [], []
+    orders = (("a", "b", "b2"), ("b", "b2", "a"), ("b2", "a", "b"))
     for n in range(rounds):
-        order = ("a", "b") if n % 2 == 0 else ("b", "a")
-        for which in order:
+        for which in orders[n % len(orders)]:
             if which == "a":
                 bare.append(run_bare_round(rig, pool, load, logs / "bare-subscriber.log"))
-            else:
+            elif which == "b":
                 profile = profile_dir / f"single-{n}.prof" if profile_dir else None
                 fleet.append(run_fleet_round(rig, pool, dataclasses.replace(load, expect_acks=True), logs / f"fleet-single-{n}.log", profile))
-            log.info("round %s%d: %.0f messages/s", which, n, (bare if which == "a" else fleet)[-1]["rate"])
+            else:
+                pooled.append(run_fleet_round(rig, pool, dataclasses.replace(load, expect_acks=True), logs / f"fleet-single-2workers-{n}.log", workers=2))
+            log.info("round %s%d: %.0f messages/s", which, n, {"a": bare, "b": fleet, "b2": pooled}[which][-1]["rate"])
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
-        "bare": bare, "fleet": fleet,
+        "bare": bare, "fleet": fleet, "fleet_2_workers": pooled,
         "bare_median": statistics.median(r["rate"] for r in bare),
         "fleet_median": statistics.median(r["rate"] for r in fleet),
+        "fleet_2_workers_median": statistics.median(r["rate"] for r in pooled),
     }
 
 
@@ -1002,6 +1007,9 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
         Row("(a) bare paho subscriber, 1 response/message", rate(bare, "msg"), f"median of {spread(result['bare'])}; {result['devices']} devices, {result['messages_per_round']:,} msgs/round", "limit", None),
         Row("(b) fleet ingest, 1 response/message (stored+acked)", rate(fleet, "msg"), f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet'])}; publishers alone ≥ {rate(publishers, 'msg')}",
             f"b/a ≥ {INGEST_RATIO_BAR:.2f}", fleet / bare, INGEST_RATIO_BAR),
+        Row("(b2) the same, fleet serve --workers 2 (shared subscription)", rate(result["fleet_2_workers_median"], "msg"),
+            f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet_2_workers'])}; two ingest processes, one broker, one store",
+            f"b2/a ≥ {INGEST_RATIO_BAR:.2f}", result["fleet_2_workers_median"] / bare, INGEST_RATIO_BAR),
     ]
 
 

@@ -18,6 +18,7 @@ import click
 
 from fleet import __version__
 from fleet.config import FleetConfigError, default_data_dir, parse_time, public_broker_url
+from fleet.workers import announce_ready
 
 USAGE_ERROR = 2
 
@@ -74,12 +75,13 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
 @click.option("--tls-port", default=8883, show_default=True, type=click.IntRange(1, 65535), help="Managed broker: port of the TLS listener.")
 @click.option("--tls-bind", default="0.0.0.0", show_default=True, help="Managed broker: address of the TLS listener (with --bind 127.0.0.1, kiosks reach it over TLS only).")
 @click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), help="With --broker mqtts://...: the CA that signed that broker's certificate (default: the system's CAs).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Ingest processes on this machine, on one shared subscription (more cores, more throughput).")
 @click.option("--shared-group", help="Share subscriptions with other fleet workers under this group name.")
 @click.option("--client-id", default="nabiz-fleet", show_default=True, help="MQTT client id (unique per fleet worker).")
 @click.option("--inactivity", default=180.0, show_default=True, type=click.FloatRange(min=5), help="Seconds without a message before a device counts as silent.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True)
-def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port, tls_bind, ca_file, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
+def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port, tls_bind, ca_file, workers, shared_group, client_id, inactivity, log_format, log_level) -> None:  # type: ignore[no-untyped-def]
     """Receive, validate and store kiosks' answers; acknowledge what is stored."""
     from fleet import devices
     from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker, TlsListener
@@ -110,19 +112,49 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
                 broker = ManagedBroker(files, bind, port, tls=tls)
                 broker.start()
                 target = BrokerURL(broker.connect_host, port, FLEET_USER, files.fleet_password(), False)
-            link = FleetLink(target, client_id=client_id, shared_group=shared_group, ca_file=ca_file)
-            link.start()
+            if workers == 1:
+                link = FleetLink(target, client_id=client_id, shared_group=shared_group, ca_file=ca_file)
+                link.start()
         except (BrokerError, LinkError) as exc:
             if broker:
                 broker.stop()
             fail(str(exc))
-        click.echo(f"fleet serving: broker {target.masked()}, data in {directory}", err=True)
         try:
-            FleetServer(link, Ingest(), inactivity_s=inactivity).run(stop)
+            if workers > 1:
+                serve_with_workers(workers, target, directory, db_url, ca_file, shared_group or "nabiz-fleet", client_id, inactivity, log_format, log_level, stop)
+            else:
+                if not announce_ready():  # a worker's parent says "fleet serving" once they all are
+                    click.echo(f"fleet serving: broker {target.masked()}, data in {directory}", err=True)
+                try:
+                    FleetServer(link, Ingest(), inactivity_s=inactivity).run(stop)
+                finally:
+                    link.stop()
         finally:
-            link.stop()
             if broker:
                 broker.stop()
+
+
+def serve_with_workers(count, target, directory, db_url, ca_file, group, client_id, inactivity, log_format, log_level, stop) -> None:  # type: ignore[no-untyped-def]
+    """Start *count* worker processes on one shared subscription and keep them running."""
+    from fleet.workers import WorkerPool
+
+    environment = {**os.environ, "NABIZ_FLEET_BROKER": target.with_password()}
+    if db_url:
+        environment["NABIZ_FLEET_DB"] = db_url
+    arguments = ["--data-dir", str(directory), "--shared-group", group, "--inactivity", str(inactivity), "--log-format", log_format, "--log-level", log_level]
+    if ca_file:
+        arguments += ["--ca-file", ca_file]
+    pool = WorkerPool(count, arguments, environment, client_id)
+    try:
+        pool.start()
+    except RuntimeError as exc:
+        pool.stop()
+        fail(str(exc))
+    click.echo(f"fleet serving: {count} workers on shared group {group!r}, broker {target.masked()}, data in {directory}", err=True)
+    try:
+        pool.supervise(stop)
+    finally:
+        pool.stop()
 
 
 # --- devices ------------------------------------------------------------------------------

@@ -60,6 +60,13 @@ class BrokerURL:
         tls = parsed.scheme == "mqtts"
         return cls(parsed.hostname, parsed.port or (8883 if tls else 1883), unquote(parsed.username) if parsed.username else None, unquote(parsed.password) if parsed.password else None, tls)
 
+    def with_password(self) -> str:
+        """The full URL, secret included: for a child process's environment, never for logs or argv."""
+        from urllib.parse import quote
+
+        user = f"{quote(self.username, safe='')}:{quote(self.password or '', safe='')}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
     def masked(self) -> str:
         user = f"{self.username}:***@" if self.username else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
