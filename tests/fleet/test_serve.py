@@ -158,11 +158,10 @@ def test_the_fleet_says_so_when_no_broker_listens():
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 def test_a_dropped_database_connection_is_retried_and_nothing_is_lost(fleet, broker, kiosk_password, outbox, store_url, caplog):
     """PostgreSQL restarts or a proxy drops the connection: the batch in hand is not
     acknowledged, the fleet reconnects and stores it, the kiosk never notices."""
-    if not store_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL fault")
     import psycopg2
 
     caplog.set_level(logging.ERROR, logger="fleet.server")
