@@ -62,6 +62,7 @@ from kiosk.protocol import PROTOCOL_VERSION, ResponsePayload, SenderClock, Uploa
 INGEST_RATIO_BAR = 0.70
 BATCH_RATE_BAR = 20_000.0
 BACKLOG_BAR_S = 5.0
+FRAME_BAR_S = 0.016  # DESIGN.md: button press → next screen drawn, p99 ≤ one frame at 60 Hz
 LATENCY_BAR_S = 1.0
 FLEET_RECEIVE_MAXIMUM = 2000  # fleet.link.FleetLink's default; the bare subscriber gets the same
 PUBACK_WINDOW = 20  # messages a publisher device keeps awaiting the broker's PUBACK (paho's default)
@@ -928,6 +929,91 @@ def latency_kiosk_main(device_id: str, password: str, broker: str, responses: in
         screen.close()
 
 
+def screen_kiosk_main(device_id: str, password: str, broker: str, backlog: int, work_dir: str, report: Any) -> None:
+    """(f): does the sync slow the screen? A kiosk composed as ``kiosk run`` composes it, with
+    *backlog* responses waiting in its outbox. Presses are timed through ``Kiosk.handle`` (the
+    press → frame of bench_kiosk: flow, durable save on completing presses, draw) first with
+    the sync not started (the baseline), then while its thread drains the backlog."""
+    import bench_kiosk  # sets SDL's dummy driver before pygame loads
+
+    from hardware.panel import ButtonPress
+    from hardware.profiles import load_profile
+    from hardware.scripted import ScriptedPanel
+    from kiosk.app import Kiosk, Stamped
+    from kiosk.clock import SystemClock, boot_id
+    from kiosk.config import SyncSettings
+    from kiosk.outbox import Outbox, database
+    from kiosk.screen import Screen
+    from kiosk.sync.worker import FleetSync
+
+    work = Path(work_dir)
+    survey = bench_kiosk.tight_survey()
+    profile = load_profile(bench_kiosk.PROFILE)
+    clock = SystemClock()
+    screen = Screen(profile, (800, 480), "headless")
+    outbox = Outbox(device_id, boot_id()).open(work)
+    sync = FleetSync(SyncSettings(broker=broker, username=device_id, password=password), device_id, outbox, clock, outbox.boot_id, "nabiz-bench", (survey.id, survey.version))
+    kiosk = Kiosk(survey, screen, ScriptedPanel(profile, []), outbox, clock, work, on_saved=sync.saved)
+    buttons = [b for response in bench_kiosk.RESPONSES for b in response]
+
+    def press(n: int) -> float:
+        started = time.perf_counter()
+        kiosk.handle(Stamped(ButtonPress(buttons[n % len(buttons)]), clock.now()))
+        return time.perf_counter() - started
+
+    try:
+        with bench_kiosk.kiosk_logging(work / "kiosk.log"):
+            with database.atomic():
+                for i in range(backlog):
+                    outbox.save(customer_record(i))
+            baseline = [press(n) for n in range(600)]
+            report.send(("ready", None))
+            report.recv()  # go
+            start = time.monotonic()
+            sync.start()
+            during, n = [], 0
+            while sync.engine.stats.acked < backlog and time.monotonic() - start < 60:
+                during.append(press(n))
+                n += 1
+                time.sleep(0.001)  # a customer per frame or so, far busier than any exit
+            drained = time.monotonic() - start
+            sync.stop()
+        report.send(("done", {"baseline": baseline, "during": during, "drain_s": drained, "acked": sync.engine.stats.acked, "unsent": outbox.health().unsent}))
+    finally:
+        outbox.close()
+        screen.close()
+
+
+def bench_screen_during_drain(rig: Rig, device_id: str, backlog: int, work_dir: Path) -> dict[str, Any]:
+    """(f): run the screen kiosk in its own process (one open outbox per process)."""
+    context = mp.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=screen_kiosk_main, args=(device_id, rig.passwords[device_id], rig.device_url, backlog, str(work_dir), child), name="screen-kiosk", daemon=True)
+    process.start()
+    try:
+        _receive(parent, "ready", 180)
+        parent.send("go")
+        result = _receive(parent, "done", 120)
+    finally:
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+    rig.expected_stored += result["acked"]
+    base, during = result["baseline"], result["during"]
+    return {
+        "backlog": backlog, "drain_s": result["drain_s"], "unsent_left": result["unsent"], "presses_during": len(during),
+        "baseline_p50_s": percentile(base, 50), "baseline_p99_s": percentile(base, 99),
+        "during_p50_s": percentile(during, 50), "during_p99_s": percentile(during, 99), "during_max_s": max(during),
+    }
+
+
+def screen_rows(result: dict[str, Any]) -> list[Row]:
+    ms = lambda seconds: f"{seconds * 1000:.2f} ms"  # noqa: E731
+    return [Row(f"(f) press → frame while the sync drains {result['backlog']:,} (headless 800x480)", f"p50 {ms(result['during_p50_s'])}, p99 {ms(result['during_p99_s'])}",
+                f"same kiosk, sync not started: p50 {ms(result['baseline_p50_s'])}, p99 {ms(result['baseline_p99_s'])}; {result['presses_during']} presses during a {result['drain_s']:.2f} s drain, max {ms(result['during_max_s'])}",
+                f"p99 ≤ {FRAME_BAR_S * 1000:.0f} ms", result["during_p99_s"] / FRAME_BAR_S, 1.0, higher_is_better=False, passed=None if result["unsent_left"] == 0 else False)]
+
+
 def bench_latency(rig: Rig, device_id: str, responses: int, work_dir: Path) -> dict[str, Any]:
     """(e): run the latency kiosk in its own process (one open outbox per process)."""
     context = mp.get_context("spawn")
@@ -1093,7 +1179,7 @@ class Plan:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller counts and one round each (a smoke run, not a verdict)")
-    parser.add_argument("--only", choices=("single", "batch", "backlog", "latency"), action="append", help="run only these benchmarks (repeatable)")
+    parser.add_argument("--only", choices=("single", "batch", "backlog", "latency", "screen"), action="append", help="run only these benchmarks (repeatable)")
     parser.add_argument("--profile", type=Path, help="run `fleet serve` under cProfile and write one .prof per fleet round into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory (logs, stores) and print its path")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT.relative_to(ROOT)})")
@@ -1107,12 +1193,13 @@ def device_plan(plan: Plan) -> dict[str, list[str]]:
         "one_kiosk": ["bench-kiosk-backlog"],
         "kiosks": [f"bench-kiosk-{n:02d}" for n in range(plan.backlog_kiosks)],
         "latency": ["bench-kiosk-latency"],
+        "screen": ["bench-kiosk-screen"],
     }
 
 
 def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[Row]:
     plan = Plan.of(args.quick)
-    selected = set(args.only or ("single", "batch", "backlog", "latency"))
+    selected = set(args.only or ("single", "batch", "backlog", "latency", "screen"))
     logs = work / "logs"
     logs.mkdir()
     if args.profile:
@@ -1137,7 +1224,7 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
                 per_device = plan.batch_responses_per_device
                 results["batched"] = bench_batched(rig, pool, per_device, (100, 200), plan.batch_rounds, logs, args.profile)
                 rows += batch_rows(results["batched"])
-        if selected & {"backlog", "latency"}:
+        if selected & {"backlog", "latency", "screen"}:
             profile = args.profile / "backlog-latency.prof" if args.profile else None
             with FleetServer(rig, logs / "fleet-backlog-latency.log", profile):
                 if "backlog" in selected:
@@ -1155,6 +1242,9 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
                     loaded = bench_latency_under_load(rig, ids["latency"][0], plan.latency_responses, work / "kiosks" / "latency-load", devices, rate, seconds)
                     results["latency_under_load"] = loaded
                     rows += latency_rows(loaded, f"{devices} simulated kiosks at {rate:g}/s")
+                if "screen" in selected:
+                    results["screen_during_drain"] = bench_screen_during_drain(rig, ids["screen"][0], plan.backlog, work / "kiosks" / "screen")
+                    rows += screen_rows(results["screen_during_drain"])
         results["fleet_serve_starts"] = {"starts": rig.starts, "failed": rig.failed_starts}
         if rig.starts:
             rows.append(Row("`fleet serve` reaches 'fleet serving' on every start", f"{rig.starts - len(rig.failed_starts)} of {rig.starts}",

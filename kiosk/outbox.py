@@ -339,13 +339,15 @@ class Outbox:
     def mark_sent(self, uuids: list[str], at: float | None = None) -> int:
         """Record that the fleet has stored these responses (they may now be pruned)."""
         at = time.time() if at is None else at
-        with database.atomic():
+        # The same lock as save(): a save that finds the sync writing waits for the lock's
+        # prompt hand-over, not in SQLite's busy handler, which sleeps 1, 2, 5, 10 ... ms.
+        with self._lock, database.atomic():
             return Response.update(sent_at=at).where(Response.uuid.in_(uuids) & Response.sent_at.is_null()).execute()
 
     def mark_refused(self, refusals: dict[str, str]) -> int:
         """Record responses the fleet refused for good: kept for a technician, never resent."""
         changed = 0
-        with database.atomic():
+        with self._lock, database.atomic():
             for uuid, reason in refusals.items():
                 changed += Response.update(refused=reason[:500]).where((Response.uuid == uuid) & Response.sent_at.is_null()).execute()
         if changed:
