@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fleet.broker import BrokerFiles, hash_password, new_password
 from fleet.store import Device, database
+from kiosk.config import config_template
 from kiosk.protocol import device_id_problem
 
 
@@ -180,35 +181,20 @@ def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_f
     Pi's config, so the panel and screen settings a technician may change are all here.
     """
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime())
-    ca_line = f"ca_file = {json.dumps(ca_file)}" if ca_file else "# ca_file = \"/etc/nabiz/fleet-ca.pem\"   # for mqtts:// with the fleet's own CA"
-    return f"""# Nabız kiosk {device_id} at {site}: made by `fleet device add` on {made}.
-# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,
-# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.
-# Every key: docs/operations.md
-device_id = {json.dumps(device_id)}
-site = {json.dumps(site, ensure_ascii=False)}
-data_dir = "/var/lib/nabiz-kiosk"
-# survey = "/etc/nabiz/survey.toml"     # default: the bundled Turkish/English survey
-log_format = "text"
-log_level = "INFO"
-
-[panel]
-kind = "gpio"
-profile = "arcade-4"                     # or arcade-5, or the path of your own profile .toml
-
-[screen]
-mode = "fullscreen"                      # uses the display's own resolution
-
-[outbox]
-max_rows = 500000
-reserve_mb = 100
-
+    ca_line = f"ca_file = {json.dumps(ca_file)}" if ca_file else '# ca_file = "/etc/nabiz/fleet-ca.pem"   # for mqtts:// with the fleet\'s own CA'
+    fleet = f"""
 [fleet]
 broker = {json.dumps(broker_url)}
 username = {json.dumps(device_id)}
 password = {json.dumps(password)}
 {ca_line}
 """
+    header = (
+        f"# Nabız kiosk {device_id} at {site}: made by `fleet device add` on {made}.\n"
+        "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,\n"
+        "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.\n"
+    )
+    return header + config_template(device_id, site, fleet)
 
 
 def write_kiosk_config(path: Path, text: str) -> None:

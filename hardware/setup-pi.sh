@@ -167,26 +167,7 @@ elif [ -f "$CONFIG" ]; then
 else
     mkdir -p "$CONFIG_DIR"
     umask 022
-    cat > "$CONFIG" <<EOF
-# Nabız kiosk configuration. Every key: docs/operations.md
-device_id = "$DEVICE_ID"
-site = ""
-data_dir = "$DATA_DIR"
-# survey = "$CONFIG_DIR/survey.toml"     # default: the bundled Turkish/English survey
-log_format = "text"
-log_level = "INFO"
-
-[panel]
-kind = "gpio"
-profile = "arcade-4"                     # or arcade-5, or the path of your own profile .toml
-
-[screen]
-mode = "fullscreen"                      # uses the display's own resolution
-
-[outbox]
-max_rows = 500000
-reserve_mb = 100
-EOF
+    "$VENV/bin/python" -c 'import sys; from kiosk.config import config_template; sys.stdout.write(config_template(sys.argv[1]))' "$DEVICE_ID" > "$CONFIG"
     chmod 0644 "$CONFIG"
     echo "   wrote $CONFIG (device_id = $DEVICE_ID)"
 fi

@@ -95,6 +95,32 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     fleet: SyncSettings = msgspec.field(default_factory=SyncSettings)
 
 
+def config_template(device_id: str, site: str = "", fleet: str = "") -> str:
+    """The kiosk config every install starts from: ``setup-pi.sh`` writes it for a kiosk
+    without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended.
+    Every key: docs/operations.md."""
+    quote = lambda text: msgspec.json.encode(text).decode()  # a JSON string is a TOML basic string  # noqa: E731
+    return f"""# Nabız kiosk configuration. Every key: docs/operations.md
+device_id = {quote(device_id)}
+site = {quote(site)}
+data_dir = "/var/lib/nabiz-kiosk"
+# survey = "/etc/nabiz/survey.toml"     # default: the bundled Turkish/English survey
+log_format = "text"
+log_level = "INFO"
+
+[panel]
+kind = "gpio"
+profile = "arcade-4"                     # or arcade-5, or the path of your own profile .toml
+
+[screen]
+mode = "fullscreen"                      # uses the display's own resolution
+
+[outbox]
+max_rows = 500000
+reserve_mb = 100
+{fleet}"""
+
+
 def load_config(path: str | Path | None = None) -> KioskConfig:
     if path is None:
         env = os.environ.get("NABIZ_KIOSK_CONFIG")

@@ -132,3 +132,14 @@ def test_sigterm_mid_survey_saves_the_response_and_exits_cleanly(tmp_path):
     rows = subprocess.run([sys.executable, "-m", "kiosk", "responses", "--data-dir", str(data)], capture_output=True, text=True, cwd=ROOT).stdout
     (row,) = [json.loads(r) for r in rows.splitlines()]
     assert row["status"] == "abandoned" and row["end_reason"] == "shutdown"
+
+
+def test_the_config_template_is_a_valid_config(tmp_path):
+    """What setup-pi.sh writes (and fleet device add extends): loads as written, Turkish intact."""
+    from kiosk.config import config_template
+
+    path = tmp_path / "kiosk.toml"
+    path.write_text(config_template("ist-kadikoy-01", 'Kadıköy "çıkış"'), encoding="utf-8")
+    config = load_config(path)
+    assert config.device_id == "ist-kadikoy-01" and config.site == 'Kadıköy "çıkış"'
+    assert config.panel.kind == "gpio" and config.screen.mode == "fullscreen" and config.fleet.broker is None
