@@ -849,6 +849,29 @@ def bench_simulate(rig: Rig, devices: int, per_device: int) -> dict[str, Any]:
 # --- (e) press → stored, through a real kiosk ------------------------------------------------------------------
 
 
+def compose_kiosk(outbox: Any, broker: str, password: str, work: Path) -> tuple[Any, Any, Any, Any]:
+    """A kiosk composed as ``kiosk run`` composes it: the flow over the benchmark's tight
+    survey, a headless 800x480 screen, a scripted panel, *outbox*, and FleetSync via on_saved."""
+    import bench_kiosk  # sets SDL's dummy driver before pygame loads
+
+    from hardware.profiles import load_profile
+    from hardware.scripted import ScriptedPanel
+    from kiosk.app import Kiosk
+    from kiosk.clock import SystemClock
+    from kiosk.config import SyncSettings
+    from kiosk.screen import Screen
+    from kiosk.sync.worker import FleetSync
+
+    survey = bench_kiosk.tight_survey()
+    profile = load_profile(bench_kiosk.PROFILE)
+    clock = SystemClock()
+    screen = Screen(profile, (800, 480), "headless")
+    device_id = outbox.device_id
+    sync = FleetSync(SyncSettings(broker=broker, username=device_id, password=password), device_id, outbox, clock, outbox.boot_id, "nabiz-bench", (survey.id, survey.version))
+    kiosk = Kiosk(survey, screen, ScriptedPanel(profile, []), outbox, clock, work, on_saved=sync.saved)
+    return kiosk, sync, screen, clock
+
+
 def latency_kiosk_main(device_id: str, password: str, broker: str, responses: int, work_dir: str, report: Any) -> None:
     """A kiosk composed as ``kiosk run`` composes it (Kiosk, headless Screen, scripted panel, real
     Outbox, FleetSync via on_saved), driven press by press through ``Kiosk.handle``.
@@ -860,14 +883,9 @@ def latency_kiosk_main(device_id: str, password: str, broker: str, responses: in
     import bench_kiosk  # sets SDL's dummy driver before pygame loads
 
     from hardware.panel import ButtonPress
-    from hardware.profiles import load_profile
-    from hardware.scripted import ScriptedPanel
-    from kiosk.app import Kiosk, Stamped
-    from kiosk.clock import SystemClock, boot_id
-    from kiosk.config import SyncSettings
+    from kiosk.app import Stamped
+    from kiosk.clock import boot_id
     from kiosk.outbox import Outbox
-    from kiosk.screen import Screen
-    from kiosk.sync.worker import FleetSync
 
     class ProbeOutbox(Outbox):
         """The real outbox, noting the last uuid saved and when each uuid's Ack was committed."""
@@ -892,13 +910,8 @@ def latency_kiosk_main(device_id: str, password: str, broker: str, responses: in
             return changed
 
     work = Path(work_dir)
-    survey = bench_kiosk.tight_survey()
-    profile = load_profile(bench_kiosk.PROFILE)
-    clock = SystemClock()
-    screen = Screen(profile, (800, 480), "headless")
     outbox = ProbeOutbox(device_id, boot_id()).open(work)
-    sync = FleetSync(SyncSettings(broker=broker, username=device_id, password=password), device_id, outbox, clock, outbox.boot_id, "nabiz-bench", (survey.id, survey.version))
-    kiosk = Kiosk(survey, screen, ScriptedPanel(profile, []), outbox, clock, work, on_saved=sync.saved)
+    kiosk, sync, screen, clock = compose_kiosk(outbox, broker, password, work)
     samples, saves = [], []
     press_walls: dict[str, float] = {}  # uuid → wall time of its completing press (to split the latency with the fleet's received_at)
     try:
@@ -937,23 +950,13 @@ def screen_kiosk_main(device_id: str, password: str, broker: str, backlog: int, 
     import bench_kiosk  # sets SDL's dummy driver before pygame loads
 
     from hardware.panel import ButtonPress
-    from hardware.profiles import load_profile
-    from hardware.scripted import ScriptedPanel
-    from kiosk.app import Kiosk, Stamped
-    from kiosk.clock import SystemClock, boot_id
-    from kiosk.config import SyncSettings
+    from kiosk.app import Stamped
+    from kiosk.clock import boot_id
     from kiosk.outbox import Outbox, database
-    from kiosk.screen import Screen
-    from kiosk.sync.worker import FleetSync
 
     work = Path(work_dir)
-    survey = bench_kiosk.tight_survey()
-    profile = load_profile(bench_kiosk.PROFILE)
-    clock = SystemClock()
-    screen = Screen(profile, (800, 480), "headless")
     outbox = Outbox(device_id, boot_id()).open(work)
-    sync = FleetSync(SyncSettings(broker=broker, username=device_id, password=password), device_id, outbox, clock, outbox.boot_id, "nabiz-bench", (survey.id, survey.version))
-    kiosk = Kiosk(survey, screen, ScriptedPanel(profile, []), outbox, clock, work, on_saved=sync.saved)
+    kiosk, sync, screen, clock = compose_kiosk(outbox, broker, password, work)
     buttons = [b for response in bench_kiosk.RESPONSES for b in response]
 
     def press(n: int) -> float:
