@@ -54,6 +54,8 @@ def add_device(device_id: str, site: str, now: float | None = None) -> str:
         raise RegistryError(f"{problem}\n  fix: e.g. kiosk-ist-042")
     if not site.strip():
         raise RegistryError("a device needs a site\n  fix: --site 'Istanbul Kadıköy 3'")
+    if len(site) > 128 or "\x00" in site:
+        raise RegistryError(f"site {site[:40]!r}… is {len(site)} characters long\n  fix: at most 128, e.g. 'İstanbul Kadıköy, çıkış 2'")
     existing = Device.get_or_none(Device.device_id == device_id)
     if existing is not None:
         state = "revoked" if existing.revoked_at else "registered"

@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
 import msgspec
+import peewee
 
 from fleet import timefix
 from fleet.store import Device, database, insert_responses
 from kiosk.protocol import Ack, Health, ProtocolError, Refusal, Status, check_sender, decode, decode_upload, parse_topic, PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
+
+#: Errors that say "this data cannot be stored" rather than "the database is away": a value
+#: the protocol let through but a column refuses. Retrying them would never end.
+UNSTORABLE = (peewee.DataError, peewee.IntegrityError, ValueError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -137,10 +143,14 @@ class Ingest:
 
         with database.atomic():
             if rows:
-                before = len(rows)
-                inserted = insert_responses(rows)
+                inserted, unstorable = _insert_isolating(rows)
                 outcome.stored = inserted
-                outcome.duplicates = before - inserted
+                outcome.duplicates = len(rows) - inserted - len(unstorable)
+                for uuid, device_id, reason in unstorable:
+                    stored_by_device[device_id] = [u for u in stored_by_device[device_id] if str(u) != uuid]
+                    refused_by_device.setdefault(device_id, []).append(Refusal(uuid=uuidlib.UUID(uuid), reason=reason[:200]))
+                    outcome.refused += 1
+                    log.error("response cannot be stored; refused", extra={"device": device_id, "uuid": uuid, "reason": reason[:300]})
             self._update_devices(updates)
 
         now = self.clock()
@@ -198,6 +208,29 @@ class Ingest:
             Device.update(last_seen=newest).where(Device.device_id.in_(heard)).execute()
             # A device marked silent that speaks again is back (its link never dropped, so no birth message comes).
             Device.update(online=True, status_reason="connected", status_at=newest).where(Device.device_id.in_(heard) & (Device.status_reason == "silent")).execute()
+
+
+def _insert_isolating(rows: list[tuple]) -> tuple[int, list[tuple[str, str, str]]]:
+    """Insert *rows*; if the store refuses one (UNSTORABLE), find it by inserting one by one and
+    return it as (uuid, device, reason) instead of failing the batch, so one bad value cannot
+    hold every other kiosk's answers back. If every row is refused, the fault is not in the
+    data (a schema out of step, say): that is raised, and nothing is refused for it."""
+    try:
+        with database.atomic():  # a savepoint inside the batch's transaction
+            return insert_responses(rows), []
+    except UNSTORABLE:
+        if len(rows) == 1:
+            raise
+    inserted, refused = 0, []
+    for row in rows:
+        try:
+            with database.atomic():
+                inserted += insert_responses([row])
+        except UNSTORABLE as exc:
+            refused.append((row[0], row[1], f"the fleet cannot store it: {type(exc).__name__}: {str(exc).strip()}"))
+    if len(refused) == len(rows):
+        raise peewee.DataError(f"every one of {len(rows)} responses was refused by the store: {refused[0][2]}")
+    return inserted, refused
 
 
 def _row(response, device_id: str, site: str, occurred_at: float, time_source: str, received_at: float) -> tuple:

@@ -17,7 +17,7 @@ from typing import Callable
 import peewee
 
 from fleet import devices
-from fleet.ingest import Ingest, Received
+from fleet.ingest import UNSTORABLE, Ingest, Received
 from fleet.link import FleetLink
 from fleet.store import database
 from kiosk.protocol import encode, split_ack
@@ -65,7 +65,17 @@ class FleetServer:
             try:
                 outcome = self.ingest.process(batch)
                 break
-            except peewee.DatabaseError as exc:  # includes OperationalError, InterfaceError
+            except UNSTORABLE as exc:  # the data, not the database: find the message and set it aside
+                if len(batch) > 1:
+                    half = len(batch) // 2
+                    return self.handle(batch[:half], stop) and self.handle(batch[half:], stop)
+                log.error(
+                    "message cannot be stored; set aside (its kiosk keeps it and sends it again later)",
+                    extra={"topic": batch[0].topic[:200], "error": f"{type(exc).__name__}: {str(exc).strip()[:300]}"},
+                )
+                self.link.acknowledge(batch)
+                return True
+            except peewee.DatabaseError as exc:  # the database is away (OperationalError, InterfaceError)
                 log.error("cannot store a batch; nothing acknowledged, retrying", extra={"messages": len(batch), "error": str(exc).strip(), "retry_in_s": delay})
                 _reset_connection()
                 if stop.wait(delay):

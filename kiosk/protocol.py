@@ -102,7 +102,13 @@ def parse_topic(name: str) -> Topic:
 
 # --- payloads ----------------------------------------------------------------------------
 
-ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# Bounds are the stores' too: a value the fleet's database cannot hold (a 64-bit number in an
+# INTEGER column, a NUL in PostgreSQL text) must be refused here, not fail the insert.
+_NO_NUL = r"^[^\x00]*$"
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
+Text64 = Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+Bytes = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 DeviceId = Annotated[str, msgspec.Meta(pattern=DEVICE_ID_PATTERN)]
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 
@@ -128,13 +134,13 @@ class AnswerPayload(msgspec.Struct, forbid_unknown_fields=True):
     option: ShortText
     button: Annotated[int, msgspec.Meta(ge=1, le=9)]
     negative: bool
-    elapsed_ms: Annotated[int, msgspec.Meta(ge=0)]
+    elapsed_ms: Count
 
 
 class ResponsePayload(msgspec.Struct, forbid_unknown_fields=True):
     uuid: uuidlib.UUID
     survey_id: ShortText
-    survey_version: Annotated[int, msgspec.Meta(ge=0)]
+    survey_version: Count
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}$")]
     status: Literal["completed", "abandoned"]
     misuse: bool
@@ -161,31 +167,31 @@ class Status(msgspec.Struct, forbid_unknown_fields=True):
     v: int
     device_id: DeviceId
     online: bool
-    software: Annotated[str, msgspec.Meta(max_length=64)] = ""
-    boot_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
-    reason: Annotated[str, msgspec.Meta(max_length=64)] = ""  # connected | lost (the will) | shutdown
+    software: Text64 = ""
+    boot_id: Text64 = ""
+    reason: Text64 = ""  # connected | lost (the will) | shutdown
 
 
 class Health(msgspec.Struct, forbid_unknown_fields=True):
     v: int
     device_id: DeviceId
     sent: SenderClock
-    software: Annotated[str, msgspec.Meta(max_length=64)]
-    survey_id: Annotated[str, msgspec.Meta(max_length=64)]
-    survey_version: Annotated[int, msgspec.Meta(ge=0)]
-    backlog: Annotated[int, msgspec.Meta(ge=0)]
+    software: Text64
+    survey_id: Text64
+    survey_version: Count
+    backlog: Count
     oldest_unsent_age_s: Seconds | None
-    unsaved: Annotated[int, msgspec.Meta(ge=0)]  # answers waiting in memory for a full disk
-    refused: Annotated[int, msgspec.Meta(ge=0)]  # answers the fleet refused for good, kept on the card
-    disk_free_bytes: Annotated[int, msgspec.Meta(ge=0)]
+    unsaved: Count  # answers waiting in memory for a full disk
+    refused: Count  # answers the fleet refused for good, kept on the card
+    disk_free_bytes: Bytes
     cpu_temp_c: float | None
     uptime_s: Seconds
-    misuse_refused: Annotated[int, msgspec.Meta(ge=0)] = 0
+    misuse_refused: Count = 0
 
 
 class Refusal(msgspec.Struct, forbid_unknown_fields=True):
     uuid: uuidlib.UUID
-    reason: Annotated[str, msgspec.Meta(max_length=200)]
+    reason: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
 
 
 class Ack(msgspec.Struct, forbid_unknown_fields=True):

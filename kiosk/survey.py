@@ -281,8 +281,8 @@ class _Checker:
         raw = self.raw
         if not _ID.match(raw.id):
             raise self.fail("id", f'"{raw.id}" is not a valid survey id', "use lowercase letters, digits, - and _ (at most 64), e.g. \"exit-default\"")
-        if raw.version < 1:
-            raise self.fail("version", f"version {raw.version} must be 1 or more", "raise the version by one on every change")
+        if not 1 <= raw.version <= 2**31 - 1:
+            raise self.fail("version", f"version {raw.version} must be from 1 to 2147483647", "raise the version by one on every change (not a date or a timestamp)")
         self.check_languages()
         self.check_ranges()
         for name in ("welcome", "thank_you"):

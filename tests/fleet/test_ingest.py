@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from fleet import devices
-from fleet.ingest import Ingest, Received
+from fleet.ingest import UNSTORABLE, Ingest, Received
 from fleet.store import Device, StoredResponse
 from kiosk.protocol import MAX_PAYLOAD_BYTES
 from tests.kiosk.test_protocol import response, upload
@@ -195,3 +195,26 @@ def test_a_revoked_devices_retained_status_is_cleared(ingest):
     assert outcome.clear_retained == ["nabiz/kiosk-1/status"] and outcome.rejected == 2
     cleared = ingest.process([Received("nabiz/kiosk-1/status", b"", NOW)])
     assert cleared.rejected == 0, "the clearing message coming back is not a rejection"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_response_the_store_cannot_hold_is_refused_alone(ingest):
+    """A value the protocol let through but a column refuses (here: a site longer than the
+    responses' column) must not hold other kiosks' answers back."""
+    from fleet.store import database
+
+    database.execute_sql("ALTER TABLE devices ALTER COLUMN site TYPE text")  # a registry wider than the responses' column
+    Device.create(device_id="kiosk-long", site="x" * 300, password_hash="x", created_at=NOW)
+    good, stuck = response(), response()
+    outcome = ingest.process([msg(upload([good])), msg(upload([stuck], device_id="kiosk-long"), device="kiosk-long")])
+    assert stored_uuids() == [good["uuid"]]
+    assert [str(r.uuid) for r in outcome.acks["kiosk-long"].refused] == [stuck["uuid"]] and outcome.acks["kiosk-long"].stored == []
+    assert "cannot store it" in outcome.acks["kiosk-long"].refused[0].reason
+    with pytest.raises(UNSTORABLE):  # alone, it is the server's to set aside (nothing refused by guesswork)
+        ingest.process([msg(upload([stuck], device_id="kiosk-long"), device="kiosk-long")])
+
+
+def test_a_site_is_checked_when_a_device_is_added(store):
+    with pytest.raises(devices.RegistryError, match="at most 128"):
+        devices.add_device("kiosk-9", "x" * 129)

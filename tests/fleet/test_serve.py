@@ -181,3 +181,31 @@ def test_a_dropped_database_connection_is_retried_and_nothing_is_lost(fleet, bro
         assert fleet_uuids() == sorted([first, *later])
     finally:
         sync.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_message_the_store_cannot_hold_is_set_aside_and_the_fleet_goes_on(fleet, broker, kiosk_password, outbox, caplog):
+    from tests.kiosk.test_protocol import response, upload
+
+    caplog.set_level(logging.ERROR, logger="fleet.server")
+    database.execute_sql("ALTER TABLE devices ALTER COLUMN site TYPE text")  # a registry wider than the responses' column
+    password = devices.add_device("kiosk-long", "x" * 100)
+    Device.update(site="y" * 300).where(Device.device_id == "kiosk-long").execute()
+    devices.sync_broker(broker.files)
+    wait_for_login(broker.port, "kiosk-long", password)
+    poison = Client(broker.port, "kiosk-long", password, client_id="kiosk-long").connect()
+    try:
+        poison.publish("nabiz/kiosk-long/responses", upload([response()], device_id="kiosk-long"))
+    finally:
+        poison.close()
+    sync = start_sync(outbox, broker.port, kiosk_password)
+    try:
+        good = outbox.save(record())
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, what="the good answer, past the poison")
+        assert fleet_uuids() == [good]
+        assert any("cannot be stored; set aside" in r.getMessage() for r in caplog.records)
+        assert fleet.thread.is_alive()
+    finally:
+        sync.stop()

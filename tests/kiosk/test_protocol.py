@@ -125,6 +125,8 @@ def test_whole_uploads_rejected(payload, reason):
         {"status": "maybe"},
         {"answers": [{"question": "q", "option": "o", "button": 12, "negative": False, "elapsed_ms": 1}]},
         {"presses": list(range(5)) * 300},
+        {"survey_version": 2**31},  # more than the stores' INTEGER column holds
+        {"boot_id": "boot\u0000"},  # PostgreSQL text cannot hold NUL
         {"started": {"wall": 1.0}},
         {"unexpected": True},
     ],

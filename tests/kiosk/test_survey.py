@@ -80,7 +80,8 @@ def broken(old, new, count=1):
 CASES = [
     # (document, expected place, words in the problem, words in the fix)
     (broken('version = 1', 'version = "1"'), "version", "Expected int, got str", "whole number"),
-    (broken('version = 1', 'version = 0'), "version", "must be 1 or more", "raise the version"),
+    (broken('version = 1', 'version = 0'), "version", "must be from 1 to 2147483647", "raise the version"),
+    (broken('version = 1', 'version = 20261124093000'), "version", "must be from 1 to 2147483647", "not a date or a timestamp"),
     (broken('id = "exit"', 'id = "Çıkış Anketi"'), "id", "not a valid survey id", "lowercase"),
     (broken('languages = ["tr", "en"]', 'languages = ["TR", "en"]'), "languages", "not a language code", "ISO 639-1"),
     (broken('welcome = { tr = "Hoş geldiniz", en = "Welcome" }', 'welcome = { tr = "Hoş geldiniz" }'), "welcome", 'no "en" text', 'add en = '),
