@@ -279,11 +279,14 @@ class Outbox:
         if budget <= 0:
             return
         removed = 0
+        # Never the newest row: SQLite gives a new row max(id) + 1 of the rows left, and the
+        # sync's cursor must only ever see ids grow (a reused id would never be offered).
+        newest = Response.select(peewee.fn.MAX(Response.id)).scalar() or 0
         # Refused rows (the fleet will never take them) go last: a technician may still want them.
         for condition in (Response.sent_at.is_null(False), Response.misuse == True, Response.refused.is_null(False)):  # noqa: E712
             if removed >= budget:
                 break
-            victims = Response.select(Response.id).where(condition).order_by(Response.id).limit(budget - removed)
+            victims = Response.select(Response.id).where(condition & (Response.id < newest)).order_by(Response.id).limit(budget - removed)
             try:
                 removed += Response.delete().where(Response.id.in_(victims)).execute()
             except peewee.OperationalError as exc:

@@ -129,6 +129,8 @@ class SyncEngine:
                 latencies.append(now.monotonic - batch.sent_at)
                 if len(latencies) > 1000:
                     del latencies[:500]
+        if not self._batches:
+            self._cursor = 0  # nothing in flight: look again from the start (cheap, and robust to any id reuse)
         self.stats.acked += len(stored)
         self.stats.refused += len(refused)
         self.stats.last_ack_monotonic = now.monotonic

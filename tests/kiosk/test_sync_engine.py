@@ -213,3 +213,26 @@ def test_backoff_reset_and_refused_login():
 def test_backoff_rejects_nonsense():
     with pytest.raises(ValueError):
         Backoff(first=0)
+
+
+def test_answers_saved_after_a_low_disk_prune_are_still_sent(tmp_path, wire, clock):
+    """Pruning every acknowledged row would let SQLite hand out old ids again; the newest row
+    stays, so ids keep growing and the sync's cursor sees every new answer."""
+    free = {"bytes": 10**12}
+    box = Outbox("kiosk-1", "boot-1", reserve_bytes=100, disk_free=lambda: free["bytes"]).open(tmp_path)
+    try:
+        engine = engine_for(box, wire, clock)
+        engine.on_connected()
+        for _ in range(5):
+            box.save(record())
+            engine.on_saved()
+            engine.on_ack(ack(*wire.uuids(-1)))
+        free["bytes"] = 0  # the card is nearly full: acknowledged rows are pruned
+        later = [box.save(record()) for _ in range(3)]
+        ids = [row_id for row_id, _ in box.pending(0, 10)]
+        assert min(ids) > 5, "no id handed out twice"
+        for _ in later:
+            engine.on_saved()
+        assert [u for upload in wire.sent[5:] for u in map(str, (r.uuid for r in upload.responses))] == later
+    finally:
+        box.close()
