@@ -172,7 +172,9 @@ else
     echo "   wrote $CONFIG (device_id = $DEVICE_ID)"
 fi
 "$VENV/bin/kiosk" profiles >/dev/null
-PYGAME_HIDE_SUPPORT_PROMPT=1 "$VENV/bin/python" - "$CONFIG" <<'EOF' || die "the kiosk would not start with $CONFIG: fix it and run this script again"
+# Checked as the service's user: what it cannot read (the config, a CA file), it cannot use.
+(cd / && runuser -u "$USER_NAME" -- env PYGAME_HIDE_SUPPORT_PROMPT=1 "$VENV/bin/python" - "$CONFIG") <<'EOF' || die "the kiosk would not start with $CONFIG: fix it and run this script again"
+import os
 import sys
 from hardware.errors import HardwareError
 from hardware.profiles import load_profile
@@ -185,6 +187,11 @@ try:
     load_profile(config.panel.profile).check_buttons(survey.buttons, f"survey {survey.id!r}")
 except (ConfigError, SurveyError, HardwareError) as exc:
     sys.exit(f"error: {exc}")
+ca = config.fleet.ca_file
+if config.fleet.broker and ca and not os.access(ca, os.R_OK):
+    sys.exit(f"error: fleet.ca_file {ca} is missing or not readable by the kiosk's user\n  fix: copy the fleet's CA certificate (PEM) there, readable by group nabiz (sudo install -m 0644 CA.pem {ca})")
+if config.fleet.broker:
+    print(f"   fleet: {config.fleet.broker} as {config.fleet.username or config.device_id}")
 print(f"   survey {survey.id!r} version {survey.version} fits panel {config.panel.profile!r}")
 EOF
 

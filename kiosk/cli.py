@@ -94,8 +94,6 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
     problem = device_id_problem(device)
     if problem and config.fleet.broker:
         fail(f"{problem}\n  fix: set device_id in the kiosk config to the id given by `fleet device add`")
-    if config.fleet.broker and config.fleet.ca_file and not Path(config.fleet.ca_file).is_file():
-        fail(f"fleet.ca_file: {config.fleet.ca_file} does not exist\n  fix: copy the fleet's CA certificate (PEM) there, or correct the path in the kiosk config")
     kind = panel_kind or config.panel.kind or default_panel()
     mode = "headless" if headless else "window" if window else (config.screen.mode or default_screen_mode())
     if kind == "keyboard" and mode == "headless":
@@ -135,10 +133,9 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
         try:
             sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
         except ConfigError as exc:
-            outbox.close()
-            panel.close()
-            screen.close()
-            fail(str(exc))
+            # Offline is normal: a missing or unreadable CA file must not stop the kiosk taking
+            # answers. They wait in the outbox until the file is fixed and the kiosk restarted.
+            logging.getLogger("kiosk").critical("fleet sync is OFF, answers stay in the outbox: %s", exc)
     kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, on_saved=sync.saved if sync else None)
     kiosk.install_signal_handlers()
     if sync is not None:

@@ -143,7 +143,6 @@ def test_profiles_command_lists_pins():
     "toml, expected",
     [
         ('device_id = "k1"\n[fleet]\nbroker = "http://fleet.example.com"\n', ["fleet.broker", "mqtts://"]),
-        ('device_id = "k1"\n[fleet]\nbroker = "mqtts://fleet.example.com"\nca_file = "/nonexistent/ca.pem"\n', ["fleet.ca_file"]),
         ('device_id = "Kiosk 1"\n[fleet]\nbroker = "mqtt://fleet.example.com"\n', ["lowercase", "fleet device add"]),
         ('device_id = "k1"\n[fleet]\nbroker = "mqtt://fleet.example.com"\nbatch_size = 5000\n', ["batch_size"]),
     ],
@@ -154,3 +153,13 @@ def test_a_bad_fleet_section_is_explained_before_anything_opens(tmp_path, toml, 
     result = kiosk("run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2 and all(text in result.stderr for text in expected), result.stderr
     assert not (tmp_path / "d").exists(), "nothing was written"
+
+
+def test_a_missing_ca_file_keeps_the_kiosk_taking_answers_without_sync(tmp_path):
+    """Offline is normal: a deleted CA file must not take the survey off the screen."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text('device_id = "k1"\n[fleet]\nbroker = "mqtts://127.0.0.1:1"\nca_file = "/nonexistent/ca.pem"\n')
+    result = kiosk("run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"), stdin="3\n4\nwait 0.2\n")
+    assert result.returncode == 0, result.stderr
+    assert "fleet sync is OFF" in result.stdout and "/nonexistent/ca.pem" in result.stdout
+    assert len(responses(tmp_path / "d", "--unsent")) == 1
