@@ -74,7 +74,7 @@ def find_mosquitto() -> str:
         raise BrokerError(
             "the mosquitto broker is not installed\n"
             "  fix: sudo apt-get install mosquitto (make demo and make test install it), "
-            "or point the fleet at a running broker with --broker mqtt://fleet:PASSWORD@HOST:1883"
+            "or point the fleet at a running broker: NABIZ_FLEET_BROKER=mqtt://fleet:PASSWORD@HOST:1883 fleet serve"
         )
     return found
 
@@ -231,7 +231,7 @@ def check_port_free(bind: str, port: int) -> None:
                 raise BrokerError(
                     f"port {port} on {bind} is already in use (another MQTT broker?)\n"
                     f"  fix: stop it (see `ss -ltnp 'sport = :{port}'`), choose another with --port, "
-                    "or use that broker with --broker mqtt://fleet:PASSWORD@HOST:PORT"
+                    "or use that broker: NABIZ_FLEET_BROKER=mqtt://fleet:PASSWORD@HOST:PORT fleet serve"
                 ) from None
             raise BrokerError(f"cannot listen on {bind}:{port}: {exc.strerror}\n  fix: choose another --bind or --port") from None
 

@@ -67,7 +67,7 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
 @main.command()
 @data_dir_option
 @db_option
-@click.option("--broker", "broker_url", envvar="NABIZ_FLEET_BROKER", help="Use this broker (mqtt[s]://fleet:PASSWORD@HOST:PORT) instead of starting one.")
+@click.option("--broker", "broker_url", envvar="NABIZ_FLEET_BROKER", help="Use this broker (mqtt[s]://fleet:PASSWORD@HOST:PORT) instead of starting one. Give it in $NABIZ_FLEET_BROKER: a password on the command line is visible to every local user.")
 @click.option("--bind", default="0.0.0.0", show_default=True, help="Managed broker: address to listen on.")
 @click.option("--port", default=1883, show_default=True, type=click.IntRange(1, 65535), help="Managed broker: port to listen on.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="Managed broker: also listen with TLS, with this certificate (PEM).")
@@ -97,6 +97,8 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
     if tls_cert and broker_url:
         fail("--tls-cert configures the managed broker, but --broker names another one\n  fix: configure TLS on that broker, and drop --tls-cert/--tls-key")
     setup_logging(log_format, log_level)
+    if broker_url and "@" in broker_url and click.get_current_context().get_parameter_source("broker_url") == click.core.ParameterSource.COMMANDLINE:
+        click.echo("warning: a password in --broker is visible to every local user (ps)\n  fix: give the URL in $NABIZ_FLEET_BROKER instead (/etc/nabiz/fleet.env under systemd)", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -175,6 +177,27 @@ def _apply_to_broker(directory: Path) -> str:
     return f"no managed broker runs now: `fleet serve` applies it when it starts one (an external broker must be given {files.passwd} and {files.acl}, then reloaded)"
 
 
+def _writable_out(out: Path | None, device_id: str) -> Path:
+    """Where the kiosk config goes, checked before the registry changes: a password made and
+    then not written anywhere would lock the kiosk out."""
+    path = (out or Path(f"{device_id}.kiosk.toml")).absolute()
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"cannot write the kiosk config {path}\n  fix: run from a folder this user may write, or give --out FILE")
+    return path
+
+
+def _write_config(path: Path, text: str, password: str) -> None:
+    from fleet import devices
+
+    try:
+        devices.write_kiosk_config(path, text)
+    except OSError as exc:
+        # The registry already has the new login: the password must reach a person somehow.
+        click.echo(f"error: cannot write {path}: {exc.strerror}\n  the kiosk's new password (shown once, keep it private): {password}", err=True)
+        sys.exit(1)
+
+
 @device.command("add")
 @click.argument("device_id")
 @click.option("--site", required=True, help="Where the kiosk stands, e.g. 'Ankara Çankaya 2'.")
@@ -187,15 +210,15 @@ def device_add(device_id, site, out, broker_url, ca_file, data_dir, db_url) -> N
     """Register a kiosk and write its config (with its own broker login) for the technician."""
     from fleet import devices
 
+    path = _writable_out(out, device_id)
     with open_store(data_dir, db_url) as directory:
         try:
             password = devices.add_device(device_id, site)
         except devices.RegistryError as exc:
             fail(str(exc))
         applied = _apply_to_broker(directory)
-        path = out or Path(f"{device_id}.kiosk.toml")
         url = broker_url or public_broker_url(directory, tls=bool(ca_file))
-        devices.write_kiosk_config(path, devices.kiosk_config(device_id, site, url, password, ca_file))
+        _write_config(path, devices.kiosk_config(device_id, site, url, password, ca_file), password)
     click.echo(f"added {device_id} at {site}; {applied}")
     click.echo(f"kiosk config: {path}\n  on the Pi: sudo sh hardware/setup-pi.sh --config {path.name}  (it holds the kiosk's password: keep it private)")
 
@@ -212,6 +235,7 @@ def device_credentials(device_id, out, broker_url, ca_file, data_dir, db_url) ->
     from fleet import devices
     from fleet.store import Device
 
+    path = _writable_out(out, device_id)
     with open_store(data_dir, db_url) as directory:
         try:
             password = devices.new_credentials(device_id)
@@ -219,9 +243,8 @@ def device_credentials(device_id, out, broker_url, ca_file, data_dir, db_url) ->
             fail(str(exc))
         site = Device.get_by_id(device_id).site
         applied = _apply_to_broker(directory)
-        path = out or Path(f"{device_id}.kiosk.toml")
         url = broker_url or public_broker_url(directory, tls=bool(ca_file))
-        devices.write_kiosk_config(path, devices.kiosk_config(device_id, site, url, password, ca_file))
+        _write_config(path, devices.kiosk_config(device_id, site, url, password, ca_file), password)
     click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}")
 
 

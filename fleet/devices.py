@@ -203,5 +203,6 @@ def write_kiosk_config(path: Path, text: str) -> None:
     """Write with mode 0600 from the first byte: the file holds a password."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file; an old 0644 copy must not keep it
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -56,7 +56,7 @@ class BrokerURL:
     def parse(cls, url: str) -> "BrokerURL":
         parsed = urlparse(url)
         if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise LinkError(f"broker {url!r} is not mqtt://[USER:PASSWORD@]HOST[:PORT]\n  fix: e.g. --broker mqtt://fleet:secret@broker.example.com:1883")
+            raise LinkError(f"broker {url!r} is not mqtt://[USER:PASSWORD@]HOST[:PORT]\n  fix: e.g. NABIZ_FLEET_BROKER=mqtt://fleet:secret@broker.example.com:1883")
         tls = parsed.scheme == "mqtts"
         return cls(parsed.hostname, parsed.port or (8883 if tls else 1883), unquote(parsed.username) if parsed.username else None, unquote(parsed.password) if parsed.password else None, tls)
 

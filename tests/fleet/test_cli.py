@@ -151,3 +151,17 @@ def test_ca_file_without_an_external_tls_broker_is_refused(data, tmp_path):
     ca.write_text("not used")
     result = fleet("serve", "--ca-file", str(ca), data_dir=data)
     assert result.returncode == 2 and "--broker mqtts://" in result.stderr
+
+
+def test_an_unwritable_config_path_changes_nothing(data, tmp_path):
+    result = fleet("device", "add", "k1", "--site", "S", "--out", str(tmp_path / "no" / "such" / "k1.toml"), data_dir=data)
+    assert result.returncode == 2 and "cannot write the kiosk config" in result.stderr
+    assert fleet("device", "list", "--format", "json", data_dir=data).stdout == "", "not registered"
+
+
+def test_new_credentials_never_land_in_a_world_readable_file(data, tmp_path):
+    out = tmp_path / "k1.toml"
+    assert fleet("device", "add", "k1", "--site", "S", "--out", str(out), data_dir=data).returncode == 0
+    out.chmod(0o644)  # copied around for scp
+    assert fleet("device", "credentials", "k1", "--out", str(out), data_dir=data).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
