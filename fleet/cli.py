@@ -31,7 +31,7 @@ def fail(message: str) -> NoReturn:
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="NABIZ_FLEET_DATA", help="Fleet data directory (default: systemd's StateDirectory, /var/lib/nabiz-fleet as root, else ~/.local/share/nabiz-fleet)."
 )
-db_option = click.option("--db", "db_url", envvar="NABIZ_FLEET_DB", help="Database URL: sqlite:///PATH (default: fleet.sqlite3 in the data directory) or postgresql://USER@HOST/DB.")
+db_option = click.option("--db", "db_url", envvar="NABIZ_FLEET_DB", help="Database URL: sqlite:////ABSOLUTE/PATH or sqlite:///RELATIVE (default: fleet.sqlite3 in the data directory) or postgresql://USER@HOST/DB.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +46,7 @@ def main() -> None:
 def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
     from fleet.store import StoreError, close_database, default_url, open_database
 
-    # sqlite:///D/fleet.sqlite3 names /D/fleet.sqlite3: a relative --data-dir must be made absolute first.
+    # Absolute, so the store and broker files it names are the same whatever the working directory.
     directory = (data_dir or default_data_dir()).absolute()
     if os.geteuid() == 0 and directory.exists() and directory.stat().st_uid != 0:
         owner = directory.owner()

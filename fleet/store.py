@@ -155,13 +155,14 @@ def open_database(url: str) -> peewee.Database:
     scheme = urlparse(url).scheme
     try:
         if scheme == "sqlite":
-            path = Path(urlparse(url).path)
+            # As peewee and SQLAlchemy read it: sqlite:///relative.db, sqlite:////absolute/path.db
+            path = Path(urlparse(url).path[1:]).absolute()
             path.parent.mkdir(parents=True, exist_ok=True)
             db = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
         elif scheme in ("postgres", "postgresql"):
             db = db_url.connect(url)
         else:
-            raise StoreError(f"database URL {describe(url)!r} is neither sqlite:/// nor postgresql://\n  fix: e.g. sqlite:////var/lib/nabiz-fleet/fleet.sqlite3 or postgresql://nabiz@localhost/nabiz")
+            raise StoreError(f"database URL {describe(url)!r} is neither sqlite:/// nor postgresql://\n  fix: e.g. sqlite:////var/lib/nabiz-fleet/fleet.sqlite3 (four slashes for an absolute path) or postgresql://nabiz@localhost/nabiz")
         database.initialize(db)
         db.connect(reuse_if_open=True)
         migrate(db)

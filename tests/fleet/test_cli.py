@@ -165,3 +165,11 @@ def test_new_credentials_never_land_in_a_world_readable_file(data, tmp_path):
     out.chmod(0o644)  # copied around for scp
     assert fleet("device", "credentials", "k1", "--out", str(out), data_dir=data).returncode == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_sqlite_urls_read_as_peewee_reads_them(tmp_path, data):
+    """sqlite:///fleet.sqlite3 is relative to the working directory, sqlite:////abs absolute."""
+    relative = fleet("device", "list", data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path)
+    assert relative.returncode == 0 and (tmp_path / "here.sqlite3").exists()
+    absolute = fleet("device", "list", data_dir=data, db=f"sqlite:///{tmp_path / 'abs.sqlite3'}")
+    assert absolute.returncode == 0 and (tmp_path / "abs.sqlite3").exists()
