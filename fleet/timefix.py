@@ -10,7 +10,9 @@ timeline: ``good_wall_now - (monotonic_now - monotonic_then)``.
 - ``device``: the kiosk's clock was synchronised when the customer answered;
 - ``device-resync``: re-dated from the kiosk's own clock, synchronised by sending time;
 - ``fleet-receipt``: re-dated from the fleet's clock at receipt (the kiosk never synced
-  this boot; off by the message's time in transit, normally well under a second);
+  this boot; off by the message's time in transit: well under a second live, at most the
+  5 minutes an Upload may wait in the broker for a fleet that is down, the kiosk's
+  ``[fleet] upload_expiry_s``);
 - ``unsynced``: made in an earlier boot that never synchronised; the kiosk's wall clock is
   all there is (the order of a device's responses is still right within that boot).
 """

@@ -74,6 +74,9 @@ class SyncSettings(msgspec.Struct, forbid_unknown_fields=True):
     window: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4  # batches awaiting the fleet's Ack at once
     ack_timeout_s: Annotated[float, msgspec.Meta(ge=1)] = 30.0  # send again when the fleet is this quiet
     reconnect_max_s: Annotated[float, msgspec.Meta(ge=1)] = 300.0
+    # An Upload the broker could not deliver this long (the fleet was down) is dropped and sent
+    # again with fresh clocks, so a kiosk without synced time is dated at most this far off.
+    upload_expiry_s: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 300
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__}

@@ -23,6 +23,8 @@ from typing import Callable, Union
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from kiosk.config import BrokerAddress, ConfigError
 from kiosk.protocol import PROTOCOL_VERSION, Status, encode, topic
@@ -107,11 +109,16 @@ class MqttLink:
         self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
         self._thread.start()
 
-    def publish(self, topic_name: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
-        """Hand a message to paho; False if there is no connection (the caller resends later)."""
+    def publish(self, topic_name: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: int | None = None) -> bool:
+        """Hand a message to paho; False if there is no connection (the caller resends later).
+        With *expiry_s*, the broker drops the message if it could not deliver it in time."""
         if not self.connected.is_set():
             return False
-        info = self.client.publish(topic_name, payload, qos=qos, retain=retain)
+        properties = None
+        if expiry_s is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.MessageExpiryInterval = expiry_s
+        info = self.client.publish(topic_name, payload, qos=qos, retain=retain, properties=properties)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def stop(self, timeout: float = 2.0) -> None:

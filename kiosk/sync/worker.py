@@ -91,6 +91,9 @@ class FleetSync:
             batch_size=settings.batch_size,
             window=settings.window,
             ack_timeout=settings.ack_timeout_s,
+            # An Upload expires in the broker after upload_expiry_s; resending no later keeps
+            # a fleet back from downtime from waiting longer than that for it.
+            max_ack_timeout=max(settings.ack_timeout_s, settings.upload_expiry_s),
         )
         self._thread: threading.Thread | None = None
         self._next_health: float | None = None
@@ -188,7 +191,7 @@ class FleetSync:
                 self._next_health = self.clock.now().monotonic  # drained: say so now, not in a minute
 
     def _publish_upload(self, payload: bytes) -> bool:
-        return self.link.publish(self._responses_topic, payload, qos=1)
+        return self.link.publish(self._responses_topic, payload, qos=1, expiry_s=self.settings.upload_expiry_s)
 
     def _health_if_due(self) -> None:
         if self._next_health is None:

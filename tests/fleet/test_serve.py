@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 import pytest
 
@@ -207,5 +208,42 @@ def test_a_message_the_store_cannot_hold_is_set_aside_and_the_fleet_goes_on(flee
         assert fleet_uuids() == [good]
         assert any("cannot be stored; set aside" in r.getMessage() for r in caplog.records)
         assert fleet.thread.is_alive()
+    finally:
+        sync.stop()
+
+
+class UnsyncedClock:
+    """A Pi whose NTP never answered: the right monotonic time, a wall clock years off."""
+
+    def now(self):
+        from kiosk.clock import Instant
+
+        return Instant(time.monotonic(), time.time() - 3 * 365 * 86400, False)
+
+
+@pytest.mark.slow
+def test_an_unsynced_kiosks_answer_is_dated_right_even_after_the_fleet_was_down(fleet, broker, kiosk_password, outbox):
+    """The broker drops an Upload it held longer than upload_expiry_s, and the kiosk's resends
+    carry fresh clocks: the answer is dated at most upload_expiry_s late, not as late as the
+    fleet's downtime (6 s here; without the expiry the first copy would be 6 s late)."""
+    from kiosk.flow import ResponseRecord
+
+    clock = UnsyncedClock()
+    settings = SyncSettings(broker=f"mqtt://127.0.0.1:{broker.port}", password=kiosk_password, ack_timeout_s=1.0, upload_expiry_s=2, reconnect_max_s=2.0)
+    sync = FleetSync(settings, "kiosk-1", outbox, clock, "boot-1", "nabiz-kiosk/test", ("exit-default", 4)).start()
+    try:
+        wait_until(sync.link.connected.is_set, what="the kiosk's connection")
+        fleet.stop()
+        finished = clock.now()
+        answered_at = time.time()
+        made = outbox.save(ResponseRecord("exit-default", 4, "tr", "completed", False, (), (3,), False, finished, finished, "completed"))
+        sync.saved()
+        wait_until(lambda: sync.engine.stats.published_responses >= 1, what="the Upload, held by the broker")
+        threading.Event().wait(6)  # the fleet is down longer than an Upload may wait
+        fleet.start()
+        wait_until(lambda: outbox.health().unsent == 0, timeout=20, what="the resent answer")
+        row = StoredResponse.get(StoredResponse.uuid == made)
+        assert row.time_source == "fleet-receipt"
+        assert abs(row.occurred_at - answered_at) < 3.0, f"dated {row.occurred_at - answered_at:+.1f} s off"
     finally:
         sync.stop()
