@@ -160,7 +160,9 @@ class Kiosk:
     def tick(self) -> None:
         self._step(flow.Tick(self.clock.now()))
         if self.outbox.unsaved:
-            self.outbox.retry()
+            waiting = self.outbox.unsaved
+            if self.outbox.retry() < waiting and self.on_saved is not None:
+                self.on_saved()  # answers the full disk held back are on the card now: send them
         self._draw()
 
     def _step(self, event: flow.Event) -> None:

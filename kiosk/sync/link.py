@@ -141,7 +141,13 @@ class MqttLink:
         while not self._stop.is_set():
             try:
                 self.client.connect(self.address.host, self.address.port, keepalive=self.keepalive, clean_start=True)
-            except (OSError, ssl.SSLError) as exc:
+            except ssl.SSLError as exc:
+                self._problem(
+                    f"TLS with the broker {self.address.host}:{self.address.port} failed: {exc}; fix: set [fleet] ca_file to the CA that signed "
+                    "the broker's certificate, dial the name in that certificate, and check the Pi's clock (a certificate is not valid in 1970)",
+                    level=logging.ERROR,
+                )
+            except OSError as exc:
                 self._problem(f"cannot reach the broker {self.address.host}:{self.address.port}: {exc}")
             else:
                 while not self._stop.is_set():

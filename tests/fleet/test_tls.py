@@ -72,7 +72,7 @@ def test_a_broker_with_a_certificate_from_another_ca_is_refused(tls_broker, cert
     outbox = Outbox("kiosk-tls", "boot").open(tmp_path / "kiosk")
     sync = sync_over(broker.tls.port, password, certificates / "other-ca.pem", outbox)
     try:
-        wait_until(lambda: any("CERTIFICATE_VERIFY_FAILED" in r.getMessage() for r in caplog.records), what="a refused certificate")
+        wait_until(lambda: any("CERTIFICATE_VERIFY_FAILED" in r.getMessage() and "fix: set [fleet] ca_file" in r.getMessage() for r in caplog.records), what="a refused certificate")
         assert not sync.link.connected.is_set()
     finally:
         sync.stop()
