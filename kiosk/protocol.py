@@ -129,9 +129,13 @@ class SenderClock(msgspec.Struct, forbid_unknown_fields=True):
     boot_id: ShortText
 
 
+#: Answer texts are stored inside JSON (re-encoded, so a NUL stays an escape): no pattern to pay for.
+AnswerText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class AnswerPayload(msgspec.Struct, forbid_unknown_fields=True):
-    question: ShortText
-    option: ShortText
+    question: AnswerText
+    option: AnswerText
     button: Annotated[int, msgspec.Meta(ge=1, le=9)]
     negative: bool
     elapsed_ms: Count
