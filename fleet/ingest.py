@@ -53,8 +53,6 @@ class Outcome:
     duplicates: int = 0  # responses already stored (redelivery): acknowledged again, not stored again
     refused: int = 0  # single responses refused inside a valid batch
     rejected: int = 0  # whole messages rejected
-    statuses: int = 0
-    healths: int = 0
     clear_retained: list[str] = field(default_factory=list)  # topics whose retained message should go
 
 
@@ -126,13 +124,11 @@ class Ingest:
                     check_sender(device_id, status)
                     assert isinstance(status, Status)
                     update.status, update.status_at = status, message.received_at
-                    outcome.statuses += 1
                 elif where.channel == "health":
                     health = decode("health", message.payload)
                     check_sender(device_id, health)
                     assert isinstance(health, Health)
                     update.health, update.health_json = health, message.payload.decode()
-                    outcome.healths += 1
                 else:
                     raise ProtocolError(f"devices may not publish on the {where.channel!r} channel")
             except ProtocolError as exc:

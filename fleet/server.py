@@ -41,7 +41,6 @@ class FleetServer:
         self.batch_limit = batch_limit
         self.stats_every_s = stats_every_s
         self.clock = clock
-        self.batches = 0
 
     def run(self, stop: threading.Event) -> None:
         next_sweep = next_stats = time.monotonic()
@@ -87,7 +86,6 @@ class FleetServer:
         for topic in outcome.clear_retained:
             self.link.clear_retained(topic)
         self.link.acknowledge(batch)
-        self.batches += 1
         if outcome.stored or outcome.rejected:
             log.debug("batch stored", extra={"messages": len(batch), "stored": outcome.stored, "duplicates": outcome.duplicates, "rejected": outcome.rejected})
         return True

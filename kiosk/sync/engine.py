@@ -61,7 +61,6 @@ class SyncStats:
     acked: int = 0
     refused: int = 0
     resends: int = 0  # times unacknowledged responses were sent again after a timeout
-    last_ack_monotonic: float | None = None
     ack_latencies: list[float] = field(default_factory=list)  # seconds, publish → Ack (kept short)
 
 
@@ -133,7 +132,6 @@ class SyncEngine:
             self._cursor = 0  # nothing in flight: look again from the start (cheap, and robust to any id reuse)
         self.stats.acked += len(stored)
         self.stats.refused += len(refused)
-        self.stats.last_ack_monotonic = now.monotonic
         self.ack_timeout = self.base_ack_timeout  # the fleet is answering again
         self.pump()
 

@@ -98,7 +98,6 @@ class FleetSync:
         self._thread: threading.Thread | None = None
         self._next_health: float | None = None
         self._reported_unsent = 0  # as of the last health report
-        self.stopped = threading.Event()
 
     # --- the kiosk's side (any thread; never blocks) ------------------------------------------
 
@@ -132,7 +131,6 @@ class FleetSync:
                 self.on_fatal(f"fleet sync failed: {exc}")
         finally:
             self.outbox.disconnect_sync_thread()
-            self.stopped.set()
 
     def _loop(self) -> None:
         while True:
