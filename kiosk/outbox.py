@@ -316,8 +316,8 @@ class Outbox:
     def connect_sync_thread(self) -> None:
         """Open the calling thread's own connection for the fleet sync, with ``synchronous = NORMAL``.
 
-        peewee keeps one connection per thread, so the sync never shares the main loop's
-        connection (or its lock) and never makes a press wait. NORMAL is safe here because
+        peewee keeps one connection per thread, so the sync's reads never wait for the main
+        loop's connection (its few writes share the outbox's lock, see ``mark_sent``). NORMAL is safe here because
         the sync only records acknowledgements: one lost to a power cut means the response is
         sent again, and the fleet ignores the duplicate. Answers themselves are still written
         by the main loop with FULL.
@@ -333,7 +333,7 @@ class Outbox:
         """Up to *limit* responses still to send, oldest first, after row *after_id*."""
         query = (
             Response.select()
-            .where((Response.id > after_id) & Response.sent_at.is_null() & Response.refused.is_null())
+            .where((Response.id > after_id) & _unsent())
             .order_by(Response.id)
             .limit(limit)
         )
@@ -362,7 +362,7 @@ class Outbox:
     def responses(self, unsent_only: bool = False, limit: int | None = None) -> Iterator[dict[str, Any]]:
         query = Response.select().order_by(Response.id)
         if unsent_only:
-            query = query.where(Response.sent_at.is_null() & Response.refused.is_null())
+            query = query.where(_unsent())
         if limit is not None:
             query = query.limit(limit)
         for row in query.dicts().iterator():
@@ -373,7 +373,7 @@ class Outbox:
 
     def health(self) -> Health:
         counters = self.counters()
-        unsent = Response.select().where(Response.sent_at.is_null() & Response.refused.is_null())
+        unsent = Response.select().where(_unsent())
         oldest = unsent.order_by(Response.id).first()
         try:
             db_bytes = sum(p.stat().st_size for p in self._path.parent.glob(DB_FILENAME + "*")) if self._path else 0
@@ -396,6 +396,11 @@ class Outbox:
 
     def integrity_ok(self) -> bool:
         return database.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _unsent() -> peewee.Expression:
+    """Rows still to send: not acknowledged by the fleet, and not refused by it for good."""
+    return Response.sent_at.is_null() & Response.refused.is_null()
 
 
 def _out_of_space(exc: BaseException) -> bool:
