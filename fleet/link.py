@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import socket
 import ssl
 import threading
 import time
@@ -33,7 +32,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from fleet.ingest import Received
+from kiosk.config import BrokerAddress, ConfigError
 from kiosk.protocol import UPSTREAM, subscription, topic
+from kiosk.sync.link import no_delay
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,18 @@ class BrokerURL:
 
     @classmethod
     def parse(cls, url: str) -> "BrokerURL":
+        """The kiosk's address rules (schemes, default ports) plus the fleet's login."""
+        problem = f"broker {url!r} is not mqtt://[USER:PASSWORD@]HOST[:PORT]\n  fix: e.g. NABIZ_FLEET_BROKER=mqtt://fleet:secret@broker.example.com:1883"
+        if "://" not in url:
+            raise LinkError(problem)
+        try:
+            address = BrokerAddress.parse(url)
+        except ConfigError:
+            raise LinkError(problem) from None
         parsed = urlparse(url)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise LinkError(f"broker {url!r} is not mqtt://[USER:PASSWORD@]HOST[:PORT]\n  fix: e.g. NABIZ_FLEET_BROKER=mqtt://fleet:secret@broker.example.com:1883")
-        tls = parsed.scheme == "mqtts"
-        return cls(parsed.hostname, parsed.port or (8883 if tls else 1883), unquote(parsed.username) if parsed.username else None, unquote(parsed.password) if parsed.password else None, tls)
+        username = unquote(parsed.username) if parsed.username else None
+        password = unquote(parsed.password) if parsed.password else None
+        return cls(address.host, address.port, username, password, address.tls)
 
     def with_password(self) -> str:
         """The full URL, secret included: for a child process's environment, never for logs or argv."""
@@ -155,7 +163,7 @@ class FleetLink:
             log.error("the broker refused the fleet's connection", extra={"reason": str(reason_code), "broker": self.broker.masked()})
             self._answered.set()
             return
-        _no_delay(client)
+        no_delay(client)
         prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
         client.subscribe([(prefix + subscription(channel), 1) for channel in UPSTREAM])
         self.connected.set()
@@ -173,10 +181,3 @@ class FleetLink:
         # QoS 0 messages (health) need no PUBACK; paho ignores ack() for them anyway.
         token = message.mid if message.qos > 0 else None
         self.inbox.put(Received(message.topic, message.payload, time.time(), token, bool(message.retain)))
-
-
-def _no_delay(client: mqtt.Client) -> None:
-    """Send small packets at once. paho leaves Nagle on: an Ack after a quiet spell waited ~40 ms for the broker's delayed ACK"""
-    sock = client.socket()
-    if sock is not None and hasattr(sock, "setsockopt"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -170,7 +170,7 @@ class MqttLink:
             return
         self.backoff.reset()
         self._last_problem = ""
-        _no_delay(client)
+        no_delay(client)
         for subscription in self.subscriptions:
             client.subscribe(subscription, qos=1)
         client.publish(self._status_topic, self._status(True, "connected"), qos=1, retain=True)
@@ -200,8 +200,9 @@ class MqttLink:
         return encode(Status(v=PROTOCOL_VERSION, device_id=self.device_id, online=online, software=self.software, boot_id=self.boot_id, reason=reason))
 
 
-def _no_delay(client: mqtt.Client) -> None:
-    """Send small packets at once. paho leaves Nagle on: a publish right after a PUBACK waited ~40 ms for the broker's delayed ACK"""
+def no_delay(client: mqtt.Client) -> None:
+    """Send small packets at once (call on connect). paho leaves Nagle on: a publish right
+    after a PUBACK, or an Ack after a quiet spell, waited ~40 ms for the broker's delayed ACK."""
     sock = client.socket()
     if sock is not None and hasattr(sock, "setsockopt"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
