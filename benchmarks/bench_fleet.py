@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
+import table  # noqa: E402  (benchmarks/table.py, beside this script)
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
@@ -1140,18 +1141,7 @@ def latency_rows(result: dict[str, Any], condition: str) -> list[Row]:
 def print_table(rows: list[Row], header: str) -> None:
     titles = ("what", "value", "bar", "ratio", "verdict", "limit measured in the same run / notes")
     cells = [(r.what, r.value, r.bar, "" if r.ratio is None else f"{r.ratio:.3f}", r.verdict, r.limit) for r in rows]
-    widths = [max(len(t), *(len(c[i]) for c in cells)) for i, t in enumerate(titles[:-1])]
-
-    def line(values: tuple[str, ...]) -> str:
-        return " | ".join([v.ljust(w) if i in (0, 2, 4) else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths))] + [values[-1]])
-
-    print(header)
-    print(line(titles))
-    print("-+-".join("-" * w for w in widths) + "-+-" + "-" * len(titles[-1]))
-    for c in cells:
-        print(line(c))
-    failed = [r.what for r in rows if r.passed is False]
-    print(f"\n{len(failed)} of {sum(r.passed is not None for r in rows)} bars missed" + (": " + "; ".join(failed) if failed else ": all bars met"))
+    table.print_table(header, titles, cells, {0, 2, 4}, [r.what for r in rows if r.passed is False], sum(r.passed is not None for r in rows))
     print("ratio: b/a for (b); value ÷ bar otherwise (≥ 1 passes a rate bar, ≤ 1 passes a time bar)")
 
 

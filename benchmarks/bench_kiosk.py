@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+import table  # noqa: E402  (benchmarks/table.py, beside this script)
 
 from hardware.panel import ButtonPress, LanguagePress  # noqa: E402
 from hardware.profiles import load_profile  # noqa: E402
@@ -478,19 +479,7 @@ def idle_rows(result: dict[str, Any]) -> list[Row]:
 def print_table(rows: list[Row], header: str) -> None:
     titles = ("benchmark", "p50", "p99 / value", "bar", "ratio", "result", "limit measured in the same run / notes")
     cells = [(r.name, r.p50, r.value, r.bar, "" if r.ratio is None else f"{r.ratio:.3f}", r.verdict, r.limit) for r in rows]
-    widths = [max(len(t), *(len(c[i]) for c in cells)) for i, t in enumerate(titles[:-1])]
-
-    def line(values: tuple[str, ...]) -> str:
-        fixed = [v.ljust(w) if i in (0, 3, 5) else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths))]
-        return " | ".join(fixed + [values[-1]])
-
-    print(header)
-    print(line(titles))
-    print("-+-".join("-" * w for w in widths) + "-+-" + "-" * len(titles[-1]))
-    for c in cells:
-        print(line(c))
-    failed = [r.name for r in rows if r.passed is False]
-    print(f"\n{len(failed)} of {sum(r.passed is not None for r in rows)} bars missed" + (": " + "; ".join(failed) if failed else ": all bars met"))
+    table.print_table(header, titles, cells, {0, 3, 5}, [r.name for r in rows if r.passed is False], sum(r.passed is not None for r in rows))
 
 
 # --- main -----------------------------------------------------------------------------------------
