@@ -47,12 +47,14 @@ check() {
     fi
 }
 
+# The checker names the staged copy; the technician knows the file by its own name.
+literal() { printf '%s' "$1" | sed 's/[|&\\]/\\&/g'; }
+renamed() { printf '%s\n' "$REPORT" | sed "s|$(literal "$STAGED")|$(literal "$1")|g"; }
 if ! REPORT=$(check "$STAGED" 2>&1); then
-    # The checker names the staged copy; the technician knows the file by its own name.
-    printf '%s\n' "$REPORT" | sed "s|$STAGED|$NEW|g" >&2
+    renamed "$NEW" >&2
     die "$NEW is not installed: the kiosk would not start with it as user $KIOSK_USER. $TARGET is unchanged."
 fi
-printf '%s\n' "$REPORT" | sed "s|$STAGED|$TARGET|g"
+renamed "$TARGET"
 
 if [ -f "$TARGET" ] && ! cmp -s "$STAGED" "$TARGET"; then
     cp -p "$TARGET" "$TARGET.bak"

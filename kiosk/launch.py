@@ -127,7 +127,7 @@ def run_wiring_check(options: RunOptions, timeout: float | None = WIRING_CHECK_T
         check = WiringCheck(profile, screen, panel, kind, display.font)
         restore = check.loop.handle_signals()
         try:
-            limit = f"  ·  {timeout / 60:g} dk / min" if timeout else ""
+            limit = f"  ·  {_duration(timeout)}" if timeout else ""
             state = check.run(timeout, footer=f"Ctrl-C: bitir / end{limit}  ·  panel {profile.name} ({kind})")
         finally:
             restore()
@@ -140,7 +140,11 @@ def run_wiring_check(options: RunOptions, timeout: float | None = WIRING_CHECK_T
 
 
 def _ends_after(timeout: float | None) -> str:
-    return f", or it ends by itself after {timeout / 60:g} min" if timeout else ""
+    return f", or it ends by itself after {_duration(timeout)}" if timeout else ""
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def _lock(directory: Path, holder: str) -> DataDirLock:
@@ -212,9 +216,9 @@ def _cannot_start(exc: StartupError, options: RunOptions, config: KioskConfig | 
                 log.error("the error cannot be shown: %s", failed)
                 return USAGE_ERROR
             stack.callback(screen.close)
-        minutes = f"{options.error_hold / 60:g} min"
-        print(f"the error stays on the screen for {minutes} (or until stopped), then the kiosk exits with status 2", file=sys.stderr, flush=True)
-        footer = f"journalctl -u nabiz-kiosk -b  ·  düzeltince / after the fix: sudo systemctl restart nabiz-kiosk  ·  yeniden deneme / retry: {minutes}"
+        hold = _duration(options.error_hold)
+        print(f"the error stays on the screen for {hold} (or until stopped), then the kiosk exits with status 2", file=sys.stderr, flush=True)
+        footer = f"journalctl -u nabiz-kiosk -b  ·  düzeltince / after the fix: sudo systemctl restart nabiz-kiosk  ·  yeniden deneme / retry: {hold}"
         hold_startup_error(screen, message, options.error_hold, footer, display.font, data_dir_of(options, config) / "screenshots")
     return USAGE_ERROR
 
