@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from hardware.errors import HardwareError
+from hardware.panel import Panel
 from hardware.profiles import DEFAULT_PROFILE, Profile, load_profile
 from kiosk import __version__
 from kiosk.config import KioskConfig, PanelKind, ScreenMode, default_screen_mode
@@ -41,33 +42,55 @@ USAGE_ERROR = 2
 WIRING_CHECK_TIMEOUT = 600.0
 
 
+class _Startup:
+    """What a start has resolved and opened so far, closed in reverse order by *stack*.
+
+    The error screen reuses the display if it is already open, and the config if it loaded.
+    """
+
+    def __init__(self, options: RunOptions, stack: ExitStack) -> None:
+        self.options = options
+        self.stack = stack
+        self.config: KioskConfig | None = None
+        self.screen = None
+
+    def settings(self) -> tuple[KioskConfig, Profile]:
+        from kiosk.logs import setup_logging
+
+        self.config = config = config_of(self.options)
+        setup_logging(self.options.log_format or config.log_format, config.log_level)
+        return config, profile_of(self.options, config)
+
+    def hardware(self, config: KioskConfig, profile: Profile, holder: str) -> tuple[Display, PanelKind, Path, Panel]:
+        """The lock on the data directory first (a second kiosk must not grab the display), then screen and panel."""
+        display = display_of(self.options, config)
+        kind = panel_kind_of(self.options, config, display.mode)
+        directory = data_dir_of(self.options, config)
+        self.stack.callback(_lock(directory, holder).release)
+        self.screen = _open_screen(profile, display)
+        self.stack.callback(self.screen.close)
+        panel = _open_panel(kind, profile, directory)
+        self.stack.callback(panel.close)
+        return display, kind, directory, panel
+
+
 def run_kiosk(options: RunOptions) -> int:
     """The survey on screen and buttons until stopped; the process's exit status."""
     from kiosk.logs import setup_logging
 
-    setup_logging(options.log_format or "text", "INFO")
-    config: KioskConfig | None = None
-    screen = None
+    setup_logging(options.log_format or "text", "INFO")  # until the config names its own
     with ExitStack() as stack:
+        start = _Startup(options, stack)
         try:
-            config = config_of(options)
-            setup_logging(options.log_format or config.log_format, config.log_level)
-            profile = profile_of(options, config)
+            config, profile = start.settings()
             survey = survey_of(options, config, profile)
             device = device_of(options, config)
-            display = display_of(options, config)
-            kind = panel_kind_of(options, config, display.mode)
-            directory = data_dir_of(options, config)
-            stack.callback(_lock(directory, "kiosk run").release)
-            screen = _open_screen(profile, display)
-            stack.callback(screen.close)
-            panel = _open_panel(kind, profile, directory)
-            stack.callback(panel.close)
+            _, _, directory, panel = start.hardware(config, profile, "kiosk run")
             outbox = _open_outbox(config, device, directory)
             stack.callback(outbox.close)
         except StartupError as exc:
-            return _cannot_start(exc, options, config, screen)
-        return _serve(config, survey, screen, panel, outbox, directory)
+            return _cannot_start(exc, options, start.config, start.screen)
+        return _serve(config, survey, start.screen, panel, outbox, directory)
 
 
 def _serve(config: KioskConfig, survey, screen, panel, outbox, directory: Path) -> int:  # type: ignore[no-untyped-def]
@@ -107,21 +130,14 @@ def run_wiring_check(options: RunOptions, timeout: float | None = WIRING_CHECK_T
 
     setup_logging(options.log_format or "text", "INFO")
     with ExitStack() as stack:
+        start = _Startup(options, stack)
         try:
-            config = config_of(options)
-            setup_logging(options.log_format or config.log_format, config.log_level)
-            profile = profile_of(options, config)
-            display = display_of(options, config)
-            kind = panel_kind_of(options, config, display.mode)
-            directory = data_dir_of(options, config)
-            stack.callback(_lock(directory, "wiring check").release)
-            screen = _open_screen(profile, display)
-            stack.callback(screen.close)
-            panel = _open_panel(kind, profile, directory)
-            stack.callback(panel.close)
+            config, profile = start.settings()
+            display, kind, _, panel = start.hardware(config, profile, "wiring check")
         except StartupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return USAGE_ERROR
+        screen = start.screen
         print(f"{TEST_BANNER[1]} ({TEST_BANNER[0]}): presses here are never stored or sent.", flush=True)
         print(f"Press every button of panel {profile.name!r} ({kind}); Ctrl-C ends the check{_ends_after(timeout)}.", flush=True)
         check = WiringCheck(profile, screen, panel, kind, display.font)

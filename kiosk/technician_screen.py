@@ -9,6 +9,7 @@ they fit. Each drawing returns what it drew where, so tests check words and pixe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from hardware.profiles import Profile, describe_pin
@@ -159,23 +160,21 @@ def _text(surface, value: str, box: tuple[int, int, int, int], max_px: int, colo
 
 
 def _lines(value: str, width: int, font) -> list[str]:  # type: ignore[no-untyped-def]
-    """Lines no wider than *width*: words where they fit, else cut anywhere (long paths)."""
+    """Lines no wider than *width*, broken after a space or a slash (error texts are full of
+    paths); a piece wider than a line is cut where it must. No hyphens: the text stays exact."""
     out: list[str] = []
     for paragraph in value.split("\n"):
         line = ""
-        for word in paragraph.split(" "):
-            joined = f"{line} {word}" if line else word
-            if font.size(joined)[0] <= width:
-                line = joined
-                continue
-            if line:
-                out.append(line)
-            line = word
-            while len(line) > 1 and font.size(line)[0] > width:
-                cut = next(n for n in range(len(line) - 1, 0, -1) if font.size(line[:n])[0] <= width or n == 1)
+        for piece in re.split(r"(?<=[ /])", paragraph):
+            if line and font.size((line + piece).rstrip())[0] > width:
+                out.append(line.rstrip())
+                line = ""
+            line += piece
+            while len(line) > 1 and font.size(line.rstrip())[0] > width:
+                cut = max(n for n in range(1, len(line)) if n == 1 or font.size(line[:n])[0] <= width)
                 out.append(line[:cut])
                 line = line[cut:]
-        out.append(line)
+        out.append(line.rstrip())
     return out
 
 

@@ -219,16 +219,19 @@ def test_the_wiring_check_the_docs_and_setup_script_give_records_nothing(tmp_pat
         assert not (data / "outbox.sqlite3").exists()
 
 
+def read_until(process, message):
+    """Read the process's JSON log until *message*; False if it ended first."""
+    return any(json.loads(line)["msg"] == message for line in process.stdout)
+
+
 def start_kiosk(data_dir, *extra):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
     process = subprocess.Popen(
         [sys.executable, "-m", "kiosk", "run", "--headless", "--panel", "stdin", "--data-dir", str(data_dir), "--log-format", "json", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
-    for line in process.stdout:
-        if json.loads(line)["msg"] == "kiosk running":
-            return process
-    raise AssertionError(f"the kiosk did not start: {process.stderr.read()}")
+    assert read_until(process, "kiosk running"), f"the kiosk did not start: {process.stderr.read()}"
+    return process
 
 
 def test_a_second_kiosk_on_the_same_data_dir_is_refused_with_who_holds_it(tmp_path):
@@ -287,9 +290,7 @@ def test_a_kiosk_that_cannot_start_shows_why_on_screen_until_stopped_and_exits_2
         assert ready.startswith("READY=1\nSTATUS=cannot start: ") and "fleet.broker" in ready, ready
         assert server.recv(100).decode() == "WATCHDOG=1", "the watchdog is fed while the error is shown"
         process.send_signal(signal.SIGUSR1)  # a technician's screenshot over SSH
-        for line in process.stdout:
-            if json.loads(line)["msg"] == "screenshot saved":
-                break
+        assert read_until(process, "screenshot saved")
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 2
     finally:
