@@ -77,13 +77,16 @@ def run(config_path, panel, profile, headless, window, size, data_dir, log_forma
     """Run the survey on screen and buttons until stopped."""
     from kiosk.launch import run_kiosk
 
-    options = preflight.RunOptions(config_path, survey_path, panel, profile, headless, window, size, data_dir, device_id, log_format, error_hold)
+    options = preflight.RunOptions(
+        config_path=config_path, survey_path=survey_path, panel=panel, profile=profile, headless=headless, window=window, size=size,
+        data_dir=data_dir, device_id=device_id, log_format=log_format, error_hold=error_hold,
+    )
     sys.exit(run_kiosk(options))
 
 
 @main.command("wiring-check")
 @display_options
-@click.option("--timeout", type=click.FloatRange(min=0), default=600, show_default=True, help="End by itself after this many seconds (0: only Ctrl-C).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=preflight.WIRING_CHECK_TIMEOUT, show_default=True, help="End by itself after this many seconds (0: only Ctrl-C).")
 def wiring_check(config_path, panel, profile, headless, window, size, data_dir, log_format, timeout) -> None:  # type: ignore[no-untyped-def]
     """Test mode for technicians: each press shows its button and GPIO and flashes its LED.
 
@@ -92,7 +95,9 @@ def wiring_check(config_path, panel, profile, headless, window, size, data_dir, 
     """
     from kiosk.launch import run_wiring_check
 
-    options = preflight.RunOptions(config_path, None, panel, profile, headless, window, size, data_dir, None, log_format)
+    options = preflight.RunOptions(
+        config_path=config_path, panel=panel, profile=profile, headless=headless, window=window, size=size, data_dir=data_dir, log_format=log_format
+    )
     sys.exit(run_wiring_check(options, timeout or None))
 
 

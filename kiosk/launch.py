@@ -38,8 +38,6 @@ from kiosk.technician_screen import TEST_BANNER
 log = logging.getLogger("kiosk")
 
 USAGE_ERROR = 2
-#: The wiring check ends by itself after this long: the kiosk takes no answers meanwhile.
-WIRING_CHECK_TIMEOUT = 600.0
 
 
 class _Startup:
@@ -122,7 +120,7 @@ def _serve(config: KioskConfig, survey, screen, panel, outbox, directory: Path) 
             sync.stop()
 
 
-def run_wiring_check(options: RunOptions, timeout: float | None = WIRING_CHECK_TIMEOUT) -> int:
+def run_wiring_check(options: RunOptions, timeout: float | None) -> int:
     """Test mode: 0 when every button reported a press, 1 when one never did, 2 on an error."""
     from kiosk.logs import setup_logging
     from kiosk.technician import WiringCheck

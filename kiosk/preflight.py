@@ -32,6 +32,8 @@ from kiosk.survey import DEFAULT_SURVEY_PATH, Survey, SurveyError, load_survey
 #: How long a kiosk that cannot start keeps its error on screen before exiting (status 2,
 #: so systemd starts it again and a fix copied in meanwhile is picked up).
 DEFAULT_ERROR_HOLD = 600.0
+#: The wiring check ends by itself after this long: the kiosk takes no answers meanwhile.
+WIRING_CHECK_TIMEOUT = 600.0
 
 
 class StartupError(Exception):

@@ -41,8 +41,10 @@ class ScreenLoop:
         self.inbox.put(event)
 
     def handle_signals(self) -> Callable[[], None]:
-        """SIGTERM/SIGINT stop, SIGUSR1 takes a screenshot; returns what puts the old handlers back."""
-        handlers = {signal.SIGTERM: lambda *_: self.submit(Stop("SIGTERM")), signal.SIGINT: lambda *_: self.submit(Stop("SIGINT")), signal.SIGUSR1: lambda *_: self.submit(Snapshot())}
+        """SIGTERM/SIGINT/SIGHUP (a dropped SSH session) stop, SIGUSR1 takes a screenshot;
+        returns what puts the old handlers back."""
+        handlers = {number: lambda number, _: self.submit(Stop(signal.Signals(number).name)) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        handlers[signal.SIGUSR1] = lambda *_: self.submit(Snapshot())
         previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
 
         def restore() -> None:
@@ -61,11 +63,11 @@ class ScreenLoop:
                 yield self.inbox.get(timeout=max(min(limits), 0.0))
             except queue.Empty:
                 pass
-            for item in self.screen.pump():
+            for item in self.screen.pump():  # through the inbox, in the order they were typed
                 if isinstance(item, Quit):
-                    yield Stop("window closed")
+                    self.submit(Stop("window closed"))
                 elif isinstance(item, Key) and isinstance(self.panel, KeyboardPanel):
-                    self.panel.key(item.name)  # comes back through the inbox
+                    self.panel.key(item.name)
             if watchdog:
                 systemd.notify("WATCHDOG=1")
 

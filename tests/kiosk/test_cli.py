@@ -200,6 +200,27 @@ def test_wiring_check_names_the_buttons_never_pressed(tmp_path):
     assert "fix:" in result.stdout and "docs/hardware.md" in result.stdout
 
 
+def test_a_dropped_ssh_session_ends_the_wiring_check_cleanly_with_its_summary(tmp_path):
+    import signal
+
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    check = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "wiring-check", "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "d"), "--log-format", "json"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )
+    try:
+        check.stdin.write("2\n")
+        check.stdin.flush()
+        assert any("wiring check press" in line for line in check.stdout)
+        check.send_signal(signal.SIGHUP)
+        assert check.wait(20) == 1, "a button was never pressed"
+    finally:
+        if check.poll() is None:
+            check.kill()
+    summary = check.stdout.read()
+    assert "button 2 on GPIO6 (header pin 31), LED GPIO16 (header pin 36): 1 press" in summary and "never pressed" in summary
+
+
 def test_the_wiring_check_the_docs_and_setup_script_give_records_nothing(tmp_path):
     """The command technicians are told to run exists, and runs in the mode that records nothing."""
     import re

@@ -11,7 +11,10 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pygame
+
 from hardware.gpio import GpioPanel
+from hardware.keyboard import KeyboardPanel
 from hardware.panel import ButtonPress, LanguagePress
 from kiosk import outbox, wiring
 from kiosk.screen import Screen
@@ -83,3 +86,17 @@ def test_on_gpio_each_press_shows_its_pin_and_flashes_its_led_with_all_others_li
         screen.close()
     assert not runner.is_alive() and finished["state"].count(3) == 1
     assert outbox.Outbox._open_instance is None, "no outbox was opened"
+
+
+def test_keys_in_a_window_stand_in_for_the_buttons_until_escape(profile):
+    """The desktop path: keys 1-9 through the window's events (SDL's dummy driver here)."""
+    screen = Screen(profile, (800, 480), "window")
+    try:
+        check = WiringCheck(profile, screen, KeyboardPanel(profile), "keyboard")
+        for key in (pygame.K_2, pygame.K_4, pygame.K_4, pygame.K_l, pygame.K_ESCAPE, pygame.K_1):
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
+        state = check.run(timeout=30)
+    finally:
+        screen.close()
+    assert dict(state.counts) == {1: 0, 2: 1, 3: 0, 4: 2}, "keys typed after Escape are not counted"
+    assert state.language_presses == 1 and state.last == wiring.LANGUAGE
