@@ -5,7 +5,8 @@
 #
 #   SOURCE     the project folder or a nabiz-*.whl (default: the folder above this script)
 #   FILE       the kiosk config head office made with `fleet device add` (it holds this
-#              kiosk's id, site and broker login); installed as /etc/nabiz/kiosk.toml
+#              kiosk's id, site and broker login); checked as the kiosk's user, then
+#              installed as /etc/nabiz/kiosk.toml (a bad one is refused, the old one kept)
 #   ID         this kiosk's id, e.g. ist-kadikoy-01 (default: kiosk-<hostname>);
 #              only used when neither FILE nor /etc/nabiz/kiosk.toml exists
 #
@@ -28,7 +29,7 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # --- arguments ------------------------------------------------------------------------
@@ -152,48 +153,25 @@ if [ -d "$SOURCE/docs" ]; then
 fi
 
 # --- configuration ----------------------------------------------------------------------
+# Checked as the service's user BEFORE it is installed (install-config.sh): a bad config is
+# refused with the reason and the previous one stays, so the service never restarts into it.
 say "configuration $CONFIG"
+INSTALL_CONFIG="$SCRIPT_DIR/install-config.sh"
+[ -f "$INSTALL_CONFIG" ] || die "$INSTALL_CONFIG is missing: run this script from the Nabız project folder"
 if [ -n "$NEW_CONFIG" ]; then
-    mkdir -p "$CONFIG_DIR"
-    if [ -f "$CONFIG" ] && ! cmp -s "$NEW_CONFIG" "$CONFIG"; then
-        cp -p "$CONFIG" "$CONFIG.bak"
-        echo "   kept the previous one as $CONFIG.bak"
-    fi
-    # It holds the kiosk's broker password: readable by root and the kiosk's group only.
-    install -m 0640 -o root -g "$USER_NAME" "$NEW_CONFIG" "$CONFIG"
-    echo "   installed $NEW_CONFIG as $CONFIG (mode 0640, group $USER_NAME)"
+    sh "$INSTALL_CONFIG" "$NEW_CONFIG" "$CONFIG" "$USER_NAME" "$VENV/bin/kiosk" \
+        || die "fix $NEW_CONFIG and run this script again (the service was not restarted)"
 elif [ -f "$CONFIG" ]; then
-    echo "   kept the existing $CONFIG"
+    echo "   checking the existing $CONFIG"
+    sh "$INSTALL_CONFIG" "$CONFIG" "$CONFIG" "$USER_NAME" "$VENV/bin/kiosk" \
+        || die "the kiosk would not start with $CONFIG: fix it and run this script again (the service was not restarted)"
 else
-    mkdir -p "$CONFIG_DIR"
-    umask 022
-    "$VENV/bin/python" -c 'import sys; from kiosk.config import config_template; sys.stdout.write(config_template(sys.argv[1]))' "$DEVICE_ID" > "$CONFIG"
-    chmod 0644 "$CONFIG"
+    TEMPLATE=$(mktemp)
+    "$VENV/bin/python" -c 'import sys; from kiosk.config import config_template; sys.stdout.write(config_template(sys.argv[1]))' "$DEVICE_ID" > "$TEMPLATE"
+    sh "$INSTALL_CONFIG" "$TEMPLATE" "$CONFIG" "$USER_NAME" "$VENV/bin/kiosk" || { rm -f "$TEMPLATE"; die "the default config did not pass its check (the reason is above)"; }
+    rm -f "$TEMPLATE"
     echo "   wrote $CONFIG (device_id = $DEVICE_ID)"
 fi
-"$VENV/bin/kiosk" profiles >/dev/null
-# Checked as the service's user: what it cannot read (the config, a CA file), it cannot use.
-(cd / && runuser -u "$USER_NAME" -- env PYGAME_HIDE_SUPPORT_PROMPT=1 "$VENV/bin/python" - "$CONFIG") <<'EOF' || die "the kiosk would not start with $CONFIG: fix it and run this script again"
-import os
-import sys
-from hardware.errors import HardwareError
-from hardware.profiles import load_profile
-from kiosk.config import ConfigError, load_config
-from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
-
-try:
-    config = load_config(sys.argv[1])
-    survey = load_survey(config.survey or DEFAULT_SURVEY_PATH)
-    load_profile(config.panel.profile).check_buttons(survey.buttons, f"survey {survey.id!r}")
-except (ConfigError, SurveyError, HardwareError) as exc:
-    sys.exit(f"error: {exc}")
-ca = config.fleet.ca_file
-if config.fleet.broker and ca and not os.access(ca, os.R_OK):
-    sys.exit(f"error: fleet.ca_file {ca} is missing or not readable by the kiosk's user\n  fix: copy the fleet's CA certificate (PEM) there, readable by group nabiz (sudo install -m 0644 CA.pem {ca})")
-if config.fleet.broker:
-    print(f"   fleet: {config.fleet.broker} as {config.fleet.username or config.device_id}")
-print(f"   survey {survey.id!r} version {survey.version} fits panel {config.panel.profile!r}")
-EOF
 
 # --- service --------------------------------------------------------------------------
 say "service nabiz-kiosk"
@@ -221,7 +199,10 @@ $( [ "$STARTED" = yes ] && echo "The kiosk service is running and starts at ever
 Next steps:
   1. Look at the screen; or check:  systemctl status nabiz-kiosk
                                     journalctl -u nabiz-kiosk -f
-  2. Press every button: each answers, its LED flashes. For a wiring check see docs/hardware.md.
+  2. Check the wiring in test mode (nothing is recorded; the survey is off meanwhile):
+       sudo systemctl stop nabiz-kiosk; sudo -u $USER_NAME $VENV/bin/kiosk wiring-check; sudo systemctl start nabiz-kiosk
+     Press every button: the screen shows its number and GPIO, its LED flashes (docs/hardware.md).
+     Do not test on the running survey: those presses would be recorded as customers' answers.
   3. Answers buffered on this kiosk:  sudo -u $USER_NAME $VENV/bin/kiosk responses
      Outbox health:                   sudo -u $USER_NAME $VENV/bin/kiosk health
   4. Screenshot of the live screen:   sudo kill -USR1 \$(systemctl show -p MainPID --value nabiz-kiosk)

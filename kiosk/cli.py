@@ -1,13 +1,14 @@
-"""The ``kiosk`` command: run the kiosk, read its buffer, check a survey, take screenshots.
+"""The ``kiosk`` command: run the kiosk, check its wiring or config, read its buffer, check a
+survey, take screenshots.
 
 Errors a person can fix (a bad survey, a wrong pin, a missing font) print what is wrong
-and how to fix it, and exit with status 2 before anything is written.
+and how to fix it, and exit with status 2 before anything is written. Each command parses
+its options and calls one function (``kiosk.launch``, ``kiosk.preflight``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,17 +18,8 @@ import click
 
 from hardware.errors import HardwareError
 from hardware.profiles import available_profiles, load_profile
-from kiosk import __version__
-from kiosk.config import (
-    ConfigError,
-    KioskConfig,
-    default_data_dir,
-    default_device_id,
-    default_panel,
-    default_screen_mode,
-    load_config,
-)
-from kiosk.protocol import device_id_problem
+from kiosk import __version__, preflight
+from kiosk.config import ConfigError, default_data_dir, load_config
 from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
 
 if TYPE_CHECKING:
@@ -43,12 +35,9 @@ def fail(message: str) -> NoReturn:
 
 def parse_size(value: str) -> tuple[int, int]:
     try:
-        width, height = (int(part) for part in value.lower().split("x"))
-    except ValueError:
-        fail(f"size {value!r} is not WIDTHxHEIGHT\n  fix: write it like 800x480 or 1920x1080")
-    if width < 320 or height < 240:
-        fail(f"size {value} is too small\n  fix: use at least 320x240")
-    return width, height
+        return preflight.parse_size(value)
+    except preflight.StartupError as exc:
+        fail(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,113 +46,73 @@ def main() -> None:
     """Nabız kiosk: a feedback survey answered with physical buttons."""
 
 
+DISPLAY_OPTIONS = [
+    click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Kiosk config file (default /etc/nabiz/kiosk.toml if present)."),
+    click.option("--panel", type=click.Choice(["gpio", "keyboard", "stdin"]), help="Buttons: GPIO (default on a Pi), keys 1-9 in the window, or a script on stdin."),
+    click.option("--profile", help=f"Pin profile name or file ({', '.join(available_profiles())})."),
+    click.option("--headless", is_flag=True, help="No display: draw off-screen (SDL dummy driver)."),
+    click.option("--window", is_flag=True, help="A desktop window instead of full screen."),
+    click.option("--size", help="Window or headless size, WIDTHxHEIGHT (default 800x480)."),
+    click.option("--data-dir", type=click.Path(file_okay=False), help="The kiosk's data directory (default: systemd's StateDirectory or /var/lib/nabiz-kiosk)."),
+    click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format."),
+]
+
+
+def display_options(command):  # type: ignore[no-untyped-def]
+    """The options ``run`` and ``wiring-check`` share: which config, panel, screen and data directory."""
+    for option in reversed(DISPLAY_OPTIONS):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Kiosk config file (default /etc/nabiz/kiosk.toml if present).")
+@display_options
 @click.option("--survey", "survey_path", type=click.Path(dir_okay=False), help="Survey file (default: the bundled Turkish/English survey).")
-@click.option("--panel", type=click.Choice(["gpio", "keyboard", "stdin"]), help="Buttons: GPIO (default on a Pi), keys 1-9 in the window, or a script on stdin.")
-@click.option("--profile", help=f"Pin profile name or file ({', '.join(available_profiles())}).")
-@click.option("--headless", is_flag=True, help="No display: draw off-screen (SDL dummy driver).")
-@click.option("--window", is_flag=True, help="A desktop window instead of full screen.")
-@click.option("--size", help="Window or headless size, WIDTHxHEIGHT (default 800x480).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the outbox lives (default: systemd's StateDirectory or /var/lib/nabiz-kiosk).")
 @click.option("--device-id", help="This kiosk's id (default: kiosk-<hostname>).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format.")
-def run(config_path, survey_path, panel, profile, headless, window, size, data_dir, device_id, log_format) -> None:  # type: ignore[no-untyped-def]
+@click.option(
+    "--error-hold", type=click.FloatRange(min=0), default=preflight.DEFAULT_ERROR_HOLD, show_default=True,
+    help="Seconds an error that stops the start stays on a visible screen before exiting with status 2 (0: exit at once).",
+)
+def run(config_path, panel, profile, headless, window, size, data_dir, log_format, survey_path, device_id, error_hold) -> None:  # type: ignore[no-untyped-def]
     """Run the survey on screen and buttons until stopped."""
+    from kiosk.launch import run_kiosk
+
+    options = preflight.RunOptions(
+        config_path=config_path, survey_path=survey_path, panel=panel, profile=profile, headless=headless, window=window, size=size,
+        data_dir=data_dir, device_id=device_id, log_format=log_format, error_hold=error_hold,
+    )
+    sys.exit(run_kiosk(options))
+
+
+@main.command("wiring-check")
+@display_options
+@click.option("--timeout", type=click.FloatRange(min=0), default=preflight.WIRING_CHECK_TIMEOUT, show_default=True, help="End by itself after this many seconds (0: only Ctrl-C).")
+def wiring_check(config_path, panel, profile, headless, window, size, data_dir, log_format, timeout) -> None:  # type: ignore[no-untyped-def]
+    """Test mode for technicians: each press shows its button and GPIO and flashes its LED.
+
+    Nothing is recorded: no outbox is opened, nothing is sent. Exit status 0 when every
+    button reported a press, 1 when one never did, 2 on an error.
+    """
+    from kiosk.launch import run_wiring_check
+
+    options = preflight.RunOptions(
+        config_path=config_path, panel=panel, profile=profile, headless=headless, window=window, size=size, data_dir=data_dir, log_format=log_format
+    )
+    sys.exit(run_wiring_check(options, timeout or None))
+
+
+@main.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def check_config(config_file) -> None:  # type: ignore[no-untyped-def]
+    """Check a kiosk config as `kiosk run` would (survey, profile, fonts, CA file), without starting.
+
+    Run it as the kiosk's user: what that user cannot read, the kiosk cannot use.
+    """
     try:
-        config = load_config(config_path)
-    except ConfigError as exc:
+        lines = preflight.check_config(config_file)
+    except preflight.StartupError as exc:
         fail(str(exc))
-    sys.exit(run_kiosk(config, survey_path, panel, profile, headless, window, size, data_dir, device_id, log_format))
-
-
-def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headless, window, size, data_dir, device_id, log_format) -> int:  # type: ignore[no-untyped-def]
-    """Check everything a person could get wrong first, then open hardware and storage."""
-    from kiosk.logs import setup_logging
-
-    setup_logging(log_format or config.log_format, config.log_level)
-    survey_file = survey_path or config.survey or DEFAULT_SURVEY_PATH
-    try:
-        survey = load_survey(survey_file)
-        profile = load_profile(profile_name or config.panel.profile)
-        profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
-    except (SurveyError, HardwareError) as exc:
-        fail(str(exc))
-
-    device = device_id or config.device_id or default_device_id()
-    problem = device_id_problem(device)
-    if problem and config.fleet.broker:
-        fail(f"{problem}\n  fix: set device_id in the kiosk config to the id given by `fleet device add`")
-    kind = panel_kind or config.panel.kind or default_panel()
-    mode = "headless" if headless else "window" if window else (config.screen.mode or default_screen_mode())
-    if kind == "keyboard" and mode == "headless":
-        fail("--panel keyboard needs a window to type into\n  fix: run on a desktop (or under Xvfb), or use --panel stdin with --headless")
-    width, height = parse_size(size) if size else (config.screen.width, config.screen.height)
-    directory = Path(data_dir or config.data_dir or default_data_dir())
-
-    from kiosk.app import Kiosk
-    from kiosk.clock import SystemClock, boot_id
-    from kiosk.outbox import Outbox, OutboxError
-    from kiosk.screen import Screen, find_font
-
-    try:
-        find_font(config.screen.font)
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    try:
-        panel = _open_panel(kind, profile, directory)
-    except HardwareError as exc:
-        fail(str(exc))
-    try:
-        screen = Screen(profile, (width, height), mode, config.screen.font)
-    except Exception as exc:  # pygame.error has no finer type; say what failed and how to fix it
-        panel.close()
-        fail(f"cannot open the display ({mode}): {exc}\n  fix: on a Pi console use SDL_VIDEODRIVER=kmsdrm and the 'video' and 'render' groups; use --headless to run without a display")
-    try:
-        outbox = Outbox(device, boot_id(), config.outbox.max_rows, config.outbox.reserve_mb * 1024 * 1024).open(directory)
-    except OutboxError as exc:
-        panel.close()
-        screen.close()
-        fail(str(exc))
-    sync = None
-    if config.fleet.broker:
-        from kiosk.app import Stop
-        from kiosk.sync.worker import FleetSync
-
-        try:
-            sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
-        except ConfigError as exc:
-            # Offline is normal: a missing or unreadable CA file must not stop the kiosk taking
-            # answers. They wait in the outbox until the file is fixed and the kiosk restarted.
-            logging.getLogger("kiosk").critical("fleet sync is OFF, answers stay in the outbox: %s", exc)
-    kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, on_saved=sync.saved if sync else None)
-    kiosk.install_signal_handlers()
-    if sync is not None:
-        sync.on_fatal = lambda reason: kiosk.submit(Stop(reason, exit_code=1))
-        sync.start()
-    else:
-        logging.getLogger("kiosk").info("no fleet broker configured: answers stay in the outbox (set [fleet] broker in the config)")
-    try:
-        return kiosk.run()
-    finally:
-        if sync is not None:
-            sync.stop()
-        outbox.close()
-        screen.close()
-
-
-def _open_panel(kind: str, profile, directory: Path):  # type: ignore[no-untyped-def]
-    if kind == "gpio":
-        from hardware.gpio import GpioPanel
-
-        return GpioPanel(profile)
-    if kind == "keyboard":
-        from hardware.keyboard import KeyboardPanel
-
-        return KeyboardPanel(profile, str(directory / "screenshots"))
-    from hardware.scripted import ScriptedPanel
-
-    return ScriptedPanel(profile, sys.stdin)
+    click.echo("\n".join(lines))
 
 
 @main.command()

@@ -62,21 +62,31 @@ def xdotool(display, *args):
     return subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=20, check=True).stdout
 
 
-def test_keys_in_a_real_window_answer_the_survey(display, tmp_path):
+def kiosk_in_window(display, *args):
+    """`kiosk run --window ARGS` on *display*, logging JSON on stdout; and a watcher of that log."""
     env = {k: v for k, v in os.environ.items() if k != "SDL_VIDEODRIVER"}
     env["DISPLAY"] = display
-    data = tmp_path / "data"
     kiosk = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "run", "--window", "--panel", "keyboard", "--data-dir", str(data), "--log-format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+        [sys.executable, "-m", "kiosk", "run", "--window", "--log-format", "json", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
     )
+    return kiosk, Watcher(kiosk.stdout)
+
+
+def the_window(display, log):
+    """The kiosk's real X window (not the dummy driver), found the way a window manager finds it."""
+    assert any(e.get("driver") == "x11" for e in log.entries), "a real X window, not the dummy driver"
+    window = xdotool(display, "search", "--sync", "--class", "nabiz-kiosk").split()[0]
+    assert xdotool(display, "getwindowname", window).strip() == "Nabız"
+    return window
+
+
+def test_keys_in_a_real_window_answer_the_survey(display, tmp_path):
+    data = tmp_path / "data"
+    kiosk, log = kiosk_in_window(display, "--panel", "keyboard", "--data-dir", str(data))
     try:
-        log = Watcher(kiosk.stdout)
         assert log.wait_for("kiosk running"), log.entries
-        assert any(e.get("driver") == "x11" for e in log.entries), "a real X window, not the dummy driver"
-        window = xdotool(display, "search", "--sync", "--class", "nabiz-kiosk").split()[0]
+        window = the_window(display, log)
         assert "Geometry: 800x480" in xdotool(display, "getwindowgeometry", window)
-        assert xdotool(display, "getwindowname", window).strip() == "Nabız"
         xdotool(display, "windowfocus", "--sync", window)
         xdotool(display, "key", "--delay", "150", "l", "1", "2", "4")  # English; very unhappy → staff → yes
         assert log.wait_for("thank-you shown"), log.entries
@@ -93,3 +103,32 @@ def test_keys_in_a_real_window_answer_the_survey(display, tmp_path):
     assert [a["option"] for a in row["answers"]] == ["very-unhappy", "staff", "yes"]
     shot = next(e["path"] for e in log.entries if e.get("msg") == "screenshot saved")
     assert Path(shot).stat().st_size > 1000
+
+
+def test_a_kiosk_that_cannot_start_shows_why_in_a_real_window(display, tmp_path):
+    """Issue 7, defect 12: the reason on the screen, not a black window; Escape ends it (status 2)."""
+    import signal
+
+    import pygame
+
+    from kiosk.technician_screen import ALARM
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text('device_id = "k1"\n[panel]\nprofile = "arcade-9"\n')
+    data = tmp_path / "data"
+    kiosk, log = kiosk_in_window(display, "--config", str(config), "--data-dir", str(data))
+    try:
+        assert log.wait_for("startup error shown"), log.entries
+        window = the_window(display, log)
+        kiosk.send_signal(signal.SIGUSR1)
+        assert log.wait_for("screenshot saved"), log.entries
+        xdotool(display, "windowfocus", "--sync", window)
+        xdotool(display, "key", "Escape")
+        assert kiosk.wait(20) == 2
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+    error = next(e["error"] for e in log.entries if e.get("msg") == "kiosk cannot start")
+    assert "no pin profile named 'arcade-9'" in error
+    (shot,) = (data / "screenshots").glob("screen-*.png")
+    assert pygame.image.load(str(shot)).get_at((4, 4))[:3] == ALARM
