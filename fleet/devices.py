@@ -1,9 +1,10 @@
 """The device registry: who may connect, from which site, and how each kiosk is doing.
 
 Adding a device makes its broker login (a random password, stored only as a hash) and the
-kiosk config a technician copies to the Pi. Revoking it removes the login from the broker's
-password file and reloads the broker, which disconnects the kiosk at once. The registry is
-the source of truth; the broker's files are rendered from it after every change.
+kiosk config a technician copies to the Pi. Revoking it removes the login from the broker,
+which disconnects the kiosk at once. The registry is the source of truth: the broker's
+accounts are rendered from it whenever ``fleet serve`` starts the broker, and each change in
+between is sent to the running broker (``sync_broker``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.broker import BrokerFiles, hash_password, new_password
+from fleet import dynsec, identity
+from fleet.broker import BrokerError, BrokerFiles, hash_password, new_password
+from fleet.dynsec import ADMIN_USER, FLEET_CLIENT_ID, FLEET_USER, AdminLogin, BrokerControl, ControlError
 from fleet.store import Device, database
 from kiosk.config import config_template
 from kiosk.protocol import device_id_problem
@@ -33,7 +36,7 @@ DEFAULT_INACTIVITY_S = 180.0
 class DeviceView:
     device_id: str
     site: str
-    state: str  # online | offline | silent | revoked | never-connected
+    state: str  # online | offline | silent | revoked | never-connected | id-conflict
     last_seen: float | None
     backlog: int | None
     software: str
@@ -42,14 +45,42 @@ class DeviceView:
     rejected_messages: int
     temperature_c: float | None
     disk_free_bytes: int | None
+    id_conflict_at: float | None  # when two kiosks last took turns under this id (fleet.identity)
+    id_conflict_boot_ids: list[str]
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
+def fleet_id_problem(device_id: str) -> str | None:
+    """Why *device_id* would collide with the fleet's own names, or None.
+
+    A device's id is its broker login and its MQTT client id. The broker binds each device's
+    login to that client id, so a device registered as ``nabiz-fleet-1`` could legitimately
+    connect as the first worker and knock it off: the fleet's logins, its client ids (``nabiz-fleet``,
+    ``nabiz-fleet-1`` …, ``nabiz-fleet-admin-…``) and its default shared group all start with
+    ``nabiz-fleet`` or are its logins, and no device may take them."""
+    if device_id in (FLEET_USER, ADMIN_USER):
+        return f"device id {device_id!r} is the fleet's own broker login"
+    if device_id.startswith(FLEET_CLIENT_ID):
+        return f"device id {device_id!r} starts with {FLEET_CLIENT_ID!r}, which is reserved for the fleet's own MQTT client ids and shared group ({FLEET_CLIENT_ID}, {FLEET_CLIENT_ID}-1, …)"
+    return None
+
+
+def client_id_problem(client_id: str, workers: int = 1) -> str | None:
+    """Why ``fleet serve --client-id`` would knock a kiosk off the broker, or None: the fleet's
+    login may use any client id, so one that is a device's id (``--client-id kiosk-1``, or
+    ``kiosk`` with ``--workers 2`` giving ``kiosk-1``) would take that kiosk's session."""
+    ids = [client_id] if workers == 1 else [f"{client_id}-{n}" for n in range(1, workers + 1)]
+    taken = [d.device_id for d in Device.select(Device.device_id).where(Device.device_id.in_(ids))]
+    if taken:
+        return f"the fleet's client id {taken[0]!r} is a registered device's id: the fleet would knock that kiosk off the broker\n  fix: keep the default --client-id {FLEET_CLIENT_ID}, or choose one no device has"
+    return None
+
+
 def add_device(device_id: str, site: str, now: float | None = None) -> str:
     """Register *device_id* at *site*; returns its new broker password (shown once, never stored)."""
-    problem = device_id_problem(device_id)
+    problem = device_id_problem(device_id) or fleet_id_problem(device_id)
     if problem:
         raise RegistryError(f"{problem}\n  fix: e.g. kiosk-ist-042")
     if not site.strip():
@@ -69,6 +100,10 @@ def add_many(device_ids: list[str], site: str) -> dict[str, str]:
     """Register (or re-key) many devices in one transaction: ``fleet simulate``'s kiosks."""
     passwords = {}
     now = time.time()
+    for device_id in device_ids:
+        problem = device_id_problem(device_id) or fleet_id_problem(device_id)
+        if problem:
+            raise RegistryError(f"{problem}\n  fix: give the simulation another --prefix")
     with database.atomic():
         for start in range(0, len(device_ids), 500):
             query = Device.select(Device.device_id, Device.site).where(Device.device_id.in_(device_ids[start : start + 500]) & (Device.site != site))
@@ -118,11 +153,44 @@ def broker_accounts() -> list[tuple[str, str]]:
     return [(d.device_id, d.password_hash) for d in query]
 
 
-def sync_broker(files: BrokerFiles) -> bool:
-    """Render the broker's password file and ACL from the registry; reload a running managed
-    broker (True if one was reloaded)."""
-    files.write_auth(broker_accounts())
-    return files.reload()
+def sync_broker(files: BrokerFiles, put: dict[str, str] | None = None, remove: list[str] | None = None, admin: AdminLogin | None = None) -> bool:
+    """Bring the broker in line with a registry change: *put* gives devices a login with a
+    new password (device id → the password itself: the registry keeps only hashes, so only the
+    command that made a password can hand it over), *remove* takes logins away (and
+    disconnects them).
+
+    A managed broker running from *files*, or the broker *admin* names, gets the change as
+    dynamic-security commands and True is returned once it confirmed them all. With no managed
+    broker running, the plugin's file is rendered from the registry instead (for its next start,
+    or for a broker of yours to load), and False is returned. A running broker that refuses or
+    does not answer is a BrokerError: the registry has the change, and ``fleet serve`` renders
+    it into the broker's file at its next start."""
+    put, remove = put or {}, remove or []
+    running = files.running_pid() is not None
+    if not running:
+        files.write_auth(broker_accounts())
+    login = admin or (files.admin_login() if running else None)
+    if login is None:
+        return False
+    try:
+        with BrokerControl(login) as control:
+            commands: list[dict] = []
+            if put:
+                listed = control.run([{"command": "listClients"}])[0]
+                present = set(listed.get("data", {}).get("clients", []))
+                for device_id, password in put.items():
+                    if device_id in present:
+                        commands += dynsec.rekey_commands(device_id, password)
+                    else:  # a role left by an interrupted change would make createRole fail
+                        commands += [dynsec.delete_commands(device_id)[1], *dynsec.create_commands(device_id, password)]
+            for device_id in remove:
+                commands += dynsec.delete_commands(device_id)
+            failed = dynsec.failures(commands, control.run(commands))
+    except ControlError as exc:
+        raise BrokerError(f"{exc}\n  the registry has the change; `fleet serve` gives it to its broker when it next starts one") from None
+    if failed:
+        raise BrokerError(f"the broker refused {len(failed)} of the change's commands: {'; '.join(failed[:3])}\n  the registry has the change; `fleet serve` gives it to its broker when it next starts one")
+    return True
 
 
 def list_devices(now: float | None = None, inactivity_s: float = DEFAULT_INACTIVITY_S, site: str | None = None) -> list[DeviceView]:
@@ -152,6 +220,8 @@ def _get(device_id: str) -> Device:
 def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     if device.revoked_at is not None:
         state = "revoked"
+    elif device.id_conflict_at is not None and now - device.id_conflict_at <= identity.WINDOW_S:
+        state = "id-conflict"
     elif device.last_seen is None and not device.online:
         state = "never-connected"
     elif device.online and device.last_seen is not None and now - device.last_seen <= inactivity_s:
@@ -173,6 +243,8 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
         rejected_messages=device.rejected_messages,
         temperature_c=health.get("cpu_temp_c"),
         disk_free_bytes=health.get("disk_free_bytes"),
+        id_conflict_at=device.id_conflict_at,
+        id_conflict_boot_ids=device.id_conflict_boots.split(",") if device.id_conflict_boots else [],
     )
 
 
