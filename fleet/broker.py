@@ -20,6 +20,7 @@ import errno
 import getpass
 import glob
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -60,6 +61,16 @@ def hash_password(password: str, salt: bytes | None = None, iterations: int = HA
     salt = salt or secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """Whether *password* is the one *password_hash* (``hash_password``'s format) was made from."""
+    try:
+        _, kind, iterations, salt, _ = password_hash.split("$")
+        expected = hash_password(password, base64.b64decode(salt), int(iterations))
+    except ValueError:
+        return False
+    return kind == "7" and hmac.compare_digest(expected, password_hash)
 
 
 def new_password() -> str:
@@ -155,6 +166,12 @@ class BrokerFiles:
     def fleet_password(self) -> str:
         """The fleet's own broker password, made once and kept readable by its owner only."""
         return self._secret(self.fleet_secret)
+
+    def simulation_password(self, device_id: str) -> str:
+        """A simulated kiosk's password, the same at every ``fleet simulate`` run, so a second run
+        changes no login (derived from a secret made once; real kiosks get random ones)."""
+        secret = self._secret(self.directory / "simulation.secret").encode()
+        return base64.urlsafe_b64encode(hmac.digest(secret, device_id.encode(), "sha256")[:18]).decode()
 
     def admin_password(self) -> str:
         """The admin login's password: only ``fleet device ...`` on this machine uses it, to

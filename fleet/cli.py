@@ -413,15 +413,18 @@ def responses(since, until, site, device_id, fmt, data_dir, db_url) -> None:  # 
 def simulate(device_count, per_device, rate, processes, backlog, negative, prefix, site, broker_url, timeout, as_json, cleanup, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Many simulated kiosks on real MQTT connections: capacity planning and benchmarks."""
     from fleet import devices
+    from fleet.broker import BrokerFiles
     from fleet.simulate import SimulationPlan, run_simulation
 
     ids = [f"{prefix}-{n:04d}" for n in range(1, device_count + 1)]
     with open_store(data_dir, db_url) as directory:
         try:
-            passwords = devices.add_many(ids, site)
+            files = BrokerFiles(directory / "broker")
+            passwords = {device_id: files.simulation_password(device_id) for device_id in ids}
+            changed = devices.add_many(ids, site, passwords)
         except devices.RegistryError as exc:
             fail(str(exc))
-        applied, ok = _apply_to_broker(directory, put=passwords)
+        applied, ok = _apply_to_broker(directory, put=changed)
         if not ok:
             fail(f"the simulated kiosks are registered {applied}")
         url = broker_url or public_broker_url(directory, host="127.0.0.1")

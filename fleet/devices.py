@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleet import dynsec, identity
-from fleet.broker import BrokerError, BrokerFiles, hash_password, new_password
+from fleet.broker import BrokerError, BrokerFiles, hash_password, new_password, verify_password
 from fleet.dynsec import ADMIN_USER, FLEET_CLIENT_ID, FLEET_USER, AdminLogin, BrokerControl, ControlError
 from fleet.store import Device, database
 from kiosk.config import config_template
@@ -96,26 +96,39 @@ def add_device(device_id: str, site: str, now: float | None = None) -> str:
     return password
 
 
-def add_many(device_ids: list[str], site: str) -> dict[str, str]:
-    """Register (or re-key) many devices in one transaction: ``fleet simulate``'s kiosks."""
-    passwords = {}
+def add_many(device_ids: list[str], site: str, passwords: dict[str, str] | None = None) -> dict[str, str]:
+    """Register (or re-key) many devices in one transaction: ``fleet simulate``'s kiosks.
+
+    Returns the devices whose login changed, with their passwords: all of them, with new
+    random passwords, when *passwords* is None. Given *passwords* (simulate derives them from a
+    secret, the same at every run), a device whose stored hash already matches is left as it
+    is: a running broker then has nothing to change for it, and changing a login costs the
+    dynamic-security plugin a rewrite of its whole file."""
+    changed = {}
     now = time.time()
     for device_id in device_ids:
         problem = device_id_problem(device_id) or fleet_id_problem(device_id)
         if problem:
             raise RegistryError(f"{problem}\n  fix: give the simulation another --prefix")
     with database.atomic():
+        current: dict[str, tuple[str, bool]] = {}
         for start in range(0, len(device_ids), 500):
-            query = Device.select(Device.device_id, Device.site).where(Device.device_id.in_(device_ids[start : start + 500]) & (Device.site != site))
-            for real in query:
-                raise RegistryError(f"device {real.device_id!r} exists at site {real.site!r}: it is not a simulated kiosk\n  fix: give the simulation another --prefix (or --site)")
+            query = Device.select(Device.device_id, Device.site, Device.password_hash, Device.revoked_at).where(Device.device_id.in_(device_ids[start : start + 500]))
+            for known in query:
+                if known.site != site:
+                    raise RegistryError(f"device {known.device_id!r} exists at site {known.site!r}: it is not a simulated kiosk\n  fix: give the simulation another --prefix (or --site)")
+                current[known.device_id] = (known.password_hash, known.revoked_at is None)
         for device_id in device_ids:
-            password = new_password()
-            Device.insert(device_id=device_id, site=site, password_hash=hash_password(password), created_at=now).on_conflict(
-                conflict_target=[Device.device_id], update={Device.password_hash: hash_password(password), Device.revoked_at: None, Device.site: site}
+            password = passwords[device_id] if passwords else new_password()
+            stored, active = current.get(device_id, ("", False))
+            if passwords and active and verify_password(password, stored):
+                continue
+            password_hash = hash_password(password)
+            Device.insert(device_id=device_id, site=site, password_hash=password_hash, created_at=now).on_conflict(
+                conflict_target=[Device.device_id], update={Device.password_hash: password_hash, Device.revoked_at: None, Device.site: site}
             ).execute()
-            passwords[device_id] = password
-    return passwords
+            changed[device_id] = password
+    return changed
 
 
 def remove_devices(device_ids: list[str]) -> tuple[int, int]:
@@ -179,10 +192,7 @@ def sync_broker(files: BrokerFiles, put: dict[str, str] | None = None, remove: l
                 listed = control.run([{"command": "listClients"}])[0]
                 present = set(listed.get("data", {}).get("clients", []))
                 for device_id, password in put.items():
-                    if device_id in present:
-                        commands += dynsec.rekey_commands(device_id, password)
-                    else:  # a role left by an interrupted change would make createRole fail
-                        commands += [dynsec.delete_commands(device_id)[1], *dynsec.create_commands(device_id, password)]
+                    commands += dynsec.rekey_commands(device_id, password) if device_id in present else dynsec.create_commands(device_id, password)
             for device_id in remove:
                 commands += dynsec.delete_commands(device_id)
             failed = dynsec.failures(commands, control.run(commands))

@@ -243,3 +243,40 @@ def test_serve_refuses_a_client_id_that_is_a_device(data, tmp_path):
     assert alone.returncode == 2 and "'kiosk-1' is a registered device's id" in alone.stderr
     workers = fleet("serve", "--client-id", "kiosk", "--workers", "2", "--port", str(free_port()), "--bind", "127.0.0.1", data_dir=data, timeout=30)
     assert workers.returncode == 2 and "'kiosk-1' is a registered device's id" in workers.stderr
+
+
+def test_device_changes_reach_a_broker_you_run(data, tmp_path):
+    """An external Mosquitto loading a copy of the fleet's dynamic-security file: `fleet device
+    add` and `revoke` change it live through NABIZ_FLEET_BROKER_ADMIN, as with the managed one."""
+    import getpass
+
+    from fleet.broker import BrokerFiles, find_dynsec_plugin, find_mosquitto
+    from tests.mqtt_helpers import Client, wait_for_login
+
+    assert add("k1", tmp_path / "k1.toml", data).returncode == 0  # no broker runs: the file is rendered
+    files = BrokerFiles(data / "broker")
+    own = tmp_path / "mosquitto"
+    own.mkdir()
+    (own / "dynsec.json").write_text(files.dynsec.read_text())
+    port = free_port()
+    (own / "mosquitto.conf").write_text(f"user {getpass.getuser()}\nallow_anonymous false\nplugin {find_dynsec_plugin()}\nplugin_opt_config_file {own / 'dynsec.json'}\nlistener {port} 127.0.0.1\n")
+    broker = subprocess.Popen([find_mosquitto(), "-c", str(own / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_login(port, "fleet", files.fleet_password())
+        admin = {"NABIZ_FLEET_BROKER_ADMIN": f"mqtt://fleet-admin:{files.admin_password()}@127.0.0.1:{port}"}
+        added = subprocess.run([sys.executable, "-m", "fleet", "device", "add", "k2", "--site", "S", "--out", str(tmp_path / "k2.toml"), "--broker-url", PUBLIC],
+                               capture_output=True, text=True, env={**os.environ, "NABIZ_FLEET_DATA": str(data), **admin}, cwd=ROOT, timeout=60)
+        assert added.returncode == 0 and "the running broker applied it" in added.stdout, added.stderr
+        password = tomllib.loads((tmp_path / "k2.toml").read_text())["fleet"]["password"]
+        kiosk = Client(port, "k2", password, client_id="k2").connect()
+        assert kiosk.accepted, "the new kiosk logs in to the broker you run"
+        revoked = subprocess.run([sys.executable, "-m", "fleet", "device", "revoke", "k2"], capture_output=True, text=True, env={**os.environ, "NABIZ_FLEET_DATA": str(data), **admin}, cwd=ROOT, timeout=60)
+        assert revoked.returncode == 0 and "the running broker applied it" in revoked.stdout, revoked.stderr
+        assert kiosk.disconnected.wait(1), "and is gone from it within a second of its revocation"
+        kiosk.close()
+        wrong = subprocess.run([sys.executable, "-m", "fleet", "device", "revoke", "k1"], capture_output=True, text=True,
+                               env={**os.environ, "NABIZ_FLEET_DATA": str(data), "NABIZ_FLEET_BROKER_ADMIN": f"mqtt://fleet-admin:wrong@127.0.0.1:{port}"}, cwd=ROOT, timeout=60)
+        assert wrong.returncode == 1 and "did NOT apply it" in wrong.stderr and "refused the admin login" in wrong.stderr
+    finally:
+        broker.terminate()
+        broker.wait(10)

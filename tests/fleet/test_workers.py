@@ -51,6 +51,17 @@ def test_two_workers_store_every_response_once(pool):
     assert log.read_text().count("fleet connected to the broker") == 2, "both workers took part"
 
 
+def test_a_second_simulation_changes_no_login(pool):
+    """Simulated kiosks keep their passwords between runs: the broker's plugin rewrites its whole
+    file for every login changed, so a second run must change none."""
+    env, _, _ = pool
+    assert simulate(env, "--devices", "5", "--responses", "1")["acked"] == 5
+    saved = Path(env["NABIZ_FLEET_DATA"]) / "broker" / "dynamic-security.json"
+    before = saved.stat().st_mtime_ns
+    assert simulate(env, "--devices", "5", "--responses", "1")["acked"] == 5
+    assert saved.stat().st_mtime_ns == before, "no dynamic-security command ran"
+
+
 @pytest.mark.slow
 def test_a_killed_worker_is_started_again_and_nothing_is_lost(pool):
     env, log, _ = pool
