@@ -317,11 +317,11 @@ def device_revoke(device_id, data_dir, db_url) -> None:  # type: ignore[no-untyp
 
     with open_store(data_dir, db_url) as directory:
         try:
-            devices.revoke_device(device_id)
+            newly = devices.revoke_device(device_id)
         except devices.RegistryError as exc:
             fail(str(exc))
         applied, ok = _apply_to_broker(directory, remove=[device_id])
-    click.echo(f"revoked {device_id}; {applied}", err=not ok)
+    click.echo(f"{'revoked' if newly else 'already revoked:'} {device_id}; {applied}", err=not ok)
     if not ok:
         sys.exit(1)
 

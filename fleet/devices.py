@@ -153,17 +153,26 @@ def new_credentials(device_id: str) -> str:
     return password
 
 
-def revoke_device(device_id: str, now: float | None = None) -> None:
+def revoke_device(device_id: str, now: float | None = None) -> bool:
+    """Revoke *device_id*; False if it already was (revoking again is how a revocation a broker
+    missed is given to it once more)."""
     device = _get(device_id)
     if device.revoked_at is not None:
-        raise RegistryError(f"device {device_id!r} is already revoked")
+        return False
     Device.update(revoked_at=time.time() if now is None else now, online=False, status_reason="revoked").where(Device.device_id == device_id).execute()
+    return True
 
 
 def broker_accounts() -> list[tuple[str, str]]:
     """(login, password hash) of every device allowed on the broker."""
     query = Device.select(Device.device_id, Device.password_hash).where(Device.revoked_at.is_null()).order_by(Device.device_id)
     return [(d.device_id, d.password_hash) for d in query]
+
+
+UNAPPLIED = (
+    "  the registry has the change, the broker not yet. fix: once the broker is reachable, run `fleet device revoke ID` again for a revocation, "
+    "or `fleet device credentials ID` for a new login (a new password); `fleet serve` also gives every change to its managed broker when it starts it"
+)
 
 
 def sync_broker(files: BrokerFiles, put: dict[str, str] | None = None, remove: list[str] | None = None, admin: AdminLogin | None = None) -> bool:
@@ -173,11 +182,11 @@ def sync_broker(files: BrokerFiles, put: dict[str, str] | None = None, remove: l
     disconnects them).
 
     A managed broker running from *files*, or the broker *admin* names, gets the change as
-    dynamic-security commands and True is returned once it confirmed them all. With no managed
+    dynamic-security commands and True is returned once it confirmed them all (with the removal
+    of any login the fleet made for a device the registry has since revoked). With no managed
     broker running, the plugin's file is rendered from the registry instead (for its next start,
     or for a broker of yours to load), and False is returned. A running broker that refuses or
-    does not answer is a BrokerError: the registry has the change, and ``fleet serve`` renders
-    it into the broker's file at its next start."""
+    does not answer is a BrokerError whose message says how to apply the change later."""
     put, remove = put or {}, remove or []
     running = files.running_pid() is not None
     if not running:
@@ -187,19 +196,22 @@ def sync_broker(files: BrokerFiles, put: dict[str, str] | None = None, remove: l
         return False
     try:
         with BrokerControl(login) as control:
+            listed = control.run([{"command": "listClients", "verbose": True}])[0].get("data", {}).get("clients", [])
+            present = {client.get("username") for client in listed}
+            active = {device_id for device_id, _ in broker_accounts()}
+            # Logins the fleet made for devices the registry no longer lets in (a revocation
+            # this broker missed): removed with any change. Logins of its own making only.
+            stale = [client["username"] for client in listed if client.get("username") not in active and dynsec.made_for_device(client)]
             commands: list[dict] = []
-            if put:
-                listed = control.run([{"command": "listClients"}])[0]
-                present = set(listed.get("data", {}).get("clients", []))
-                for device_id, password in put.items():
-                    commands += dynsec.rekey_commands(device_id, password) if device_id in present else dynsec.create_commands(device_id, password)
-            for device_id in remove:
+            for device_id, password in put.items():
+                commands += dynsec.rekey_commands(device_id, password) if device_id in present else dynsec.create_commands(device_id, password)
+            for device_id in dict.fromkeys([*remove, *stale]):
                 commands += dynsec.delete_commands(device_id)
             failed = dynsec.failures(commands, control.run(commands))
     except ControlError as exc:
-        raise BrokerError(f"{exc}\n  the registry has the change; `fleet serve` gives it to its broker when it next starts one") from None
+        raise BrokerError(f"{exc}\n{UNAPPLIED}") from None
     if failed:
-        raise BrokerError(f"the broker refused {len(failed)} of the change's commands: {'; '.join(failed[:3])}\n  the registry has the change; `fleet serve` gives it to its broker when it next starts one")
+        raise BrokerError(f"the broker refused {len(failed)} of the change's commands: {'; '.join(failed[:3])}\n{UNAPPLIED}")
     return True
 
 

@@ -141,6 +141,12 @@ def rekey_commands(device_id: str, password: str) -> list[dict[str, Any]]:
     return [{"command": "setClientPassword", "username": device_id, "password": password}]
 
 
+def made_for_device(client: dict[str, Any]) -> bool:
+    """Whether a login in ``listClients`` (verbose) is one the fleet made for a device: it has
+    that device's role. Logins an operator added to a broker by hand are never touched."""
+    return device_role(str(client.get("username", ""))) in [role.get("rolename") for role in client.get("roles", [])]
+
+
 #: Answers that mean "already as asked": deleting what is gone, or a device's role left by an
 #: interrupted change (its ACLs are made from the device id alone, so it is the same role).
 HARMLESS = {("deleteClient", "Client not found"), ("deleteRole", "Role not found"), ("createRole", "Role already exists")}

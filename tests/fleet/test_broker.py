@@ -232,3 +232,31 @@ def test_a_broker_left_by_a_killed_fleet_is_replaced(tmp_path):
         successor.stop()
         if orphan._process.poll() is None:
             os.kill(orphan_pid, signal.SIGKILL)
+
+
+def test_a_revocation_the_broker_missed_is_applied_by_the_next_change(registry, broker, monkeypatch):
+    """The broker was unreachable when kiosk-a was revoked: the next change that reaches it
+    removes kiosk-a's login too (only logins the fleet made for devices: never others)."""
+    device = login(broker, "kiosk-a", registry["kiosk-a"])
+    monkeypatch.setattr(BrokerFiles, "admin_password", lambda self: "unreachable for now")
+    devices.revoke_device("kiosk-a")
+    with pytest.raises(BrokerError, match="run `fleet device revoke ID` again"):
+        devices.sync_broker(broker.files, remove=["kiosk-a"])
+    assert not device.disconnected.wait(0.5), "still on the broker"
+    monkeypatch.undo()
+    assert devices.revoke_device("kiosk-a") is False, "already revoked in the registry"
+    assert devices.sync_broker(broker.files, remove=["kiosk-a"]) is True
+    assert device.disconnected.wait(1)
+    device.close()
+    password = devices.add_device("kiosk-c", "Site C")
+    devices.revoke_device("kiosk-b")  # missed as well, then a later add reaches the broker
+    other = login(broker, "kiosk-b", registry["kiosk-b"])
+    monkeypatch.setattr(BrokerFiles, "admin_password", lambda self: "unreachable for now")
+    with pytest.raises(BrokerError):
+        devices.sync_broker(broker.files, remove=["kiosk-b"])
+    monkeypatch.undo()
+    assert devices.sync_broker(broker.files, put={"kiosk-c": password}) is True
+    assert other.disconnected.wait(1), "the stale login went with the next change"
+    other.close()
+    names = {c["username"] for c in json.loads(broker.files.dynsec.read_text())["clients"]}
+    assert names == {"fleet", "fleet-admin", "kiosk-c"}
