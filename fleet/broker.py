@@ -32,14 +32,20 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from fleet import dynsec
-from fleet.dynsec import ADMIN_USER as ADMIN_USER, FLEET_USER as FLEET_USER, AdminLogin
+from fleet.dynsec import ADMIN_USER, FLEET_USER, AdminLogin
 
 log = logging.getLogger(__name__)
+
+#: The logins are dynsec's; the CLI and tests know them from here, with the files they live in.
+__all__ = [
+    "ADMIN_USER", "FLEET_USER", "BrokerError", "BrokerFiles", "Listener", "ManagedBroker", "TlsListener",
+    "configured_listeners", "find_dynsec_plugin", "find_mosquitto", "hash_password", "new_password", "render_config", "verify_password",
+]
 
 #: mosquitto_passwd's own default; the passwords we issue are 144 random bits, so the
 #: iteration count (which protects weak, human-chosen passwords) is not what keeps them safe.

@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import queue
 import ssl
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Self
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from kiosk.protocol import DOWNSTREAM, UPSTREAM, subscription, topic
-
-log = logging.getLogger(__name__)
 
 #: The fleet's broker logins. Device ids may not take them (``fleet.devices``).
 FLEET_USER = "fleet"
@@ -184,7 +182,7 @@ class BrokerControl:
         client.on_message = lambda c, u, message: self._answers.put(message.payload)
         self.client = client
 
-    def __enter__(self) -> "BrokerControl":
+    def __enter__(self) -> Self:
         try:
             self.client.connect(self.login.host, self.login.port, keepalive=30)
         except (OSError, ssl.SSLError) as exc:
