@@ -334,7 +334,7 @@ def device_revoke(device_id, data_dir, db_url) -> None:  # type: ignore[no-untyp
 @db_option
 def device_list(site, fmt, inactivity, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Every kiosk with its state, last message, backlog and versions."""
-    from fleet import devices
+    from fleet import devices, identity
     from fleet.export import iso
 
     with open_store(data_dir, db_url):
@@ -344,7 +344,7 @@ def device_list(site, fmt, inactivity, data_dir, db_url) -> None:  # type: ignor
             click.echo(
                 f"warning: {view.device_id}: {len(view.id_conflict_boot_ids)} kiosks use this one device id (boot ids {', '.join(view.id_conflict_boot_ids)}), "
                 "knock each other off the broker and merge their answers\n"
-                f"  fix: give all but one a new id (fleet device add NEW-ID) and install its config; then `fleet device credentials {view.device_id}` for the one that keeps it",
+                f"  fix: {identity.fix(view.device_id)}",
                 err=True,
             )
     if fmt == "json":

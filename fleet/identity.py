@@ -64,6 +64,11 @@ def conflicting_boots(runs: list[Run], returns_needed: int = RETURNS) -> frozens
     return frozenset(involved) if returns >= returns_needed else frozenset()
 
 
+def fix(device_id: str) -> str:
+    """What to do about a conflict: the copy keeps the password too, so the one that stays re-keys."""
+    return f"give all but one a new id (fleet device add NEW-ID) and install its config; then `fleet device credentials {device_id}` for the one that keeps it"
+
+
 def record_boots(seen: dict[str, list[tuple[float, str]]], window_s: float = WINDOW_S) -> list[str]:
     """Add this batch's sightings (device id → (received at, boot id) in arrival order) to the
     store and mark devices whose boot ids alternate; returns the devices newly in conflict."""
@@ -82,7 +87,7 @@ def record_boots(seen: dict[str, list[tuple[float, str]]], window_s: float = WIN
                 newly.append(device.device_id)
                 log.warning(
                     "two or more kiosks use one device id: they knock each other off the broker and their answers are merged",
-                    extra={"device": device.device_id, "boot_ids": ",".join(sorted(boots)), "fix": f"give all but one a new id: fleet device add NEW-ID, install its config; then `fleet device credentials {device.device_id}` for the one that keeps it"},
+                    extra={"device": device.device_id, "boot_ids": ",".join(sorted(boots)), "fix": fix(device.device_id)},
                 )
         Device.update(fields).where(Device.device_id == device.device_id).execute()
     return newly
