@@ -538,7 +538,7 @@ class Rig:
         self.broker = ManagedBroker(self.files, "127.0.0.1", self.port)
         self.broker.start()
         some = device_ids[0]
-        wait_for(lambda: login_accepted(self.port, some, self.passwords[some]), 10, f"the broker to accept {some!r}", 0.05)
+        wait_for(lambda: login_accepted(self.port, some, self.passwords[some], clean_session_of=some), 10, f"the broker to accept {some!r}", 0.05)  # a device's login is bound to its client id
 
     def stop(self) -> None:
         from fleet.store import close_database

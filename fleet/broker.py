@@ -1,15 +1,15 @@
 """The embedded default broker: a Mosquitto that ``fleet serve`` configures, starts, watches and stops.
 
 One machine needs no broker set up by hand: the fleet writes a config into its data
-directory (persistence on, anonymous access off, a password file and an ACL generated from
-the device registry), starts ``mosquitto`` and restarts it if it dies. With ``--broker URL``
-the fleet uses that broker instead and none of this runs.
+directory (persistence on, anonymous access off, the dynamic-security plugin with a file
+rendered from the device registry), starts ``mosquitto`` and restarts it if it dies. With
+``--broker URL`` the fleet uses that broker instead and none of this runs.
 
-Device accounts live in ``passwd`` (mosquitto's PBKDF2-SHA512 format; the fleet never
-stores a password, only its hash) and ``acl`` (each login may publish only under its own
-``nabiz/<login>/...`` topics and read only its own acks). Changing either and sending the
-broker SIGHUP applies it at once: Mosquitto re-checks connected clients on reload, so a
-revoked kiosk is disconnected within the same second.
+Who may log in and do what is ``fleet.dynsec``'s job: each kiosk has its own login, bound to
+its client id, and may publish only under its own ``nabiz/<login>/...`` topics and subscribe
+only to its own acks. The fleet never stores a password, only its hash. A change to the
+registry reaches a running broker as dynamic-security commands (``fleet.devices.sync_broker``):
+a revoked kiosk is disconnected within the same second.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ import base64
 import ctypes
 import errno
 import getpass
+import glob
 import hashlib
+import hmac
+import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -28,15 +32,21 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
-from kiosk.protocol import ROOT
+from fleet import dynsec
+from fleet.dynsec import ADMIN_USER, FLEET_USER, AdminLogin
 
 log = logging.getLogger(__name__)
 
-FLEET_USER = "fleet"
+#: The logins are dynsec's; the CLI and tests know them from here, with the files they live in.
+__all__ = [
+    "ADMIN_USER", "FLEET_USER", "BrokerError", "BrokerFiles", "Listener", "ManagedBroker", "TlsListener",
+    "configured_listeners", "find_dynsec_plugin", "find_mosquitto", "hash_password", "new_password", "render_config", "verify_password",
+]
+
 #: mosquitto_passwd's own default; the passwords we issue are 144 random bits, so the
 #: iteration count (which protects weak, human-chosen passwords) is not what keeps them safe.
 HASH_ITERATIONS = 101
@@ -59,6 +69,16 @@ def hash_password(password: str, salt: bytes | None = None, iterations: int = HA
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def verify_password(password: str, password_hash: str) -> bool:
+    """Whether *password* is the one *password_hash* (``hash_password``'s format) was made from."""
+    try:
+        _, kind, iterations, salt, _ = password_hash.split("$")
+        expected = hash_password(password, base64.b64decode(salt), int(iterations))
+    except ValueError:
+        return False
+    return kind == "7" and hmac.compare_digest(expected, password_hash)
+
+
 def new_password() -> str:
     return secrets.token_urlsafe(18)
 
@@ -79,6 +99,48 @@ def find_mosquitto() -> str:
     return found
 
 
+#: Where Mosquitto's dynamic-security plugin lives: Debian and Raspberry Pi OS put it in the
+#: architecture's library directory (``/usr/lib/aarch64-linux-gnu/`` on a 64-bit Pi).
+PLUGIN_NAME = "mosquitto_dynamic_security.so"
+PLUGIN_GLOBS = ["/usr/lib/*/" + PLUGIN_NAME, "/usr/lib/" + PLUGIN_NAME, "/usr/local/lib/" + PLUGIN_NAME, "/usr/local/lib/*/" + PLUGIN_NAME, "/opt/homebrew/lib/" + PLUGIN_NAME]
+
+
+def find_dynsec_plugin() -> str:
+    for pattern in PLUGIN_GLOBS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    raise BrokerError(
+        f"Mosquitto's dynamic-security plugin ({PLUGIN_NAME}) is not installed\n"
+        "  fix: install Mosquitto 2.0 or newer from your distribution (Debian's mosquitto package ships it in /usr/lib/<arch>/), "
+        "or point the fleet at a broker you run: NABIZ_FLEET_BROKER=mqtt://fleet:PASSWORD@HOST:1883 fleet serve"
+    )
+
+
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    bind: str
+    tls: bool
+
+    @property
+    def connect_host(self) -> str:
+        """Where a client on this machine dials a listener bound to *bind*."""
+        return "127.0.0.1" if self.bind in ("0.0.0.0", "") else "::1" if self.bind == "::" else self.bind
+
+
+def configured_listeners(config_text: str) -> list[Listener]:
+    """The listeners of a config ``render_config`` wrote: "listener PORT ADDRESS" blocks, a TLS one with a certfile."""
+    listeners = []
+    for block in re.split(r"^(?=listener )", config_text, flags=re.MULTILINE)[1:]:
+        words = block.split()
+        try:
+            listeners.append(Listener(int(words[1]), words[2] if len(words) > 2 and words[2] != "protocol" else "0.0.0.0", "\ncertfile " in block))
+        except (IndexError, ValueError):
+            continue
+    return listeners
+
+
 @dataclass(frozen=True)
 class BrokerFiles:
     """Where the managed broker's generated files live (``<data-dir>/broker``)."""
@@ -90,12 +152,10 @@ class BrokerFiles:
         return self.directory / "mosquitto.conf"
 
     @property
-    def passwd(self) -> Path:
-        return self.directory / "passwd"
-
-    @property
-    def acl(self) -> Path:
-        return self.directory / "acl"
+    def dynsec(self) -> Path:
+        """The dynamic-security plugin's file: rendered from the registry at each start, then
+        kept by the broker itself."""
+        return self.directory / "dynamic-security.json"
 
     @property
     def pid(self) -> Path:
@@ -105,24 +165,53 @@ class BrokerFiles:
     def fleet_secret(self) -> Path:
         return self.directory / "fleet.secret"
 
+    @property
+    def admin_secret(self) -> Path:
+        return self.directory / "admin.secret"
+
     def fleet_password(self) -> str:
         """The fleet's own broker password, made once and kept readable by its owner only."""
+        return self._secret(self.fleet_secret)
+
+    def simulation_password(self, device_id: str) -> str:
+        """A simulated kiosk's password, the same at every ``fleet simulate`` run, so a second run
+        changes no login (derived from a secret made once; real kiosks get random ones)."""
+        secret = self._secret(self.directory / "simulation.secret").encode()
+        return base64.urlsafe_b64encode(hmac.digest(secret, device_id.encode(), "sha256")[:18]).decode()
+
+    def admin_password(self) -> str:
+        """The admin login's password: only ``fleet device ...`` on this machine uses it, to
+        change a running broker's accounts. The ingest login (which workers elsewhere may
+        hold) cannot."""
+        return self._secret(self.admin_secret)
+
+    def _secret(self, path: Path) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
-        if self.fleet_secret.exists():
-            return self.fleet_secret.read_text().strip()
+        if path.exists():
+            return path.read_text().strip()
         password = new_password()
-        _write_private(self.fleet_secret, password + "\n")
+        _write_private(path, password + "\n")
         return password
 
     def write_auth(self, accounts: Iterable[tuple[str, str]]) -> int:
-        """Write the password file (the fleet's account plus *accounts*: (login, hash)) and the ACL."""
+        """Render the plugin's file: the fleet's logins plus *accounts* ((device id, hash))."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        fleet_hash = hash_password(self.fleet_password())
-        lines = [f"{FLEET_USER}:{fleet_hash}"]
-        lines += [f"{login}:{password_hash}" for login, password_hash in accounts]
-        _write_private(self.passwd, "\n".join(lines) + "\n")
-        _write_private(self.acl, render_acl())
-        return len(lines) - 1
+        accounts = list(accounts)
+        rendered = dynsec.render(accounts, hash_password(self.fleet_password()), hash_password(self.admin_password()))
+        _write_private(self.dynsec, json.dumps(rendered, indent=1, ensure_ascii=False) + "\n")
+        return len(accounts)
+
+    def admin_login(self) -> AdminLogin | None:
+        """How ``fleet device ...`` reaches the managed broker running from this directory, if one does."""
+        if self.running_pid() is None:
+            return None
+        try:
+            plain = [listener for listener in configured_listeners(self.config.read_text()) if not listener.tls]
+        except OSError:
+            return None
+        if not plain:
+            return None
+        return AdminLogin(plain[0].connect_host, plain[0].port, self.admin_password())
 
     def running_pid(self) -> int | None:
         """The pid of a live mosquitto started with this directory's config, if any."""
@@ -134,32 +223,6 @@ class BrokerFiles:
         if any(arg.endswith(b"mosquitto") for arg in cmdline) and str(self.config).encode() in cmdline:
             return pid
         return None
-
-    def reload(self) -> bool:
-        """Make a running managed broker re-read passwd and acl (SIGHUP); False if none runs."""
-        pid = self.running_pid()
-        if pid is None:
-            return False
-        try:
-            os.kill(pid, signal.SIGHUP)
-        except ProcessLookupError:
-            return False
-        return True
-
-
-def render_acl() -> str:
-    return f"""# Generated by the Nabız fleet: do not edit (rewritten on every device change).
-# The fleet's own account reads everything devices publish and writes their acks.
-user {FLEET_USER}
-topic readwrite {ROOT}/#
-
-# Every other login is a device: it may publish only under its own namespace and read only
-# its own acknowledgements (%u is the login, which is the device id).
-pattern write {ROOT}/%u/responses
-pattern write {ROOT}/%u/status
-pattern write {ROOT}/%u/health
-pattern read {ROOT}/%u/ack
-"""
 
 
 @dataclass(frozen=True)
@@ -195,8 +258,8 @@ tls_version tlsv1.2
     return f"""# Generated by `fleet serve` at every start: edit the fleet's options, not this file.
 per_listener_settings false
 allow_anonymous false
-password_file {files.passwd}
-acl_file {files.acl}
+plugin {find_dynsec_plugin()}
+plugin_opt_config_file {files.dynsec}
 pid_file {files.pid}
 user {getpass.getuser()}
 
@@ -262,13 +325,20 @@ class ManagedBroker:
 
     @property
     def connect_host(self) -> str:
-        return "127.0.0.1" if self.bind in ("0.0.0.0", "") else "::1" if self.bind == "::" else self.bind
+        return Listener(self.port, self.bind, False).connect_host
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, accounts: Iterable[tuple[str, str]] | None = None) -> None:
+        """Start the broker; with *accounts* (the registry's (device id, hash)), its plugin file is
+        rendered from them first, so the registry decides who may log in whatever the broker
+        saved last time. Without, the broker starts from the file as it is."""
         self.binary = self.binary or find_mosquitto()
         self.files.directory.mkdir(parents=True, exist_ok=True)
         (self.files.directory / "persistence").mkdir(exist_ok=True)
         self._stop_leftover()
+        if accounts is not None:
+            self.files.write_auth(accounts)
+        elif not self.files.dynsec.exists():
+            self.files.write_auth([])
         check_port_free(self.bind, self.port)
         if self.tls is not None:
             self.tls.check()
@@ -297,10 +367,6 @@ class ManagedBroker:
         """SIGKILL the broker (fault tests: the watcher restarts it)."""
         if self._process is not None:
             self._process.kill()
-
-    def reload(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGHUP)
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -377,7 +443,7 @@ class ManagedBroker:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write atomically (a broker reloading mid-write must never see half a file), mode 0600."""
+    """Write atomically (a broker starting mid-write must never see half a file), mode 0600."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -17,7 +17,8 @@ from typing import Iterator, NoReturn
 import click
 
 from fleet import __version__
-from fleet.config import FleetConfigError, default_data_dir, parse_time, public_broker_url
+from fleet.config import FleetConfigError, default_data_dir, loopback_problem, parse_time, public_broker_url
+from fleet.dynsec import FLEET_CLIENT_ID
 from fleet.workers import announce_ready
 
 USAGE_ERROR = 2
@@ -77,7 +78,7 @@ def open_store(data_dir: Path | None, db_url: str | None) -> Iterator[Path]:
 @click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), help="With --broker mqtts://...: the CA that signed that broker's certificate (default: the system's CAs).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Ingest processes on this machine, on one shared subscription (more cores, more throughput).")
 @click.option("--shared-group", help="Share subscriptions with other fleet workers under this group name.")
-@click.option("--client-id", default="nabiz-fleet", show_default=True, help="MQTT client id (unique per fleet worker).")
+@click.option("--client-id", default=FLEET_CLIENT_ID, show_default=True, help="MQTT client id (unique per fleet worker; with --workers N, the workers are ID-1 … ID-N).")
 @click.option("--inactivity", default=180.0, show_default=True, type=click.FloatRange(min=5), help="Seconds without a message before a device counts as silent.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True)
@@ -103,16 +104,18 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with open_store(data_dir, db_url) as directory:
+        taken = devices.client_id_problem(client_id, workers)
+        if taken:
+            fail(taken)
         broker = None
         try:
             if broker_url:
                 target = BrokerURL.parse(broker_url)
             else:
                 files = BrokerFiles(directory / "broker")
-                devices.sync_broker(files)
                 tls = TlsListener(tls_port, tls_cert, tls_key, tls_bind) if tls_cert else None
                 broker = ManagedBroker(files, bind, port, tls=tls)
-                broker.start()
+                broker.start(accounts=devices.broker_accounts())
                 target = BrokerURL(broker.connect_host, port, FLEET_USER, files.fleet_password(), False)
             if workers == 1:
                 link = FleetLink(target, client_id=client_id, shared_group=shared_group, ca_file=ca_file)
@@ -123,7 +126,7 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
             fail(str(exc))
         try:
             if workers > 1:
-                serve_with_workers(workers, target, directory, db_url, ca_file, shared_group or "nabiz-fleet", client_id, inactivity, log_format, log_level, stop)
+                serve_with_workers(workers, target, directory, db_url, ca_file, shared_group or FLEET_CLIENT_ID, client_id, inactivity, log_format, log_level, stop)
             else:
                 if not announce_ready():  # a worker's parent says "fleet serving" once they all are
                     click.echo(f"fleet serving: broker {target.masked()}, data in {directory}", err=True)
@@ -167,14 +170,54 @@ def device() -> None:
     """Provision, list and revoke kiosks."""
 
 
-def _apply_to_broker(directory: Path) -> str:
+#: Where `fleet device ...` sends account changes when the broker is one you run (it must load
+#: the fleet's dynamic-security file, which has this login): mqtt[s]://fleet-admin:PASSWORD@HOST:PORT
+ADMIN_ENV = "NABIZ_FLEET_BROKER_ADMIN"
+
+
+def _apply_to_broker(directory: Path, put: dict[str, str] | None = None, remove: list[str] | None = None) -> tuple[str, bool]:
+    """Give the broker the registry's change: (what happened, whether it did)."""
     from fleet import devices
-    from fleet.broker import BrokerFiles
+    from fleet.broker import BrokerError, BrokerFiles
 
     files = BrokerFiles(directory / "broker")
-    if devices.sync_broker(files):
-        return "the running broker applied it"
-    return f"no managed broker runs now: `fleet serve` applies it when it starts one (an external broker must be given {files.passwd} and {files.acl}, then reloaded)"
+    try:
+        if devices.sync_broker(files, put, remove, admin=_external_admin()):
+            return "the running broker applied it", True
+    except BrokerError as exc:
+        return f"but the running broker did NOT apply it: {exc}", False
+    external = f"; a broker you run takes it from {ADMIN_ENV}=mqtt://fleet-admin:PASSWORD@HOST:PORT (docs/fleet.md)"
+    return f"no managed broker runs now: `fleet serve` applies it when it starts one{external}", True
+
+
+def _external_admin():  # type: ignore[no-untyped-def]
+    from fleet.dynsec import ADMIN_USER, AdminLogin
+    from fleet.link import BrokerURL, LinkError
+
+    url = os.environ.get(ADMIN_ENV)
+    if not url:
+        return None
+    try:
+        parsed = BrokerURL.parse(url)
+    except LinkError as exc:
+        fail(f"{ADMIN_ENV}: {exc}")
+    if parsed.username not in (None, ADMIN_USER) or not parsed.password:
+        fail(f"{ADMIN_ENV} must log in as {ADMIN_USER} with its password\n  fix: {ADMIN_ENV}=mqtt://{ADMIN_USER}:$(cat DATA_DIR/broker/admin.secret)@HOST:PORT")
+    return AdminLogin(parsed.host, parsed.port, parsed.password, parsed.tls)
+
+
+def _kiosk_broker_url(directory: Path, broker_url: str | None, public_host: str | None, ca_file: str | None, allow_loopback: bool) -> str:
+    """What the kiosk config says to dial; a loopback address only when asked for."""
+    url = broker_url or public_broker_url(directory, tls=bool(ca_file), host=public_host)
+    problem = loopback_problem(url, allow_loopback)
+    if problem:
+        default = "" if broker_url or public_host else " (this machine's name, as getfqdn() gives it)"
+        fail(
+            f"{problem}{default}\n"
+            "  fix: give the address kiosks reach this fleet at: --broker-url mqtt://fleet.example.com:1883 "
+            f"(or set --public-host / NABIZ_FLEET_PUBLIC_HOST=fleet.example.com once); for a kiosk on this very machine (a demo), add --allow-loopback"
+        )
+    return url
 
 
 def _writable_out(out: Path | None, device_id: str) -> Path:
@@ -198,54 +241,70 @@ def _write_config(path: Path, text: str, password: str) -> None:
         sys.exit(1)
 
 
+kiosk_address_options = [
+    click.option("--broker-url", help="Broker address the kiosk dials (default: mqtt://<public host>:<managed port>, mqtts:// and the TLS port with --ca-file)."),
+    click.option("--public-host", envvar="NABIZ_FLEET_PUBLIC_HOST", help="The name or address kiosks reach this fleet at, for the default --broker-url (default: this machine's name)."),
+    click.option("--allow-loopback", is_flag=True, help="Let the config name localhost/127.0.0.1: only for a kiosk on this same machine (a demo, a test)."),
+    click.option("--ca-file", help="Path on the kiosk of the CA certificate for mqtts://."),
+]
+
+
+def kiosk_address(command):  # type: ignore[no-untyped-def]
+    for option in reversed(kiosk_address_options):
+        command = option(command)
+    return command
+
+
 @device.command("add")
 @click.argument("device_id")
 @click.option("--site", required=True, help="Where the kiosk stands, e.g. 'Ankara Çankaya 2'.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Kiosk config file to write (default: <device>.kiosk.toml here).")
-@click.option("--broker-url", help="Broker address the kiosk dials (default: mqtt://<this host>:<managed port>).")
-@click.option("--ca-file", help="Path on the kiosk of the CA certificate for mqtts://.")
+@kiosk_address
 @data_dir_option
 @db_option
-def device_add(device_id, site, out, broker_url, ca_file, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+def device_add(device_id, site, out, broker_url, public_host, allow_loopback, ca_file, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Register a kiosk and write its config (with its own broker login) for the technician."""
     from fleet import devices
 
     path = _writable_out(out, device_id)
     with open_store(data_dir, db_url) as directory:
+        url = _kiosk_broker_url(directory, broker_url, public_host, ca_file, allow_loopback)
         try:
             password = devices.add_device(device_id, site)
         except devices.RegistryError as exc:
             fail(str(exc))
-        applied = _apply_to_broker(directory)
-        url = broker_url or public_broker_url(directory, tls=bool(ca_file))
+        applied, ok = _apply_to_broker(directory, put={device_id: password})
         _write_config(path, devices.kiosk_config(device_id, site, url, password, ca_file), password)
-    click.echo(f"added {device_id} at {site}; {applied}")
+    click.echo(f"added {device_id} at {site}; {applied}", err=not ok)
     click.echo(f"kiosk config: {path}\n  on the Pi: sudo sh hardware/setup-pi.sh --config {path.name}  (it holds the kiosk's password: keep it private)")
+    if not ok:
+        sys.exit(1)
 
 
 @device.command("credentials")
 @click.argument("device_id")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Kiosk config file to write (default: <device>.kiosk.toml here).")
-@click.option("--broker-url", help="Broker address the kiosk dials.")
-@click.option("--ca-file", help="Path on the kiosk of the CA certificate for mqtts://.")
+@kiosk_address
 @data_dir_option
 @db_option
-def device_credentials(device_id, out, broker_url, ca_file, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+def device_credentials(device_id, out, broker_url, public_host, allow_loopback, ca_file, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Give a kiosk a new password (the old one stops working) and write its config again."""
     from fleet import devices
     from fleet.store import Device
 
     path = _writable_out(out, device_id)
     with open_store(data_dir, db_url) as directory:
+        url = _kiosk_broker_url(directory, broker_url, public_host, ca_file, allow_loopback)
         try:
             password = devices.new_credentials(device_id)
         except devices.RegistryError as exc:
             fail(str(exc))
         site = Device.get_by_id(device_id).site
-        applied = _apply_to_broker(directory)
-        url = broker_url or public_broker_url(directory, tls=bool(ca_file))
+        applied, ok = _apply_to_broker(directory, put={device_id: password})
         _write_config(path, devices.kiosk_config(device_id, site, url, password, ca_file), password)
-    click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}")
+    click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}", err=not ok)
+    if not ok:
+        sys.exit(1)
 
 
 @device.command("revoke")
@@ -258,11 +317,13 @@ def device_revoke(device_id, data_dir, db_url) -> None:  # type: ignore[no-untyp
 
     with open_store(data_dir, db_url) as directory:
         try:
-            devices.revoke_device(device_id)
+            newly = devices.revoke_device(device_id)
         except devices.RegistryError as exc:
             fail(str(exc))
-        applied = _apply_to_broker(directory)
-    click.echo(f"revoked {device_id}; {applied}")
+        applied, ok = _apply_to_broker(directory, remove=[device_id])
+    click.echo(f"{'revoked' if newly else 'already revoked:'} {device_id}; {applied}", err=not ok)
+    if not ok:
+        sys.exit(1)
 
 
 @device.command("list")
@@ -273,11 +334,19 @@ def device_revoke(device_id, data_dir, db_url) -> None:  # type: ignore[no-untyp
 @db_option
 def device_list(site, fmt, inactivity, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Every kiosk with its state, last message, backlog and versions."""
-    from fleet import devices
+    from fleet import devices, identity
     from fleet.export import iso
 
     with open_store(data_dir, db_url):
         views = devices.list_devices(inactivity_s=inactivity, site=site)
+    for view in views:
+        if view.state == "id-conflict":
+            click.echo(
+                f"warning: {view.device_id}: {len(view.id_conflict_boot_ids)} kiosks use this one device id (boot ids {', '.join(view.id_conflict_boot_ids)}), "
+                "knock each other off the broker and merge their answers\n"
+                f"  fix: {identity.fix(view.device_id)}",
+                err=True,
+            )
     if fmt == "json":
         for view in views:
             click.echo(json.dumps(view.as_dict(), ensure_ascii=False))
@@ -288,7 +357,7 @@ def device_list(site, fmt, inactivity, data_dir, db_url) -> None:  # type: ignor
     table = Table(box=None, pad_edge=False)
     for column in ("device", "site", "state", "last seen (UTC)", "backlog", "software", "survey", "temp °C", "rejected"):
         table.add_column(column)
-    colours = {"online": "green", "silent": "yellow", "offline": "red", "revoked": "magenta"}
+    colours = {"online": "green", "silent": "yellow", "offline": "red", "revoked": "magenta", "id-conflict": "bold red"}
     for v in views:
         state = f"[{colours.get(v.state, 'white')}]{v.state}[/]"
         table.add_row(v.device_id, v.site, state, iso(v.last_seen) or "never", "" if v.backlog is None else str(v.backlog), v.software, v.survey, "" if v.temperature_c is None else f"{v.temperature_c:.0f}", str(v.rejected_messages or ""))
@@ -344,15 +413,20 @@ def responses(since, until, site, device_id, fmt, data_dir, db_url) -> None:  # 
 def simulate(device_count, per_device, rate, processes, backlog, negative, prefix, site, broker_url, timeout, as_json, cleanup, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
     """Many simulated kiosks on real MQTT connections: capacity planning and benchmarks."""
     from fleet import devices
+    from fleet.broker import BrokerFiles
     from fleet.simulate import SimulationPlan, run_simulation
 
     ids = [f"{prefix}-{n:04d}" for n in range(1, device_count + 1)]
     with open_store(data_dir, db_url) as directory:
         try:
-            passwords = devices.add_many(ids, site)
+            files = BrokerFiles(directory / "broker")
+            passwords = {device_id: files.simulation_password(device_id) for device_id in ids}
+            changed = devices.add_many(ids, site, passwords)
         except devices.RegistryError as exc:
             fail(str(exc))
-        _apply_to_broker(directory)
+        applied, ok = _apply_to_broker(directory, put=changed)
+        if not ok:
+            fail(f"the simulated kiosks are registered {applied}")
         url = broker_url or public_broker_url(directory, host="127.0.0.1")
     plan = SimulationPlan(broker=url, passwords=passwords, per_device=per_device, rate=rate, backlog=backlog, negative_share=negative, timeout=timeout)
     try:
@@ -361,7 +435,7 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
         if cleanup:
             with open_store(data_dir, db_url) as directory:
                 removed, responses = devices.remove_devices(ids)
-                _apply_to_broker(directory)
+                _apply_to_broker(directory, remove=ids)
             click.echo(f"removed {removed} simulated devices and their {responses} responses", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict()))

@@ -1,17 +1,20 @@
-"""Where the fleet keeps its things, and how times given on the command line are read.
+"""Where the fleet keeps its things, what kiosks dial, and how times given on the command line are read.
 
 Sources, later ones winning: built-in defaults, environment variables (``NABIZ_FLEET_DATA``,
-``NABIZ_FLEET_DB``, ``NABIZ_FLEET_BROKER``), command-line options.
+``NABIZ_FLEET_DB``, ``NABIZ_FLEET_BROKER``, ``NABIZ_FLEET_PUBLIC_HOST``), command-line options.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
+from fleet.broker import configured_listeners
 from kiosk.config import service_data_dir
 
 
@@ -24,18 +27,37 @@ def default_data_dir() -> Path:
 
 
 def public_broker_url(data_dir: Path, tls: bool = False, host: str | None = None) -> str:
-    """What kiosks should dial: this host's name and the managed broker's port."""
+    """What kiosks should dial: *host* (default this machine's name) and the managed broker's port."""
     port = 8883 if tls else 1883
-    config = data_dir / "broker" / "mosquitto.conf"
     try:
-        # Each listener is a block: "listener PORT ADDRESS", then its settings; TLS ones have a certfile.
-        for block in re.split(r"^(?=listener )", config.read_text(), flags=re.MULTILINE)[1:]:
-            if ("\ncertfile " in block) == tls:
-                port = int(block.split()[1])
-                break
-    except (OSError, ValueError, IndexError):
+        port = next(listener.port for listener in configured_listeners((data_dir / "broker" / "mosquitto.conf").read_text()) if listener.tls == tls)
+    except (OSError, StopIteration):
         pass
     return f"{'mqtts' if tls else 'mqtt'}://{host or socket.getfqdn()}:{port}"
+
+
+#: Names that mean "this machine" wherever they are resolved (RFC 6761, Debian's /etc/hosts).
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def loopback_problem(url: str, allow_loopback: bool = False) -> str | None:
+    """Why a kiosk given *url* would dial itself (or nowhere), or None.
+
+    A kiosk config is read on the Pi: ``localhost`` or ``127.0.0.1`` there is the Pi, not the
+    fleet. ``fleet device add`` took its default host from ``getfqdn()``, which is ``localhost``
+    on many servers, and wrote such configs without a word (issue 7, defect 10). A kiosk on the
+    fleet's own machine (a demo) is the one case for a loopback address: *allow_loopback*."""
+    host = (urlparse(url).hostname or "").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        loopback = host in LOOPBACK_NAMES or host.endswith(".localhost")
+        return None if allow_loopback or not loopback else f"the broker address {url} names {host!r}, which on the kiosk is the kiosk itself"
+    if address.is_unspecified:
+        return f"the broker address {url} is {host}, which means 'every address' to a server and nothing a kiosk can dial"
+    if address.is_loopback and not allow_loopback:
+        return f"the broker address {url} is a loopback address: on the kiosk it is the kiosk itself"
+    return None
 
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

@@ -1,9 +1,10 @@
 """The device registry: who may connect, from which site, and how each kiosk is doing.
 
 Adding a device makes its broker login (a random password, stored only as a hash) and the
-kiosk config a technician copies to the Pi. Revoking it removes the login from the broker's
-password file and reloads the broker, which disconnects the kiosk at once. The registry is
-the source of truth; the broker's files are rendered from it after every change.
+kiosk config a technician copies to the Pi. Revoking it removes the login from the broker,
+which disconnects the kiosk at once. The registry is the source of truth: the broker's
+accounts are rendered from it whenever ``fleet serve`` starts the broker, and each change in
+between is sent to the running broker (``sync_broker``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.broker import BrokerFiles, hash_password, new_password
+from fleet import dynsec, identity
+from fleet.broker import BrokerError, BrokerFiles, hash_password, new_password, verify_password
+from fleet.dynsec import ADMIN_USER, FLEET_CLIENT_ID, FLEET_USER, AdminLogin, BrokerControl, ControlError
 from fleet.store import Device, database
 from kiosk.config import config_template
 from kiosk.protocol import device_id_problem
@@ -33,7 +36,7 @@ DEFAULT_INACTIVITY_S = 180.0
 class DeviceView:
     device_id: str
     site: str
-    state: str  # online | offline | silent | revoked | never-connected
+    state: str  # online | offline | silent | revoked | never-connected | id-conflict
     last_seen: float | None
     backlog: int | None
     software: str
@@ -42,14 +45,42 @@ class DeviceView:
     rejected_messages: int
     temperature_c: float | None
     disk_free_bytes: int | None
+    id_conflict_at: float | None  # when two kiosks last took turns under this id (fleet.identity)
+    id_conflict_boot_ids: list[str]
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
+def fleet_id_problem(device_id: str) -> str | None:
+    """Why *device_id* would collide with the fleet's own names, or None.
+
+    A device's id is its broker login and its MQTT client id. The broker binds each device's
+    login to that client id, so a device registered as ``nabiz-fleet-1`` could legitimately
+    connect as the first worker and knock it off: the fleet's logins, its client ids (``nabiz-fleet``,
+    ``nabiz-fleet-1`` …, ``nabiz-fleet-admin-…``) and its default shared group all start with
+    ``nabiz-fleet`` or are its logins, and no device may take them."""
+    if device_id in (FLEET_USER, ADMIN_USER):
+        return f"device id {device_id!r} is the fleet's own broker login"
+    if device_id.startswith(FLEET_CLIENT_ID):
+        return f"device id {device_id!r} starts with {FLEET_CLIENT_ID!r}, which is reserved for the fleet's own MQTT client ids and shared group ({FLEET_CLIENT_ID}, {FLEET_CLIENT_ID}-1, …)"
+    return None
+
+
+def client_id_problem(client_id: str, workers: int = 1) -> str | None:
+    """Why ``fleet serve --client-id`` would knock a kiosk off the broker, or None: the fleet's
+    login may use any client id, so one that is a device's id (``--client-id kiosk-1``, or
+    ``kiosk`` with ``--workers 2`` giving ``kiosk-1``) would take that kiosk's session."""
+    ids = [client_id] if workers == 1 else [f"{client_id}-{n}" for n in range(1, workers + 1)]
+    taken = [d.device_id for d in Device.select(Device.device_id).where(Device.device_id.in_(ids))]
+    if taken:
+        return f"the fleet's client id {taken[0]!r} is a registered device's id: the fleet would knock that kiosk off the broker\n  fix: keep the default --client-id {FLEET_CLIENT_ID}, or choose one no device has"
+    return None
+
+
 def add_device(device_id: str, site: str, now: float | None = None) -> str:
     """Register *device_id* at *site*; returns its new broker password (shown once, never stored)."""
-    problem = device_id_problem(device_id)
+    problem = device_id_problem(device_id) or fleet_id_problem(device_id)
     if problem:
         raise RegistryError(f"{problem}\n  fix: e.g. kiosk-ist-042")
     if not site.strip():
@@ -65,22 +96,39 @@ def add_device(device_id: str, site: str, now: float | None = None) -> str:
     return password
 
 
-def add_many(device_ids: list[str], site: str) -> dict[str, str]:
-    """Register (or re-key) many devices in one transaction: ``fleet simulate``'s kiosks."""
-    passwords = {}
+def add_many(device_ids: list[str], site: str, passwords: dict[str, str] | None = None) -> dict[str, str]:
+    """Register (or re-key) many devices in one transaction: ``fleet simulate``'s kiosks.
+
+    Returns the devices whose login changed, with their passwords: all of them, with new
+    random passwords, when *passwords* is None. Given *passwords* (simulate derives them from a
+    secret, the same at every run), a device whose stored hash already matches is left as it
+    is: a running broker then has nothing to change for it, and changing a login costs the
+    dynamic-security plugin a rewrite of its whole file."""
+    changed = {}
     now = time.time()
+    for device_id in device_ids:
+        problem = device_id_problem(device_id) or fleet_id_problem(device_id)
+        if problem:
+            raise RegistryError(f"{problem}\n  fix: give the simulation another --prefix")
     with database.atomic():
+        current: dict[str, tuple[str, bool]] = {}
         for start in range(0, len(device_ids), 500):
-            query = Device.select(Device.device_id, Device.site).where(Device.device_id.in_(device_ids[start : start + 500]) & (Device.site != site))
-            for real in query:
-                raise RegistryError(f"device {real.device_id!r} exists at site {real.site!r}: it is not a simulated kiosk\n  fix: give the simulation another --prefix (or --site)")
+            query = Device.select(Device.device_id, Device.site, Device.password_hash, Device.revoked_at).where(Device.device_id.in_(device_ids[start : start + 500]))
+            for known in query:
+                if known.site != site:
+                    raise RegistryError(f"device {known.device_id!r} exists at site {known.site!r}: it is not a simulated kiosk\n  fix: give the simulation another --prefix (or --site)")
+                current[known.device_id] = (known.password_hash, known.revoked_at is None)
         for device_id in device_ids:
-            password = new_password()
-            Device.insert(device_id=device_id, site=site, password_hash=hash_password(password), created_at=now).on_conflict(
-                conflict_target=[Device.device_id], update={Device.password_hash: hash_password(password), Device.revoked_at: None, Device.site: site}
+            password = passwords[device_id] if passwords else new_password()
+            stored, active = current.get(device_id, ("", False))
+            if passwords and active and verify_password(password, stored):
+                continue
+            password_hash = hash_password(password)
+            Device.insert(device_id=device_id, site=site, password_hash=password_hash, created_at=now).on_conflict(
+                conflict_target=[Device.device_id], update={Device.password_hash: password_hash, Device.revoked_at: None, Device.site: site}
             ).execute()
-            passwords[device_id] = password
-    return passwords
+            changed[device_id] = password
+    return changed
 
 
 def remove_devices(device_ids: list[str]) -> tuple[int, int]:
@@ -105,11 +153,14 @@ def new_credentials(device_id: str) -> str:
     return password
 
 
-def revoke_device(device_id: str, now: float | None = None) -> None:
+def revoke_device(device_id: str, now: float | None = None) -> bool:
+    """Revoke *device_id*; False if it already was (revoking again is how a revocation a broker
+    missed is given to it once more)."""
     device = _get(device_id)
     if device.revoked_at is not None:
-        raise RegistryError(f"device {device_id!r} is already revoked")
+        return False
     Device.update(revoked_at=time.time() if now is None else now, online=False, status_reason="revoked").where(Device.device_id == device_id).execute()
+    return True
 
 
 def broker_accounts() -> list[tuple[str, str]]:
@@ -118,11 +169,50 @@ def broker_accounts() -> list[tuple[str, str]]:
     return [(d.device_id, d.password_hash) for d in query]
 
 
-def sync_broker(files: BrokerFiles) -> bool:
-    """Render the broker's password file and ACL from the registry; reload a running managed
-    broker (True if one was reloaded)."""
-    files.write_auth(broker_accounts())
-    return files.reload()
+UNAPPLIED = (
+    "  the registry has the change, the broker not yet. fix: once the broker is reachable, run `fleet device revoke ID` again for a revocation, "
+    "or `fleet device credentials ID` for a new login (a new password); `fleet serve` also gives every change to its managed broker when it starts it"
+)
+
+
+def sync_broker(files: BrokerFiles, put: dict[str, str] | None = None, remove: list[str] | None = None, admin: AdminLogin | None = None) -> bool:
+    """Bring the broker in line with a registry change: *put* gives devices a login with a
+    new password (device id → the password itself: the registry keeps only hashes, so only the
+    command that made a password can hand it over), *remove* takes logins away (and
+    disconnects them).
+
+    A managed broker running from *files*, or the broker *admin* names, gets the change as
+    dynamic-security commands and True is returned once it confirmed them all (with the removal
+    of any login the fleet made for a device the registry has since revoked). With no managed
+    broker running, the plugin's file is rendered from the registry instead (for its next start,
+    or for a broker of yours to load), and False is returned. A running broker that refuses or
+    does not answer is a BrokerError whose message says how to apply the change later."""
+    put, remove = put or {}, remove or []
+    running = files.running_pid() is not None
+    if not running:
+        files.write_auth(broker_accounts())
+    login = admin or (files.admin_login() if running else None)
+    if login is None:
+        return False
+    try:
+        with BrokerControl(login) as control:
+            listed = control.run([{"command": "listClients", "verbose": True}])[0].get("data", {}).get("clients", [])
+            present = {client.get("username") for client in listed}
+            active = {device_id for device_id, _ in broker_accounts()}
+            # Logins the fleet made for devices the registry no longer lets in (a revocation
+            # this broker missed): removed with any change. Logins of its own making only.
+            stale = [client["username"] for client in listed if client.get("username") not in active and dynsec.made_for_device(client)]
+            commands: list[dict] = []
+            for device_id, password in put.items():
+                commands += dynsec.rekey_commands(device_id, password) if device_id in present else dynsec.create_commands(device_id, password)
+            for device_id in dict.fromkeys([*remove, *stale]):
+                commands += dynsec.delete_commands(device_id)
+            failed = dynsec.failures(commands, control.run(commands))
+    except ControlError as exc:
+        raise BrokerError(f"{exc}\n{UNAPPLIED}") from None
+    if failed:
+        raise BrokerError(f"the broker refused {len(failed)} of the change's commands: {'; '.join(failed[:3])}\n{UNAPPLIED}")
+    return True
 
 
 def list_devices(now: float | None = None, inactivity_s: float = DEFAULT_INACTIVITY_S, site: str | None = None) -> list[DeviceView]:
@@ -152,6 +242,8 @@ def _get(device_id: str) -> Device:
 def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     if device.revoked_at is not None:
         state = "revoked"
+    elif device.id_conflict_at is not None and now - device.id_conflict_at <= identity.WINDOW_S:
+        state = "id-conflict"
     elif device.last_seen is None and not device.online:
         state = "never-connected"
     elif device.online and device.last_seen is not None and now - device.last_seen <= inactivity_s:
@@ -173,6 +265,8 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
         rejected_messages=device.rejected_messages,
         temperature_c=health.get("cpu_temp_c"),
         disk_free_bytes=health.get("disk_free_bytes"),
+        id_conflict_at=device.id_conflict_at,
+        id_conflict_boot_ids=device.id_conflict_boots.split(",") if device.id_conflict_boots else [],
     )
 
 

@@ -26,7 +26,7 @@ from typing import Callable
 import msgspec
 import peewee
 
-from fleet import timefix
+from fleet import identity, timefix
 from fleet.store import Device, database, insert_responses
 from kiosk.protocol import Ack, Health, ProtocolError, Refusal, Status, check_sender, decode, decode_upload, parse_topic, PROTOCOL_VERSION
 
@@ -65,6 +65,7 @@ class _DeviceUpdate:
     health_json: str = ""
     rejections: int = 0
     last_rejection: str = ""
+    boots: list[tuple[float, str]] = field(default_factory=list)  # (received at, boot id) of each status/health: fleet.identity
 
 
 class Ingest:
@@ -124,11 +125,14 @@ class Ingest:
                     check_sender(device_id, status)
                     assert isinstance(status, Status)
                     update.status, update.status_at = status, message.received_at
+                    if status.boot_id and not message.retained:
+                        update.boots.append((message.received_at, status.boot_id))
                 elif where.channel == "health":
                     health = decode("health", message.payload)
                     check_sender(device_id, health)
                     assert isinstance(health, Health)
                     update.health, update.health_json = health, message.payload.decode()
+                    update.boots.append((message.received_at, health.sent.boot_id))
                 else:
                     raise ProtocolError(f"devices may not publish on the {where.channel!r} channel")
             except ProtocolError as exc:
@@ -196,6 +200,8 @@ class Ingest:
                 fields.update(rejected_messages=Device.rejected_messages + update.rejections, last_rejection=update.last_rejection)
             if fields:
                 Device.update(fields).where(Device.device_id == device_id).execute()
+        # After the writes above: this transaction holds the write lock when it reads the boot history.
+        identity.record_boots({device_id: update.boots for device_id, update in updates.items() if update.boots})
         # Plain traffic only moves last_seen: one statement per batch, not one per device
         # (a batch spans well under a second, so its newest time is right for all of them).
         heard = [device_id for device_id, update in updates.items() if update.last_seen]

@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from fleet.dynsec import FLEET_CLIENT_ID
 from fleet.ingest import Received
 from kiosk.config import BrokerAddress, ConfigError
 from kiosk.protocol import UPSTREAM, subscription, topic
@@ -81,7 +82,7 @@ class BrokerURL:
 
 
 class FleetLink:
-    def __init__(self, broker: BrokerURL, client_id: str = "nabiz-fleet", shared_group: str | None = None, receive_maximum: int = 2000, ca_file: str | None = None) -> None:
+    def __init__(self, broker: BrokerURL, client_id: str = FLEET_CLIENT_ID, shared_group: str | None = None, receive_maximum: int = 2000, ca_file: str | None = None) -> None:
         self.broker = broker
         self.shared_group = shared_group
         self.inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
@@ -98,8 +99,11 @@ class FleetLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         if log.isEnabledFor(logging.DEBUG):  # paho reports ordinary disconnects as errors: only when debugging
             client.enable_logger(logging.getLogger("paho.fleet"))
+        self.refused_subscriptions: list[str] = []
+        self._subscribing: dict[int, list[str]] = {}
         self.client = client
         self._receive_maximum = receive_maximum
         self._stopping = False
@@ -165,7 +169,9 @@ class FleetLink:
             return
         no_delay(client)
         prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
-        client.subscribe([(prefix + subscription(channel), 1) for channel in UPSTREAM])
+        filters = [prefix + subscription(channel) for channel in UPSTREAM]
+        _, mid = client.subscribe([(name, 1) for name in filters])
+        self._subscribing[mid] = filters
         self.connected.set()
         self._answered.set()
         log.info("fleet connected to the broker", extra={"broker": self.broker.masked(), "session_present": bool(flags.session_present)})
@@ -176,6 +182,17 @@ class FleetLink:
             log.info("fleet disconnected from the broker")
         else:
             log.warning("fleet disconnected from the broker; reconnecting", extra={"reason": str(reason_code)})
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes, properties) -> None:
+        """A refused subscription is loud: the fleet would hear nothing on that channel."""
+        filters = self._subscribing.pop(mid, [])
+        for name, reason in zip(filters, reason_codes):
+            if reason.is_failure:
+                self.refused_subscriptions.append(name)
+                log.error(
+                    "the broker refused the fleet's subscription: nothing on it will arrive",
+                    extra={"filter": name, "reason": str(reason), "fix": "the broker's ACL must let the fleet's login subscribe to it (docs/security.md)"},
+                )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         # QoS 0 messages (health) need no PUBACK; paho ignores ack() for them anyway.

@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import peewee
 from peewee import BooleanField, CharField, DatabaseProxy, DoubleField, IntegerField, Model, TextField
 from playhouse import db_url
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_migrations
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,9 @@ class Device(BaseModel):
     last_health_at = DoubleField(null=True)
     rejected_messages = IntegerField(default=0)
     last_rejection = TextField(null=True)
+    boot_runs = TextField(null=True)  # JSON [[boot id, last seen], ...]: fleet.identity
+    id_conflict_at = DoubleField(null=True)  # when boot ids under this id last took turns
+    id_conflict_boots = TextField(null=True)  # those boot ids, comma-separated
 
     class Meta:
         table_name = "devices"
@@ -108,8 +113,17 @@ def _migration_1(db: peewee.Database) -> None:
     db.create_tables([Device, StoredResponse])
 
 
+def _migration_device_identity(db: peewee.Database) -> None:
+    """Devices remember their recent boot ids, to see two kiosks under one id (fleet.identity).
+    (Migration 1 makes the table from today's model, so a new store has the columns already.)"""
+    migrator = SchemaMigrator.from_database(db)
+    have = {column.name for column in db.get_columns("devices")}
+    wanted = {"boot_runs": TextField(null=True), "id_conflict_at": DoubleField(null=True), "id_conflict_boots": TextField(null=True)}
+    run_migrations(*[migrator.add_column("devices", name, field) for name, field in wanted.items() if name not in have])
+
+
 #: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity]
 
 #: Columns in the order ``insert_responses`` takes its tuples.
 RESPONSE_FIELDS = [

@@ -42,6 +42,14 @@ def announce_ready() -> bool:
     return True
 
 
+def worker_command() -> list[str]:
+    """How to start a ``fleet`` process that imports this installation's package whatever the
+    working directory holds. ``python -m`` puts the current directory first on ``sys.path``, so
+    a folder named ``fleet`` there (the natural ``--data-dir fleet``) was imported instead of the
+    package (issue 7, defect 5). ``-P`` (Python 3.11) leaves it out."""
+    return [sys.executable, "-P", "-m", "fleet"]
+
+
 @dataclass
 class _Worker:
     number: int
@@ -95,7 +103,7 @@ class WorkerPool:
     def _spawn(self, number: int, timeout: float) -> _Worker:
         read_end, write_end = os.pipe()
         environment = {**self.environment, READY_FD_ENV: str(write_end)}
-        command = [sys.executable, "-m", "fleet", "serve", *self.arguments, "--client-id", f"{self.client_id}-{number}"]
+        command = [*worker_command(), "serve", *self.arguments, "--client-id", f"{self.client_id}-{number}"]
         try:
             process = subprocess.Popen(command, env=environment, pass_fds=(write_end,), cwd=Path.cwd())
         finally:

@@ -28,7 +28,8 @@ done
 echo "fleet server running: broker mqtt://127.0.0.1:$PORT, store $FLEET_DATA/fleet.sqlite3, log $DATA/fleet.log"
 
 if [ ! -f "$CONFIG" ]; then
-  "$BIN/fleet" device add demo-kiosk --site "Demo: İstanbul Kadıköy" --out "$CONFIG" --broker-url "mqtt://127.0.0.1:$PORT"
+  # The kiosk runs on this same machine: the one case where a config may name 127.0.0.1.
+  "$BIN/fleet" device add demo-kiosk --site "Demo: İstanbul Kadıköy" --out "$CONFIG" --broker-url "mqtt://127.0.0.1:$PORT" --allow-loopback
 fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then

@@ -39,6 +39,8 @@ class Client:
         self.disconnected = threading.Event()
         self.granted: list = []
         self.subscribed = threading.Event()
+        self.pubacks: dict[int, object] = {}  # mid → the broker's PUBACK reason code
+        self._puback = threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{time.monotonic_ns()}", protocol=MQTTProtocolVersion.MQTTv5)
         if username:
             self.client.username_pw_set(username, password)
@@ -48,6 +50,7 @@ class Client:
         self.client.on_disconnect = lambda *a: self.disconnected.set()
         self.client.on_message = lambda c, u, m: self.messages.put(m)
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = self._on_publish
         self.port = port
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -57,6 +60,11 @@ class Client:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self.granted = list(reason_codes)
         self.subscribed.set()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._puback:
+            self.pubacks[mid] = reason_code
+            self._puback.notify_all()
 
     def connect(self, timeout: float = 5.0) -> "Client":
         self.client.connect("127.0.0.1", self.port, keepalive=30)
@@ -74,9 +82,14 @@ class Client:
         assert self.subscribed.wait(timeout), "no SUBACK"
         return self.granted
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 5.0) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 5.0):
+        """Publish and wait for the broker's PUBACK (QoS 1); returns its reason code
+        ('Success', or 'Not authorized' for a topic the login may not publish on)."""
         info = self.client.publish(topic, payload, qos=qos)
         info.wait_for_publish(timeout)
+        with self._puback:
+            self._puback.wait_for(lambda: info.mid in self.pubacks, timeout)
+            return self.pubacks.get(info.mid)
 
     def get(self, timeout: float = 5.0) -> mqtt.MQTTMessage:
         return self.messages.get(timeout=timeout)
@@ -90,7 +103,7 @@ def wait_for_login(port: int, username: str, password: str, timeout: float = 10.
     """The broker re-reads its password file on SIGHUP, asynchronously: wait until it has."""
 
     def accepted() -> bool:
-        client = Client(port, username, password)
+        client = Client(port, username, password, client_id=username)  # a device's login is bound to its id
         try:
             client.connect()
             return client.accepted
@@ -100,3 +113,22 @@ def wait_for_login(port: int, username: str, password: str, timeout: float = 10.
             client.close()
 
     wait_until(accepted, timeout, interval=0.05, what=f"the broker to accept {username!r}")
+
+
+def upload(device_id: str, count: int = 1, boot_id: str = "boot-test") -> tuple[bytes, list[str]]:
+    """An Upload of *count* fresh, valid responses as a kiosk publishes it, and their uuids."""
+    import uuid as uuidlib
+
+    from kiosk.protocol import PROTOCOL_VERSION, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, encode
+
+    now = time.time()
+    responses = [
+        ResponsePayload(
+            uuid=uuidlib.uuid4(), survey_id="exit-default", survey_version=1, language="tr", status="completed", misuse=False, negative=False,
+            end_reason="completed", answers=[AnswerPayload(question="satisfaction", option="happy", button=3, negative=False, elapsed_ms=0)],
+            presses=[3], started=Moment(now - 5, 100.0), finished=Moment(now - 4, 101.0), boot_id=boot_id, clock_synced=True,
+        )
+        for _ in range(count)
+    ]
+    payload = encode(Upload(v=PROTOCOL_VERSION, device_id=device_id, sent=SenderClock(now, time.monotonic(), True, boot_id), responses=responses))
+    return payload, [str(r.uuid) for r in responses]

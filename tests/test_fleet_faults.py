@@ -200,7 +200,7 @@ class Fleet:
         """``fleet device add``: its kiosk config, plus *sync* settings in its [fleet] table."""
         result = subprocess.run(
             [FLEET, "device", "add", device_id, "--site", "Fault Lab", "--out", str(config), "--data-dir", str(self.dir),
-             "--broker-url", f"mqtt://127.0.0.1:{self.port}"],
+             "--broker-url", f"mqtt://127.0.0.1:{self.port}", "--allow-loopback"],
             capture_output=True, text=True, timeout=30, env=ENV, cwd=ROOT,
         )
         assert result.returncode == 0, result.stdout + result.stderr
@@ -613,7 +613,7 @@ def test_lost_acknowledgements_make_resends_harmless(tmp_path, procs, survey_fil
             )
         ],
     )
-    client = Client(fleet.port, "k2", fleet.passwords["k2"], client_id="k2-test").connect()
+    client = Client(fleet.port, "k2", fleet.passwords["k2"], client_id="k2").connect()  # its login is bound to its id
     try:
         assert client.accepted
         client.subscribe(topic("k2", "ack"))

@@ -99,6 +99,8 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        self._subscribing: dict[int, str] = {}
         if log.isEnabledFor(logging.DEBUG):  # paho reports ordinary disconnects as errors: only when debugging
             client.enable_logger(logging.getLogger("paho.kiosk"))
         self.client = client
@@ -172,7 +174,8 @@ class MqttLink:
         self._last_problem = ""
         no_delay(client)
         for subscription in self.subscriptions:
-            client.subscribe(subscription, qos=1)
+            _, mid = client.subscribe(subscription, qos=1)
+            self._subscribing[mid] = subscription
         client.publish(self._status_topic, self._status(True, "connected"), qos=1, retain=True)
         self.connected.set()
         log.info("connected to the fleet", extra={"broker": f"{self.address.host}:{self.address.port}", "tls": self.address.tls})
@@ -181,6 +184,16 @@ class MqttLink:
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason_code, properties: object) -> None:
         if self.connected.is_set():
             self._went_down(str(reason_code))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes, properties: object) -> None:
+        """A refused subscription means no Ack will ever come: say so loudly, once."""
+        subscription = self._subscribing.pop(mid, "?")
+        if any(reason.is_failure for reason in reason_codes):
+            self._problem(
+                f"the broker refused this kiosk's subscription to {subscription} ({reason_codes[0]}): no acknowledgement can arrive; "
+                f"fix: the broker's ACL must let login {self.device_id!r} subscribe to its own topics (docs/security.md)",
+                level=logging.ERROR,
+            )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self.on_event(Incoming(message.topic, message.payload))

@@ -1,7 +1,11 @@
-"""The managed Mosquitto and per-device security, checked against the real broker."""
+"""The managed Mosquitto and per-device security, checked against the real broker.
+
+(What a kiosk that tries to break out cannot do is ``test_adversarial.py``.)
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,7 +15,7 @@ import pytest
 from fleet import broker as broker_module
 from fleet import devices
 from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker, hash_password
-from tests.mqtt_helpers import Client, free_port, wait_for_login, wait_until
+from tests.mqtt_helpers import Client, free_port, wait_until
 
 NOT_AUTHORIZED = 135
 
@@ -20,8 +24,7 @@ NOT_AUTHORIZED = 135
 def registry(store, broker):
     """Two registered kiosks on the managed broker: their passwords by id."""
     passwords = {"kiosk-a": devices.add_device("kiosk-a", "Site A"), "kiosk-b": devices.add_device("kiosk-b", "Site B")}
-    assert devices.sync_broker(broker.files) is True, "the running managed broker was reloaded"
-    wait_for_login(broker.port, "kiosk-b", passwords["kiosk-b"])
+    assert devices.sync_broker(broker.files, put=passwords) is True, "the running managed broker took them"
     return passwords
 
 
@@ -43,11 +46,38 @@ def test_password_hashes_are_mosquittos_format():
 
 
 def test_the_broker_files_hold_hashes_never_passwords(registry, broker):
-    passwd = broker.files.passwd.read_text()
-    assert registry["kiosk-a"] not in passwd and "kiosk-a:$7$101$" in passwd
-    assert oct(broker.files.passwd.stat().st_mode & 0o777) == "0o600"
-    assert oct(broker.files.fleet_secret.stat().st_mode & 0o777) == "0o600"
-    assert "allow_anonymous false" in broker.files.config.read_text()
+    saved = broker.files.dynsec.read_text()  # as the broker saved it after taking the two logins
+    assert registry["kiosk-a"] not in saved and registry["kiosk-b"] not in saved
+    logins = {client["username"]: client for client in json.loads(saved)["clients"]}
+    assert set(logins) == {"fleet", "fleet-admin", "kiosk-a", "kiosk-b"}
+    assert logins["kiosk-a"]["clientid"] == "kiosk-a" and len(logins["kiosk-a"]["salt"]) == 16 and "fleet" not in [c.get("clientid") for c in logins.values()]
+    for private in (broker.files.dynsec, broker.files.fleet_secret, broker.files.admin_secret):
+        assert oct(private.stat().st_mode & 0o777) == "0o600", private
+    config = broker.files.config.read_text()
+    assert "allow_anonymous false" in config and "mosquitto_dynamic_security.so" in config and "password_file" not in config
+
+
+def test_the_registrys_hashes_log_in_after_a_restart(registry, store, broker):
+    """The running broker hashed the passwords itself (with its own salt); a restart renders
+    the file from the registry's hashes instead, and the same passwords still log in."""
+    broker.stop()
+    broker.start(accounts=devices.broker_accounts())
+    rendered = {client["username"]: client for client in json.loads(broker.files.dynsec.read_text())["clients"]}
+    stored = devices.broker_accounts()[0][1].split("$")
+    assert (rendered["kiosk-a"]["salt"], rendered["kiosk-a"]["password"], rendered["kiosk-a"]["iterations"]) == (stored[3], stored[4], int(stored[2]))
+    device = login(broker, "kiosk-a", registry["kiosk-a"])
+    assert device.accepted
+    device.close()
+
+
+def test_without_a_running_broker_the_file_is_rendered_for_its_next_start(store, tmp_path):
+    files = BrokerFiles(tmp_path / "broker")
+    password = devices.add_device("kiosk-z", "Site Z")
+    assert devices.sync_broker(files, put={"kiosk-z": password}) is False, "nothing running to apply it to"
+    assert [c["username"] for c in json.loads(files.dynsec.read_text())["clients"]] == ["fleet", "fleet-admin", "kiosk-z"]
+    devices.revoke_device("kiosk-z")
+    devices.sync_broker(files, remove=["kiosk-z"])
+    assert "kiosk-z" not in files.dynsec.read_text()
 
 
 def test_a_device_publishes_its_own_topics_and_the_fleet_reads_them(registry, broker, fleet_client):
@@ -61,25 +91,27 @@ def test_a_device_publishes_its_own_topics_and_the_fleet_reads_them(registry, br
 
 
 def test_a_device_cannot_publish_into_another_devices_topics(registry, broker, fleet_client):
-    fleet_client.subscribe("nabiz/#")
+    for channel in ("responses", "status", "health"):
+        assert [r.value for r in fleet_client.subscribe(f"nabiz/+/{channel}")] == [1]
     intruder = login(broker, "kiosk-a", registry["kiosk-a"])
     try:
         for channel in ("responses", "status", "health", "ack"):
-            intruder.publish(f"nabiz/kiosk-b/{channel}", b"spoof")
-        intruder.publish("nabiz/kiosk-a/ack", b"a device may not forge its own acks")
-        intruder.publish("nabiz/kiosk-a/health", b"marker", qos=1)
+            assert intruder.publish(f"nabiz/kiosk-b/{channel}", b"spoof").value == NOT_AUTHORIZED, channel
+        assert intruder.publish("nabiz/kiosk-a/ack", b"a device may not forge its own acks").value == NOT_AUTHORIZED
+        assert intruder.publish("nabiz/kiosk-a/health", b"marker").value == 0
         assert fleet_client.get().payload == b"marker", "nothing forged reached the fleet; the marker did"
     finally:
         intruder.close()
 
 
 def test_a_device_cannot_read_another_devices_topics(registry, broker, fleet_client):
-    """Mosquitto grants any SUBSCRIBE and enforces ``read`` on delivery: so check what arrives."""
+    """Refused at SUBSCRIBE (the SUBACK says so), and nothing arrives either."""
     spy = login(broker, "kiosk-a", registry["kiosk-a"])
     other = login(broker, "kiosk-b", registry["kiosk-b"])
     try:
+        assert [r.value for r in spy.subscribe("nabiz/kiosk-a/ack")] == [1], "its own acks: granted at QoS 1"
         for topic in ("nabiz/kiosk-b/ack", "nabiz/kiosk-b/responses", "nabiz/+/ack", "nabiz/#"):
-            spy.subscribe(topic)
+            assert [r.value for r in spy.subscribe(topic)] == [NOT_AUTHORIZED], topic
         other.publish("nabiz/kiosk-b/responses", b"b's answers")
         other.publish("nabiz/kiosk-b/health", b"b's health")
         fleet_client.publish("nabiz/kiosk-b/ack", b"for b only")
@@ -96,7 +128,7 @@ def test_a_device_cannot_read_another_devices_topics(registry, broker, fleet_cli
 
 def test_wrong_password_and_unknown_device_are_refused(registry, broker):
     for user, password in (("kiosk-a", "wrong"), ("kiosk-a", registry["kiosk-b"]), ("stranger", "x"), (None, None)):
-        client = Client(broker.port, user, password)
+        client = Client(broker.port, user, password, client_id=user)
         try:
             client.connect()
             assert not client.accepted, user
@@ -108,11 +140,11 @@ def test_revoking_disconnects_the_device_at_once_and_keeps_it_out(registry, brok
     device = login(broker, "kiosk-a", registry["kiosk-a"])
     try:
         devices.revoke_device("kiosk-a")
-        devices.sync_broker(broker.files)
-        assert device.disconnected.wait(5), "the connected kiosk was dropped"
+        assert devices.sync_broker(broker.files, remove=["kiosk-a"]) is True
+        assert device.disconnected.wait(1), "the connected kiosk was dropped within a second"
     finally:
         device.close()
-    again = Client(broker.port, "kiosk-a", registry["kiosk-a"])
+    again = Client(broker.port, "kiosk-a", registry["kiosk-a"], client_id="kiosk-a")
     try:
         again.connect()
         assert not again.accepted
@@ -124,10 +156,15 @@ def test_revoking_disconnects_the_device_at_once_and_keeps_it_out(registry, brok
 
 
 def test_new_credentials_replace_the_old_ones(registry, broker):
+    connected = login(broker, "kiosk-a", registry["kiosk-a"])
     new = devices.new_credentials("kiosk-a")
-    devices.sync_broker(broker.files)
-    wait_for_login(broker.port, "kiosk-a", new)
-    old = Client(broker.port, "kiosk-a", registry["kiosk-a"])
+    assert devices.sync_broker(broker.files, put={"kiosk-a": new}) is True
+    assert connected.disconnected.wait(1), "the session on the old password was dropped"
+    connected.close()
+    fresh = login(broker, "kiosk-a", new)
+    assert fresh.accepted
+    fresh.close()
+    old = Client(broker.port, "kiosk-a", registry["kiosk-a"], client_id="kiosk-a")
     try:
         old.connect()
         assert not old.accepted
@@ -143,6 +180,22 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
         with pytest.raises(BrokerError, match=f"port {port} on 127.0.0.1 is already in use") as caught:
             ManagedBroker(BrokerFiles(tmp_path), "127.0.0.1", port).start()
         assert "--port" in str(caught.value) and "NABIZ_FLEET_BROKER=" in str(caught.value)
+
+
+def test_a_broker_that_refuses_a_change_is_a_clear_error(registry, broker, monkeypatch):
+    """The admin login is wrong (say, a broker of another fleet): the command says the registry
+    has the change and the broker did not take it, instead of claiming success."""
+    monkeypatch.setattr(BrokerFiles, "admin_password", lambda self: "not the password")
+    with pytest.raises(BrokerError, match="refused the admin login") as caught:
+        devices.sync_broker(broker.files, remove=["kiosk-a"])
+    assert "the registry has the change" in str(caught.value)
+
+
+def test_a_missing_dynamic_security_plugin_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(broker_module, "PLUGIN_GLOBS", [str(tmp_path / "nowhere" / "*.so")])
+    with pytest.raises(BrokerError, match="dynamic-security plugin") as caught:
+        ManagedBroker(BrokerFiles(tmp_path), "127.0.0.1", free_port()).start()
+    assert "Mosquitto 2.0" in str(caught.value) and "NABIZ_FLEET_BROKER=" in str(caught.value)
 
 
 def test_a_missing_mosquitto_is_a_clear_error(tmp_path, monkeypatch):
@@ -179,3 +232,31 @@ def test_a_broker_left_by_a_killed_fleet_is_replaced(tmp_path):
         successor.stop()
         if orphan._process.poll() is None:
             os.kill(orphan_pid, signal.SIGKILL)
+
+
+def test_a_revocation_the_broker_missed_is_applied_by_the_next_change(registry, broker, monkeypatch):
+    """The broker was unreachable when kiosk-a was revoked: the next change that reaches it
+    removes kiosk-a's login too (only logins the fleet made for devices: never others)."""
+    device = login(broker, "kiosk-a", registry["kiosk-a"])
+    monkeypatch.setattr(BrokerFiles, "admin_password", lambda self: "unreachable for now")
+    devices.revoke_device("kiosk-a")
+    with pytest.raises(BrokerError, match="run `fleet device revoke ID` again"):
+        devices.sync_broker(broker.files, remove=["kiosk-a"])
+    assert not device.disconnected.wait(0.5), "still on the broker"
+    monkeypatch.undo()
+    assert devices.revoke_device("kiosk-a") is False, "already revoked in the registry"
+    assert devices.sync_broker(broker.files, remove=["kiosk-a"]) is True
+    assert device.disconnected.wait(1)
+    device.close()
+    password = devices.add_device("kiosk-c", "Site C")
+    devices.revoke_device("kiosk-b")  # missed as well, then a later add reaches the broker
+    other = login(broker, "kiosk-b", registry["kiosk-b"])
+    monkeypatch.setattr(BrokerFiles, "admin_password", lambda self: "unreachable for now")
+    with pytest.raises(BrokerError):
+        devices.sync_broker(broker.files, remove=["kiosk-b"])
+    monkeypatch.undo()
+    assert devices.sync_broker(broker.files, put={"kiosk-c": password}) is True
+    assert other.disconnected.wait(1), "the stale login went with the next change"
+    other.close()
+    names = {c["username"] for c in json.loads(broker.files.dynsec.read_text())["clients"]}
+    assert names == {"fleet", "fleet-admin", "kiosk-c"}

@@ -62,7 +62,7 @@ def fleet(store, broker):
 @pytest.fixture
 def kiosk_password(store, broker):
     password = devices.add_device("kiosk-1", "Bursa Nilüfer")
-    devices.sync_broker(broker.files)
+    devices.sync_broker(broker.files, put={"kiosk-1": password})
     wait_for_login(broker.port, "kiosk-1", password)
     return password
 
@@ -193,7 +193,7 @@ def test_a_message_the_store_cannot_hold_is_set_aside_and_the_fleet_goes_on(flee
     database.execute_sql("ALTER TABLE devices ALTER COLUMN site TYPE text")  # a registry wider than the responses' column
     password = devices.add_device("kiosk-long", "x" * 100)
     Device.update(site="y" * 300).where(Device.device_id == "kiosk-long").execute()
-    devices.sync_broker(broker.files)
+    devices.sync_broker(broker.files, put={"kiosk-long": password})
     wait_for_login(broker.port, "kiosk-long", password)
     poison = Client(broker.port, "kiosk-long", password, client_id="kiosk-long").connect()
     try:

@@ -51,6 +51,17 @@ def test_two_workers_store_every_response_once(pool):
     assert log.read_text().count("fleet connected to the broker") == 2, "both workers took part"
 
 
+def test_a_second_simulation_changes_no_login(pool):
+    """Simulated kiosks keep their passwords between runs: the broker's plugin rewrites its whole
+    file for every login changed, so a second run must change none."""
+    env, _, _ = pool
+    assert simulate(env, "--devices", "5", "--responses", "1")["acked"] == 5
+    saved = Path(env["NABIZ_FLEET_DATA"]) / "broker" / "dynamic-security.json"
+    before = saved.stat().st_mtime_ns
+    assert simulate(env, "--devices", "5", "--responses", "1")["acked"] == 5
+    assert saved.stat().st_mtime_ns == before, "no dynamic-security command ran"
+
+
 @pytest.mark.slow
 def test_a_killed_worker_is_started_again_and_nothing_is_lost(pool):
     env, log, _ = pool
@@ -60,3 +71,23 @@ def test_a_killed_worker_is_started_again_and_nothing_is_lost(pool):
     result = simulate(env, "--devices", "10", "--responses", "30", "--backlog")
     assert result["acked"] == result["made"] == 300
     assert len(set(stored(env))) == 300
+
+
+def test_workers_start_whatever_the_working_directory_holds(tmp_path):
+    """`fleet serve --workers 2 --data-dir fleet` run from the folder that holds that data dir:
+    workers started with `python -m fleet` imported the folder instead of the package
+    (issue 7, defect 5). Run as an operator runs it: the installed `fleet` command."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")}
+    (tmp_path / "fleet").mkdir()  # the natural name for the fleet's data directory
+    log = tmp_path / "serve.log"
+    command = [str(Path(sys.executable).parent / "fleet"), "serve", "--workers", "2", "--data-dir", "fleet", "--bind", "127.0.0.1", "--port", str(free_port())]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        wait_until(lambda: "2 workers on shared group" in log.read_text() or server.poll() is not None, timeout=30, what="two workers")
+        assert server.poll() is None, log.read_text()
+        assert "ImportError" not in log.read_text() and (tmp_path / "fleet" / "fleet.sqlite3").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    assert server.returncode == 0, log.read_text()
