@@ -28,8 +28,9 @@ from tests.mqtt_helpers import Client, wait_for_login, wait_until
 
 
 class RunningFleet:
-    def __init__(self, broker) -> None:
+    def __init__(self, broker, ingest: type[Ingest] = Ingest) -> None:
         self.broker = broker
+        self.ingest = ingest
         self.url = BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False)
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
@@ -39,7 +40,7 @@ class RunningFleet:
         self.stop_event = threading.Event()
         link = FleetLink(self.url, client_id="nabiz-fleet-test")
         link.start()
-        self.server = FleetServer(link, Ingest(), inactivity_s=30)
+        self.server = FleetServer(link, self.ingest(), inactivity_s=30)
         self.thread = threading.Thread(target=self.server.run, args=(self.stop_event,), daemon=True)
         self.thread.start()
         return self
@@ -247,3 +248,58 @@ def test_an_unsynced_kiosks_answer_is_dated_right_even_after_the_fleet_was_down(
         assert abs(row.occurred_at - answered_at) < 3.0, f"dated {row.occurred_at - answered_at:+.1f} s off"
     finally:
         sync.stop()
+
+
+class IngestWithAFault(Ingest):
+    """The real ingest with a fault nobody has found yet: it fails on any message carrying
+    POISON. Stands for whatever the next bug is (a decoder's RecursionError was the last one)."""
+
+    POISON = b"poison-marker"
+    seen: list[str] = []
+
+    def process(self, batch):
+        for message in batch:
+            if self.POISON in message.payload:
+                IngestWithAFault.seen.append(message.topic)
+                raise RecursionError("maximum recursion depth exceeded while deserializing an object")
+        return super().process(batch)
+
+
+def test_a_message_that_breaks_ingest_in_an_unforeseen_way_is_set_aside(store, broker, kiosk_password, outbox, caplog):
+    """Whatever a message makes ingest raise, that message alone is set aside (logged with its
+    topic and PUBACKed, so a restarted fleet does not get it again) and the rest is stored."""
+    from tests.kiosk.test_protocol import response, upload
+
+    caplog.set_level(logging.ERROR, logger="fleet.server")
+    IngestWithAFault.seen = []
+    fleet = RunningFleet(broker, IngestWithAFault).start()
+    sync = start_sync(outbox, broker.port, kiosk_password)
+    try:
+        wait_until(sync.link.connected.is_set, what="the kiosk's connection")
+        poison = Client(broker.port, "kiosk-1", kiosk_password, client_id="kiosk-1-poison").connect()
+        try:
+            body = upload([response(survey_id="poison-marker")])
+            for _ in range(3):
+                poison.publish("nabiz/kiosk-1/responses", body)
+        finally:
+            poison.close()
+        made = [outbox.save(record()) for _ in range(5)]
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, what="the good answers, past the poison")
+        assert fleet_uuids() == sorted(made)
+        assert fleet.thread.is_alive(), "the fleet keeps running"
+        wait_until(lambda: len(IngestWithAFault.seen) >= 3, what="the three poison messages")
+        (line, *_) = [r for r in caplog.records if "set aside" in r.getMessage()]
+        assert line.topic == "nabiz/kiosk-1/responses" and "RecursionError" in line.error and line.exc_info
+        fleet.stop()
+        seen = len(IngestWithAFault.seen)
+
+        fleet = RunningFleet(broker, IngestWithAFault).start()  # the same persistent session
+        later = outbox.save(record())
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, timeout=15, what="an answer after the restart")
+        assert later in fleet_uuids()
+        assert len(IngestWithAFault.seen) == seen, "the broker did not hand the poison back after the restart"
+    finally:
+        sync.stop()
+        fleet.stop()

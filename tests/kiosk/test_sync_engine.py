@@ -31,7 +31,7 @@ class Wire:
         return True
 
     def uuids(self, index: int = -1) -> list[str]:
-        return [str(r.uuid) for r in self.sent[index].responses]
+        return [r.uuid for r in self.sent[index].responses]
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def engine_for(box, wire, clock, **options) -> SyncEngine:
 
 
 def ack(*uuids: str, refused: dict[str, str] | None = None) -> Ack:
-    return Ack(v=PROTOCOL_VERSION, stored=[uuid.UUID(u) for u in uuids], refused=[Refusal(uuid.UUID(u), why) for u, why in (refused or {}).items()], at=1.0)
+    return Ack(v=PROTOCOL_VERSION, stored=list(uuids), refused=[Refusal(u, why) for u, why in (refused or {}).items()], at=1.0)
 
 
 def test_live_responses_go_one_per_message(box, wire, clock):
