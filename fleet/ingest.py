@@ -168,6 +168,7 @@ class Ingest:
         return {device_id: (site, revoked_at is not None) for device_id, site, revoked_at in query}
 
     def _reject(self, outcome: Outcome, message: Received, update: _DeviceUpdate | None, reason: str) -> None:
+        reason = reason_text(reason, limit=400)
         outcome.rejected += 1
         log.warning("message rejected", extra={"topic": message.topic[:200], "bytes": len(message.payload), "reason": reason[:300]})
         if update is not None:

@@ -248,9 +248,10 @@ class Ack(msgspec.Struct, forbid_unknown_fields=True):
     at: WallClock = 0.0  # the fleet's wall clock when it stored them
 
 
-def reason_text(text: str) -> str:
-    """*text* as a Refusal's reason a kiosk accepts (a reason built from an exception may hold anything)."""
-    return text.replace("\x00", "")[:MAX_REASON]
+def reason_text(text: str, limit: int = MAX_REASON) -> str:
+    """*text* as a reason a kiosk and a store accept: a reason built from an error may quote the
+    input (an unknown key, say), NUL included, which neither PostgreSQL nor an Ack can carry."""
+    return text.replace("\x00", "\\x00")[:limit]
 
 
 def split_ack(ack: Ack) -> list[Ack]:

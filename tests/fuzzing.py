@@ -99,7 +99,9 @@ scalars = st.one_of(
 FIELD_NAMES = sorted(
     {name for kind in (p.Upload, p.ResponsePayload, p.AnswerPayload, p.Moment, p.SenderClock, p.Status, p.Health, p.Ack, p.Refusal) for name in kind.__struct_fields__}
 )
-keys = st.one_of(st.sampled_from(FIELD_NAMES), texts)
+#: Keys an error message may quote back: NUL, a lone surrogate, a long one, a known field twice.
+nasty_keys = st.sampled_from(["\x00", "x\x00y", "\ud800", "İ", "v", "device_id", "uuid", "k" * 300, "", "$.v", "`"])
+keys = st.one_of(st.sampled_from(FIELD_NAMES), nasty_keys, texts)
 
 
 def deep(depth: int, kind: str) -> Token:
@@ -231,10 +233,8 @@ replacements = st.one_of(deep_nesting, json_nodes, scalars)
 
 def _mutate(draw: st.DrawFn, node: Any) -> Any:
     path = draw(st.sampled_from(_paths(node)[1:] or [()]))  # whole payloads replaced are json_nodes' job
-    action = draw(st.sampled_from(["replace", "replace", "replace", "repeat-key", "add-key", "drop"]))
-    target = node
-    for step in path[:-1] if path else ():
-        target = target.pairs[step][1] if isinstance(target, Obj) else target[step]
+    action = draw(st.sampled_from(["replace", "replace", "replace", "repeat-key", "add-key", "add-key", "drop"]))
+    target = _at(node, path[:-1])
     if action == "replace" or not path:
         return _replace(node, path, draw(replacements))
     if isinstance(target, Obj):
@@ -273,6 +273,24 @@ def nested_inside(draw, channel: p.Channel, device_id: str | None = None) -> byt
 
 
 @st.composite
+def extra_key(draw, channel: p.Channel, device_id: str | None = None) -> bytes:
+    """A valid payload with one key more in one of its objects (or a known key twice): what an
+    error message then quotes back is input too."""
+    node = to_node(draw(VALID[channel](device_id)))
+    objects = [path for path in _paths(node) if isinstance(_at(node, path), Obj)]
+    path = draw(st.sampled_from(objects))
+    pairs = list(_at(node, path).pairs)
+    pairs.insert(draw(st.integers(0, len(pairs))), (draw(keys), draw(replacements)))
+    return to_bytes(render(_replace(node, path, Obj(tuple(pairs))), ascii_only=draw(st.booleans())))
+
+
+def _at(node: Any, path: tuple) -> Any:
+    for step in path:
+        node = node.pairs[step][1] if isinstance(node, Obj) else node[step]
+    return node
+
+
+@st.composite
 def damaged(draw, channel: p.Channel, device_id: str | None = None) -> bytes:
     """A valid payload cut short, or with a few bytes changed."""
     data = bytearray(to_bytes(render(to_node(draw(VALID[channel](device_id))), ascii_only=draw(st.booleans()))))
@@ -289,6 +307,7 @@ def payloads(channel: p.Channel, device_id: str | None = None) -> st.SearchStrat
         near_misses(channel, device_id),
         near_misses(channel, device_id),
         nested_inside(channel, device_id),
+        extra_key(channel, device_id),
         damaged(channel, device_id),
         json_nodes.map(render).map(to_bytes),
         st.binary(max_size=300),

@@ -177,7 +177,7 @@ def test_a_big_ack_is_split_into_acks_a_kiosk_accepts():
 def test_an_ack_never_carries_a_reason_the_kiosk_would_refuse():
     """A reason built from a store's error may hold anything: the Ack a kiosk gets must still decode."""
     (part,) = p.split_ack(p.Ack(v=2, stored=[], refused=[p.Refusal("a" * 36, "bad\u0000value " + "x" * 500)], at=1.0))
-    assert p.decode("ack", p.encode(part)).refused[0].reason.startswith("badvalue x")
+    assert p.decode("ack", p.encode(part)).refused[0].reason.startswith("bad\\x00value x")
 
 
 # --- hardening: what an untrusted sender can put in a payload (issue 7) ---------------------
