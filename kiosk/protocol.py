@@ -426,6 +426,9 @@ def _echoable(uuid: str, version: int) -> bool:
 def _checked(upload: Upload, refused: list[Refusal], unidentified: int) -> CheckedUpload:
     """The rules a schema cannot say: the uuid's form (refused by its own text) and, from
     version 2, the device each response was recorded under."""
+    sender, unnamed_ok, match = upload.device_id, upload.v == 1, _UUID.match
+    if all(match(r.uuid) and (r.device_id == sender or (unnamed_ok and r.device_id is None)) for r in upload.responses):
+        return CheckedUpload(upload=upload, refused=refused, unidentified=unidentified)  # the usual case, in one pass
     good = []
     for response in upload.responses:
         problem = response_problem(response, upload.device_id, upload.v)
