@@ -451,9 +451,9 @@ def response_problem(response: ResponsePayload, sender: str, version: int) -> st
     if recorded is None:
         return "a version 2 response must name the device it was recorded under (device_id)" if version >= 2 else None
     if recorded != sender:
-        return (
-            f"recorded under device {recorded!r}, sent by {sender!r}: the fleet never moves an answer to another device;"
-            f" it stays on the kiosk (kiosk responses). fix: send it with {recorded!r}'s config"
+        return (  # within MAX_REASON for ids of up to 16 characters; the ids come first
+            f"recorded under device {recorded!r}, sent by {sender!r}: never moved to another device; kept on the kiosk"
+            f" (kiosk responses). fix: run the kiosk with the config of {recorded!r}"
         )
     return None
 

@@ -168,7 +168,7 @@ class FleetSync:
         for other, count in self.outbox.unsent_recorded_elsewhere(self.device_id).items():
             log.warning(
                 "%d answers on this card were recorded as device %r, not as %r (this kiosk's config now): the fleet will refuse them"
-                " and they stay on the card (kiosk responses lists them); fix: to send them, run this card once more with %r's config",
+                " and they stay on the card (kiosk responses lists them); fix: to send them, run this card once more with the config of %r",
                 count, other, self.device_id, other,
                 extra={"recorded_as": other, "count": count},
             )

@@ -321,6 +321,8 @@ def test_version_2_responses_carry_the_device_they_were_recorded_under():
 
 def test_an_answer_recorded_under_another_device_is_refused_naming_both():
     mine, theirs = response(device_id="kiosk-1"), response(device_id="kiosk-ist-001")
+    long_ids = p.decode_upload(upload([response(device_id="kiosk-ist-kadikoy")], v=2, device_id="kiosk-ist-besiktas")).refused[0].reason
+    assert long_ids.endswith("fix: run the kiosk with the config of 'kiosk-ist-kadikoy'"), "the whole reason fits for ids of 16 characters"
     checked = p.decode_upload(upload([mine, theirs], v=2))
     assert [str(r.uuid) for r in checked.upload.responses] == [mine["uuid"]]
     (refusal,) = checked.refused
