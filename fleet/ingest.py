@@ -9,7 +9,11 @@ A message that breaks the contract (bad topic, not JSON, wrong types, oversize, 
 protocol version, a payload naming another device, an unknown or revoked device) is
 rejected: logged with its reason, counted on the device when there is one, and nothing of
 it is stored. A single bad response inside an otherwise good batch is refused by UUID in the
-Ack, so the kiosk stops resending it (and keeps it on its card for a technician).
+Ack, so the kiosk stops resending it (and keeps it on its card for a technician); so is a
+response recorded under another device than the one sending it (never stored elsewhere).
+
+Acks name each uuid exactly as the kiosk sent it (stored in lowercase, so one response sent
+in two cases is one row) and speak the protocol version the kiosk spoke.
 
 Knows nothing of MQTT clients or threads: the server feeds it, tests call it directly.
 """

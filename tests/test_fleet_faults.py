@@ -606,7 +606,7 @@ def test_lost_acknowledgements_make_resends_harmless(tmp_path, procs, survey_fil
         sent=SenderClock(now, time.monotonic(), True, "boot-k2"),
         responses=[
             ResponsePayload(
-                uuid=uuidlib.UUID(response_uuid), survey_id="exit-default", survey_version=1, language="tr", status="completed",
+                uuid=response_uuid, device_id="k2", survey_id="exit-default", survey_version=1, language="tr", status="completed",
                 misuse=False, negative=False, end_reason="completed",
                 answers=[AnswerPayload(question="satisfaction", option="happy", button=3, negative=False, elapsed_ms=0)],
                 presses=[3], started=Moment(now - 5, 100.0), finished=Moment(now - 4, 101.0), boot_id="boot-k2", clock_synced=True,
