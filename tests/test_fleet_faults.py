@@ -684,7 +684,7 @@ def test_a_poison_message_cannot_stop_the_fleet_even_after_a_restart(tmp_path, p
             mallory.close()
 
     def refused_poison() -> list[dict]:
-        return [e for e in fleet.server.logged("message rejected") if "nested deeper" in e.get("reason", "")]
+        return [e for e in fleet.server.logged("message rejected") if "nested too deeply" in e.get("reason", "")]
 
     publish_poison()
     kiosk.customers(3)
@@ -710,7 +710,7 @@ def test_a_poison_message_cannot_stop_the_fleet_even_after_a_restart(tmp_path, p
     fleet.stop()
     assert_exactly_once(fleet, [kiosk])
     device = _read_rows(fleet.dir / "fleet.sqlite3", "SELECT rejected_messages, last_rejection FROM devices WHERE device_id = 'mallory'")
-    assert device[0][0] == 4 and "nested deeper" in device[0][1]
+    assert device[0][0] == 4 and "nested too deeply" in device[0][1]
 
 
 def test_a_reprovisioned_kiosk_keeps_the_answers_of_its_old_id(tmp_path, procs, survey_file):

@@ -68,5 +68,5 @@ def test_upload_decoder_and_the_ack_it_leads_to():
 
     fuzz()
     # The strategies are worth running: they get past the first checks and into each corner.
-    corners = {"accepted", "stored and refused", "not JSON", "invalid responses payload", f"arrays and objects nested deeper than {p.MAX_NESTING} levels"}
+    corners = {"accepted", "stored and refused", "not JSON", "invalid responses payload", p.NESTED_TOO_DEEP}
     assert corners <= outcomes, f"the fuzzer never reached {corners - outcomes}"
