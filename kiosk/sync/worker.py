@@ -165,7 +165,12 @@ class FleetSync:
         """Say once, at the start, what will happen to answers recorded under another device id:
         each is sent under the id it was recorded under, the fleet refuses it (it never moves
         answers to another device), and it stays on this card."""
-        for other, count in self.outbox.unsent_recorded_elsewhere(self.device_id).items():
+        try:
+            elsewhere = self.outbox.unsent_recorded_elsewhere(self.device_id)
+        except peewee.DatabaseError as exc:  # the card is failing: the sync loop retries its own reads
+            log.error("fleet sync cannot read the outbox: %s", exc)
+            return
+        for other, count in elsewhere.items():
             log.warning(
                 "%d answers on this card were recorded as device %r, not as %r (this kiosk's config now): the fleet will refuse them"
                 " and they stay on the card (kiosk responses lists them); fix: to send them, run this card once more with the config of %r",
