@@ -72,13 +72,13 @@ class FleetServer:
                 break
             except UNSTORABLE as exc:  # the data, not the database: find the message and set it aside
                 return self._isolate(batch, stop, exc, "message cannot be stored; set aside (its kiosk keeps it and sends it again later)")
-            except peewee.DatabaseError as exc:  # the database is away (OperationalError, InterfaceError)
+            except (peewee.DatabaseError, peewee.InterfaceError) as exc:  # the database is away (OperationalError; InterfaceError is no DatabaseError)
                 log.error("cannot store a batch; nothing acknowledged, retrying", extra={"messages": len(batch), "error": str(exc).strip(), "retry_in_s": delay})
                 _reset_connection()
                 if stop.wait(delay):
                     return False
                 delay = min(delay * 2, 30.0)
-            except Exception as exc:  # noqa: BLE001 - a fault not foreseen: one message must not stop the fleet
+            except Exception as exc:  # noqa: BLE001 - a fault not foreseen (never the store's: above): one message must not stop the fleet
                 return self._isolate(batch, stop, exc, "message could not be processed; set aside (its kiosk keeps it and sends it again later)", trace=True)
         for device_id, ack in outcome.acks.items():
             for part in split_ack(ack):  # a kiosk refuses an Ack over its size limits
@@ -107,7 +107,7 @@ class FleetServer:
     def _sweep(self) -> None:
         try:
             silent = devices.mark_silent(self.clock(), self.inactivity_s)
-        except peewee.DatabaseError as exc:
+        except (peewee.DatabaseError, peewee.InterfaceError) as exc:
             log.error("cannot update device presence: %s", exc)
             _reset_connection()
             return
@@ -120,5 +120,5 @@ def _reset_connection() -> None:
     try:
         if not database.is_closed():
             database.close()
-    except peewee.DatabaseError:
+    except (peewee.DatabaseError, peewee.InterfaceError):
         pass

@@ -15,7 +15,7 @@ import pytest
 
 from fleet import devices
 from fleet.broker import FLEET_USER
-from fleet.ingest import Ingest
+from fleet.ingest import Ingest, Received
 from fleet.link import BrokerURL, FleetLink, LinkError
 from fleet.server import FleetServer
 from fleet.store import Device, StoredResponse, database
@@ -303,3 +303,49 @@ def test_a_message_that_breaks_ingest_in_an_unforeseen_way_is_set_aside(store, b
     finally:
         sync.stop()
         fleet.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_connection_lost_mid_transaction_is_retried_not_set_aside(store, broker, kiosk_password, store_url):
+    """PostgreSQL drops the connection in the middle of a turn's transaction: the insert fails,
+    and so does the rollback (peewee's InterfaceError, which is no DatabaseError). That is the
+    database being away, not a bad message: the turn is retried on a new connection, never set aside."""
+    import psycopg2
+
+    from tests.kiosk.test_protocol import response, upload
+
+    link = FleetLink(BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False), client_id="nabiz-fleet-test")
+    link.start()
+    admin = psycopg2.connect(store_url)
+    try:
+        server = FleetServer(link, Ingest(), inactivity_s=30)
+        good = response()
+        batch = [Received("nabiz/kiosk-1/responses", upload([good]), time.time())]
+        with admin.cursor() as cursor:
+            cursor.execute("LOCK TABLE responses IN ACCESS EXCLUSIVE MODE")  # the turn's insert waits here, in its transaction
+            handled = []
+            turn = threading.Thread(target=lambda: handled.append(server.handle(batch, threading.Event())))
+            turn.start()
+
+            def waiting_insert() -> int | None:
+                # asked on a connection of its own: a transaction sees one snapshot of pg_stat_activity
+                watcher = psycopg2.connect(store_url)
+                try:
+                    with watcher.cursor() as look:
+                        look.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO %responses%'")
+                        row = look.fetchone()
+                        return row[0] if row else None
+                finally:
+                    watcher.close()
+
+            wait_until(lambda: waiting_insert() is not None, what="the turn's insert to wait for the lock")
+            cursor.execute("SELECT pg_terminate_backend(%s)", (waiting_insert(),))
+        admin.commit()
+        turn.join(30)
+        assert handled == [True]
+        assert fleet_uuids() == [good["uuid"]]
+        assert server.ingest.totals["set_aside"] == 0
+    finally:
+        admin.close()
+        link.stop()
