@@ -239,7 +239,7 @@ def _mutate(draw: st.DrawFn, node: Any) -> Any:
         return _replace(node, path, draw(replacements))
     if isinstance(target, Obj):
         pairs = list(target.pairs)
-        key, value = pairs[path[-1]]
+        key = pairs[path[-1]][0]
         if action == "repeat-key":
             pairs.insert(draw(st.integers(0, len(pairs))), (key, draw(replacements)))
         elif action == "add-key":

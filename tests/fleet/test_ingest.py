@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-
 from typing import Literal
 
 import msgspec

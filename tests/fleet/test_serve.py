@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -255,7 +256,7 @@ class IngestWithAFault(Ingest):
     POISON. Stands for whatever the next bug is (a decoder's RecursionError was the last one)."""
 
     POISON = b"poison-marker"
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def process(self, batch):
         for message in batch:
