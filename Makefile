@@ -3,6 +3,7 @@
 #               server with its own Mosquitto and SQLite, a provisioned kiosk (a window if there
 #               is a desktop, else headless with a scripted customer on stdin), and what arrived
 #   make test   install what is missing, then run every test
+#   make fuzz   a long, randomized fuzz run of everything that reads untrusted input (minutes)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ DEMO_DATA := demo-data
 # Not 1883: a machine may already run a broker there (Debian's mosquitto package starts one).
 DEMO_PORT ?= 18830
 
-.PHONY: demo test bench screenshots clean
+.PHONY: demo test fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -23,6 +24,14 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	@sh scripts/system-deps.sh test
 	$(BIN)/pytest -q
+
+# Every decoder of untrusted input, ingest on SQLite and PostgreSQL, and export, with
+# FUZZ_EXAMPLES random examples per test instead of make test's few hundred fixed ones
+# (tests/fuzzing.py). A failure prints the input and a @reproduce_failure line to replay it.
+FUZZ_EXAMPLES ?= 1000
+FUZZ_TESTS := tests/kiosk/test_protocol_fuzz.py tests/fleet/test_ingest_fuzz.py tests/fleet/test_export.py tests/fleet/test_timefix.py
+fuzz: $(STAMP)
+	NABIZ_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q --timeout 0 $(FUZZ_TESTS)
 
 demo: $(STAMP)
 	@sh scripts/system-deps.sh demo

@@ -178,8 +178,9 @@ def wire_template(work_dir: Path) -> dict[str, Any]:
 
 
 def upload(device_id: str, template: ResponsePayload, count: int) -> tuple[bytes, list[str]]:
-    """An Upload of *count* copies of the template, each with a fresh UUID (so each is stored)."""
-    responses = [msgspec.structs.replace(template, uuid=uuidlib.uuid4()) for _ in range(count)]
+    """An Upload of *count* copies of the template, each with a fresh UUID (so each is stored),
+    recorded under *device_id* (the fleet refuses a response recorded under another device)."""
+    responses = [msgspec.structs.replace(template, uuid=str(uuidlib.uuid4()), device_id=device_id) for _ in range(count)]
     now_wall, now_mono = time.time(), time.monotonic()
     sent = SenderClock(now_wall, now_mono, template.clock_synced, template.boot_id)
     return encode(Upload(v=PROTOCOL_VERSION, device_id=device_id, sent=sent, responses=responses)), [str(r.uuid) for r in responses]

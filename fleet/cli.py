@@ -386,10 +386,10 @@ def responses(since, until, site, device_id, fmt, data_dir, db_url) -> None:  # 
     except FleetConfigError as exc:
         fail(str(exc))
     with open_store(data_dir, db_url):
-        rows = export.select(since=start, until=end, site=site, device=device_id)
+        rows = export.Tally(export.select(since=start, until=end, site=site, device=device_id))
         writer = export.write_csv if fmt == "csv" else export.write_jsonl
-        count = writer(rows, sys.stdout)
-    click.echo(f"{count} response(s)", err=True)
+        count = writer(iter(rows), sys.stdout)
+    click.echo(rows.summary(count), err=True)
 
 
 # --- simulate -----------------------------------------------------------------------------

@@ -4,20 +4,31 @@ Rows are read in pages ordered by ``occurred_at`` so a year of answers exports i
 memory. Times are ISO 8601 in UTC; ``time_source`` says how far to trust them (see
 ``fleet.timefix``). CSV has one ``answers`` column ("question=option; ...") so it opens
 cleanly in a spreadsheet whatever the survey.
+
+An export never dies on one row. The protocol bounds every time a kiosk sends, but a store
+holds whatever its columns take (a fleet before protocol version 2 stored a "synced" time in
+milliseconds, which no date can show). A value that cannot be written as it should (a time
+past year 9999 or not finite, JSON that does not parse) is exported as null, with the value
+as stored under ``unformattable`` (CSV: one ``field=value`` list in that column), and the
+command warns about it on standard error.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
+import math
 from datetime import datetime, timezone
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from fleet.store import StoredResponse
 
+log = logging.getLogger(__name__)
+
 CSV_COLUMNS = [
     "uuid", "occurred_at", "time_source", "site", "device_id", "survey_id", "survey_version", "language",
-    "status", "negative", "misuse", "end_reason", "answers", "received_at",
+    "status", "negative", "misuse", "end_reason", "answers", "received_at", "unformattable",
 ]
 
 
@@ -50,9 +61,10 @@ def select(since: float | None = None, until: float | None = None, site: str | N
 
 
 def public(row: dict) -> dict:
-    return {
+    unformattable: dict[str, Any] = {}
+    out = {
         "uuid": row["uuid"],
-        "occurred_at": iso(row["occurred_at"]),
+        "occurred_at": _date(row, "occurred_at", unformattable),
         "time_source": row["time_source"],
         "site": row["site"],
         "device_id": row["device_id"],
@@ -63,17 +75,68 @@ def public(row: dict) -> dict:
         "negative": bool(row["negative"]),
         "misuse": bool(row["misuse"]),
         "end_reason": row["end_reason"],
-        "answers": json.loads(row["answers"]),
-        "presses": json.loads(row["presses"]),
-        "device_clock": {"finished_wall": row["finished_wall"], "clock_synced": bool(row["clock_synced"]), "boot_id": row["boot_id"]},
-        "received_at": iso(row["received_at"]),
+        "answers": _json(row, "answers", unformattable),
+        "presses": _json(row, "presses", unformattable),
+        "device_clock": {"finished_wall": _number(row, "finished_wall", unformattable), "clock_synced": bool(row["clock_synced"]), "boot_id": row["boot_id"]},
+        "received_at": _date(row, "received_at", unformattable),
     }
+    if unformattable:
+        out["unformattable"] = unformattable
+    return out
+
+
+def _raw(value: Any) -> Any:
+    """A stored value as strict JSON can carry it (inf and NaN as their names)."""
+    return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _date(row: dict, field: str, unformattable: dict) -> str | None:
+    try:
+        return iso(row[field])
+    except (ValueError, OverflowError, OSError, TypeError):  # past year 9999, not finite, not a number
+        unformattable[field] = _raw(row[field])
+        return None
+
+
+def _number(row: dict, field: str, unformattable: dict) -> float | None:
+    value = row[field]
+    if isinstance(value, float) and not math.isfinite(value):
+        unformattable[field] = _raw(value)
+        return None
+    return value
+
+
+def _json(row: dict, field: str, unformattable: dict) -> Any:
+    """The JSON text as stored, parsed; null (and the text kept) if it is not strict JSON."""
+    try:
+        return json.loads(row[field], parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, TypeError, RecursionError):
+        unformattable[field] = row[field]
+        return None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")  # 1e999: Python would read it as inf
+    return value
+
+
+#: Line separators JSON leaves unescaped but some line readers split on (Python's splitlines does).
+_SEPARATORS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def write_jsonl(rows: Iterator[dict], out: IO[str]) -> int:
     count = 0
     for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        try:
+            out.write(json.dumps(row, ensure_ascii=False).translate(_SEPARATORS) + "\n")
+        except UnicodeEncodeError:  # a lone surrogate from an escape in stored JSON: keep it escaped
+            out.write(json.dumps(row) + "\n")
         count += 1
     return count
 
@@ -84,9 +147,50 @@ def write_csv(rows: Iterator[dict], out: IO[str]) -> int:
     count = 0
     for row in rows:
         flat = dict(row)
-        flat["answers"] = "; ".join(f"{a['question']}={a['option']}" for a in row["answers"])
+        flat["answers"] = _printable(_answers_cell(row["answers"]))
         flat["negative"] = "yes" if row["negative"] else "no"
         flat["misuse"] = "yes" if row["misuse"] else "no"
+        flat["unformattable"] = _printable("; ".join(f"{k}={v}" for k, v in row.get("unformattable", {}).items()))
         writer.writerow(flat)
         count += 1
     return count
+
+
+def _answers_cell(answers: Any) -> str:
+    if not isinstance(answers, list):
+        return ""
+    return "; ".join(f"{a.get('question')}={a.get('option')}" if isinstance(a, dict) else json.dumps(a) for a in answers)
+
+
+def _printable(text: str) -> str:
+    """*text* as UTF-8 can write it: a lone surrogate (from an escape in stored JSON) as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class Tally:
+    """*rows* passed through, counting (and warning about the first few) rows with a value
+    exported as null, for the command's summary."""
+
+    WARN_ROWS = 10
+
+    def __init__(self, rows: Iterator[dict]) -> None:
+        self.rows = rows
+        self.unformattable = 0
+
+    def __iter__(self) -> Iterator[dict]:
+        for row in self.rows:
+            if "unformattable" in row:
+                self.unformattable += 1
+                if self.unformattable <= self.WARN_ROWS:
+                    values = ", ".join(f"{k}={v!r}" for k, v in row["unformattable"].items())
+                    log.warning("response %s: %s cannot be exported as it should: null, the stored value under 'unformattable'", row["uuid"], values[:300])
+            yield row
+
+    def summary(self, count: int) -> str:
+        text = f"{count} response(s)"
+        if self.unformattable:
+            text += (
+                f"; {self.unformattable} with a value that cannot be exported as it should (a time that cannot be shown as a date,"
+                " JSON that does not parse): exported as null, the stored value under 'unformattable'"
+            )
+        return text

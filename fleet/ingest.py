@@ -9,7 +9,11 @@ A message that breaks the contract (bad topic, not JSON, wrong types, oversize, 
 protocol version, a payload naming another device, an unknown or revoked device) is
 rejected: logged with its reason, counted on the device when there is one, and nothing of
 it is stored. A single bad response inside an otherwise good batch is refused by UUID in the
-Ack, so the kiosk stops resending it (and keeps it on its card for a technician).
+Ack, so the kiosk stops resending it (and keeps it on its card for a technician); so is a
+response recorded under another device than the one sending it (never stored elsewhere).
+
+Acks name each uuid exactly as the kiosk sent it (stored in lowercase, so one response sent
+in two cases is one row) and speak the protocol version the kiosk spoke.
 
 Knows nothing of MQTT clients or threads: the server feeds it, tests call it directly.
 """
@@ -18,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -28,7 +31,7 @@ import peewee
 
 from fleet import identity, timefix
 from fleet.store import Device, database, insert_responses
-from kiosk.protocol import Ack, Health, ProtocolError, Refusal, Status, check_sender, decode, decode_upload, parse_topic, PROTOCOL_VERSION
+from kiosk.protocol import Ack, Health, ProtocolError, Refusal, Status, canonical_uuid, check_sender, decode, decode_upload, parse_topic, reason_text
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +92,9 @@ class Ingest:
 
         rows: list[tuple] = []
         updates: dict[str, _DeviceUpdate] = {}
-        stored_by_device: dict[str, list] = {}
+        stored_by_device: dict[str, list[str]] = {}  # uuids as each kiosk sent them: its Ack echoes them
         refused_by_device: dict[str, list[Refusal]] = {}
+        version_by_device: dict[str, int] = {}  # the Ack speaks the oldest version the device used
         for message, where in decoded:
             device_id = where.device_id
             device = known.get(device_id)
@@ -108,6 +112,7 @@ class Ingest:
                 if where.channel == "responses":
                     checked = decode_upload(message.payload)
                     check_sender(device_id, checked.upload)
+                    version_by_device[device_id] = min(checked.upload.v, version_by_device.get(device_id, checked.upload.v))
                     sent = checked.upload.sent
                     for response in checked.upload.responses:
                         when, source = timefix.occurred_at(response, sent, message.received_at)
@@ -147,15 +152,16 @@ class Ingest:
                 outcome.stored = inserted
                 outcome.duplicates = len(rows) - inserted - len(unstorable)
                 for uuid, device_id, reason in unstorable:
-                    stored_by_device[device_id] = [u for u in stored_by_device[device_id] if str(u) != uuid]
-                    refused_by_device.setdefault(device_id, []).append(Refusal(uuid=uuidlib.UUID(uuid), reason=reason[:200]))
+                    sent_as = [u for u in stored_by_device[device_id] if canonical_uuid(u) == uuid]
+                    stored_by_device[device_id] = [u for u in stored_by_device[device_id] if canonical_uuid(u) != uuid]
+                    refused_by_device.setdefault(device_id, []).extend(Refusal(uuid=u, reason=reason_text(reason)) for u in sent_as)
                     outcome.refused += 1
                     log.error("response cannot be stored; refused", extra={"device": device_id, "uuid": uuid, "reason": reason[:300]})
             self._update_devices(updates)
 
         now = self.clock()
         for device_id in stored_by_device.keys() | refused_by_device.keys():
-            outcome.acks[device_id] = Ack(v=PROTOCOL_VERSION, stored=stored_by_device.get(device_id, []), refused=refused_by_device.get(device_id, []), at=now)
+            outcome.acks[device_id] = Ack(v=version_by_device[device_id], stored=stored_by_device.get(device_id, []), refused=refused_by_device.get(device_id, []), at=now)
         self.totals.update(stored=outcome.stored, duplicates=outcome.duplicates, refused=outcome.refused, rejected=outcome.rejected, messages=len(batch))
         return outcome
 
@@ -170,6 +176,7 @@ class Ingest:
         return {device_id: (site, revoked_at is not None) for device_id, site, revoked_at in query}
 
     def _reject(self, outcome: Outcome, message: Received, update: _DeviceUpdate | None, reason: str) -> None:
+        reason = reason_text(reason, limit=400)
         outcome.rejected += 1
         log.warning("message rejected", extra={"topic": message.topic[:200], "bytes": len(message.payload), "reason": reason[:300]})
         if update is not None:
@@ -237,7 +244,7 @@ def _insert_isolating(rows: list[tuple]) -> tuple[int, list[tuple[str, str, str]
 
 def _row(response, device_id: str, site: str, occurred_at: float, time_source: str, received_at: float) -> tuple:
     return (
-        str(response.uuid),
+        canonical_uuid(response.uuid),  # one response sent in two cases is one row
         device_id,
         site,
         response.survey_id,

@@ -5,6 +5,12 @@ every message waiting (up to ``batch_limit``), hands them to ``Ingest`` (one tra
 and only then publishes the Acks to kiosks and the PUBACKs to the broker. If the store
 fails (the disk is full, PostgreSQL restarts), nothing is acknowledged and the same batch
 is retried with backoff: kiosks keep their answers until the fleet really has them.
+
+No single message can stop the loop. Anything else that fails while a batch is processed
+(a value the store refuses, or a fault nobody has found yet) is narrowed down by halving the
+batch until one message is left; that message is set aside: logged with its topic and the
+error, and PUBACKed so the broker does not hand it back at every restart. It gets no Ack, so
+a kiosk that really sent it keeps it and sends it again later; the rest of the batch is stored.
 """
 
 from __future__ import annotations
@@ -65,21 +71,15 @@ class FleetServer:
                 outcome = self.ingest.process(batch)
                 break
             except UNSTORABLE as exc:  # the data, not the database: find the message and set it aside
-                if len(batch) > 1:
-                    half = len(batch) // 2
-                    return self.handle(batch[:half], stop) and self.handle(batch[half:], stop)
-                log.error(
-                    "message cannot be stored; set aside (its kiosk keeps it and sends it again later)",
-                    extra={"topic": batch[0].topic[:200], "error": f"{type(exc).__name__}: {str(exc).strip()[:300]}"},
-                )
-                self.link.acknowledge(batch)
-                return True
-            except peewee.DatabaseError as exc:  # the database is away (OperationalError, InterfaceError)
+                return self._isolate(batch, stop, exc, "message cannot be stored; set aside (its kiosk keeps it and sends it again later)")
+            except (peewee.DatabaseError, peewee.InterfaceError) as exc:  # the database is away (OperationalError; InterfaceError is no DatabaseError)
                 log.error("cannot store a batch; nothing acknowledged, retrying", extra={"messages": len(batch), "error": str(exc).strip(), "retry_in_s": delay})
                 _reset_connection()
                 if stop.wait(delay):
                     return False
                 delay = min(delay * 2, 30.0)
+            except Exception as exc:  # noqa: BLE001 - a fault not foreseen (never the store's: above): one message must not stop the fleet
+                return self._isolate(batch, stop, exc, "message could not be processed; set aside (its kiosk keeps it and sends it again later)", trace=True)
         for device_id, ack in outcome.acks.items():
             for part in split_ack(ack):  # a kiosk refuses an Ack over its size limits
                 self.link.publish_ack(device_id, encode(part))
@@ -90,10 +90,24 @@ class FleetServer:
             log.debug("batch stored", extra={"messages": len(batch), "stored": outcome.stored, "duplicates": outcome.duplicates, "rejected": outcome.rejected})
         return True
 
+    def _isolate(self, batch: list[Received], stop: threading.Event, exc: Exception, message: str, trace: bool = False) -> bool:
+        """Halve *batch* until the message that fails is alone, store the rest, set that one aside."""
+        if len(batch) > 1:
+            half = len(batch) // 2
+            return self.handle(batch[:half], stop) and self.handle(batch[half:], stop)
+        log.error(
+            message,
+            exc_info=exc if trace else None,
+            extra={"topic": batch[0].topic[:200], "bytes": len(batch[0].payload), "error": f"{type(exc).__name__}: {str(exc).strip()[:300]}"},
+        )
+        self.ingest.totals.update(set_aside=1)
+        self.link.acknowledge(batch)
+        return True
+
     def _sweep(self) -> None:
         try:
             silent = devices.mark_silent(self.clock(), self.inactivity_s)
-        except peewee.DatabaseError as exc:
+        except (peewee.DatabaseError, peewee.InterfaceError) as exc:
             log.error("cannot update device presence: %s", exc)
             _reset_connection()
             return
@@ -106,5 +120,5 @@ def _reset_connection() -> None:
     try:
         if not database.is_closed():
             database.close()
-    except peewee.DatabaseError:
+    except (peewee.DatabaseError, peewee.InterfaceError):
         pass

@@ -131,7 +131,7 @@ class _RealClock:
         return Instant(time.monotonic(), time.time(), True)
 
 
-def make_response(rng: random.Random, negative_share: float, boot_id: str, clock: _RealClock) -> dict[str, Any]:
+def make_response(rng: random.Random, negative_share: float, device_id: str, boot_id: str, clock: _RealClock) -> dict[str, Any]:
     negative = rng.random() < negative_share
     now = clock.now()
     answers = []
@@ -141,6 +141,7 @@ def make_response(rng: random.Random, negative_share: float, boot_id: str, clock
         answers.append({"question": question, "option": options[option_index], "button": option_index + 1, "negative": negative and option_index < 2, "elapsed_ms": 900 * (index + 1)})
     return {
         "uuid": str(uuidlib.uuid4()),
+        "device_id": device_id,  # recorded under, as the kiosk's outbox keeps it
         "survey_id": SURVEY_ID,
         "survey_version": SURVEY_VERSION,
         "language": rng.choice(("tr", "en")),
@@ -247,7 +248,7 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
         pending_acked[0] += n
 
     def make(kiosk: _Kiosk) -> None:
-        kiosk.outbox.add(make_response(rng, plan.negative_share, boot_id, clock))
+        kiosk.outbox.add(make_response(rng, plan.negative_share, kiosk.device_id, boot_id, clock))
         kiosk.made += 1
         report.made += 1
         kiosk.engine.on_saved()

@@ -359,6 +359,12 @@ class Outbox:
 
     # --- reading --------------------------------------------------------------------
 
+    def unsent_recorded_elsewhere(self, device_id: str) -> dict[str, int]:
+        """Unsent answers recorded under another device id than *device_id* (a config for
+        another device was installed on this card), counted by that id."""
+        query = Response.select(Response.device_id, peewee.fn.COUNT(Response.id)).where(_unsent() & (Response.device_id != device_id)).group_by(Response.device_id)
+        return dict(query.tuples())
+
     def responses(self, unsent_only: bool = False, limit: int | None = None) -> Iterator[dict[str, Any]]:
         query = Response.select().order_by(Response.id)
         if unsent_only:

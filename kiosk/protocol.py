@@ -11,21 +11,28 @@ Topic tree (one namespace per device; the broker's ACL lets a device touch only 
     nabiz/<device>/health     kiosk → fleet  QoS 0            Health: versions, backlog, disk, temperature, uptime
     nabiz/<device>/ack        fleet → kiosk  QoS 1            Ack: which uuids are stored (or refused for good)
 
-Every payload is a JSON object whose ``v`` is the protocol version. A receiver decodes
-``v`` first and refuses versions it does not know, then decodes the whole object strictly
-(unknown fields, wrong types and out-of-range values are errors, not guesses).
+Every payload is a JSON object whose ``v`` is the protocol version. A receiver refuses
+versions it does not know and decodes the whole object strictly (unknown fields, wrong types
+and out-of-range values are errors, not guesses).
+
+Everything arriving here is untrusted: a decoder returns a message or raises ProtocolError
+with the reason, whatever the bytes (deep nesting, huge numbers, bad UTF-8), never anything
+else. The fuzz tests (``tests/kiosk/test_protocol_fuzz.py``, ``make fuzz``) hold it to that.
 """
 
 from __future__ import annotations
 
 import re
-import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
 import msgspec
 
-PROTOCOL_VERSION = 1
+#: The version this side writes. Version 2 added ``device_id`` to each response.
+PROTOCOL_VERSION = 2
+#: The versions this side reads: the fleet takes payloads of both (a kiosk not yet upgraded
+#: keeps working), a kiosk takes Acks of both. The fleet answers in the version it was sent.
+ACCEPTED_VERSIONS = (1, 2)
 ROOT = "nabiz"
 
 #: The largest payload either side accepts; the kiosk sizes its batches below it.
@@ -40,6 +47,20 @@ MAX_ACK_UUIDS = MAX_BATCH * 8
 #: MAX_ACK_UUIDS stored uuids stay under MAX_PAYLOAD_BYTES.
 MAX_ACK_REFUSALS = MAX_BATCH
 MAX_PRESSES = 1024
+#: Deep nesting. The typed decoders read no deeper than the schema: a real payload nests 5
+#: levels (Upload, responses, response, answers, answer), and a value of the wrong shape is
+#: refused where it starts. Only a value that is skipped unread (an unknown field on the way to
+#: ``v``, a response checked on its own) is walked deeper, by msgspec, which gives up with
+#: RecursionError near Python's recursion limit (some 1,000 levels): refused with this reason.
+#: Measuring every payload's depth beforehand would cost more than decoding it (a 256 KiB
+#: payload of brackets took 50-150 ms to scan in Python, against about 1 ms to refuse).
+NESTED_TOO_DEEP = "arrays and objects nested too deeply to decode (a real payload nests 5 levels)"
+
+#: Wall clocks: seconds since 1970-01-01 UTC, at most 2100-01-01. 0 (1970) is allowed: a Pi's
+#: clock reads 1970 until NTP answers. A milliseconds timestamp (1.7e12) is far past the bound.
+LATEST_WALL = 4_102_444_800.0
+#: Monotonic clocks (seconds since the kiosk booted): at most ten years of uptime.
+MAX_MONOTONIC = 315_576_000.0
 
 #: Device ids double as broker usernames and topic levels: no wildcards, no slashes, no spaces.
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -110,21 +131,40 @@ Text64 = Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 Bytes = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 DeviceId = Annotated[str, msgspec.Meta(pattern=DEVICE_ID_PATTERN)]
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
+# Every number that is a time is bounded: an unbounded one (1e300, a time in milliseconds) was
+# stored once and then stopped every export. No bound admits inf or NaN.
+WallClock = Annotated[float, msgspec.Meta(ge=0, le=LATEST_WALL)]
+Monotonic = Annotated[float, msgspec.Meta(ge=0, le=MAX_MONOTONIC)]
+#: A span of time: at most the difference of two wall clocks (a backlog's age can be that).
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=LATEST_WALL)]
+Celsius = Annotated[float, msgspec.Meta(ge=-273.15, le=1000)]
+#: A response's uuid as the kiosk wrote it: the 8-4-4-4-12 hex form, either case. The fleet
+#: stores ``canonical_uuid`` of it and echoes it in the Ack exactly as it came.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
+#: How an Ack names a response: the uuid text exactly as the kiosk sent it.
+EchoedUuid = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
+MAX_REASON = 200
+Reason = Annotated[str, msgspec.Meta(max_length=MAX_REASON, pattern=_NO_NUL)]
+
+
+def canonical_uuid(text: str) -> str:
+    """The form the fleet stores (and deduplicates on): one response sent in two cases is one."""
+    return text.lower()
 
 
 class Moment(msgspec.Struct, forbid_unknown_fields=True):
     """One instant on a clock-less board: wall time (maybe wrong) and monotonic time (right within a boot)."""
 
-    wall: Seconds
-    monotonic: Seconds
+    wall: WallClock
+    monotonic: Monotonic
 
 
 class SenderClock(msgspec.Struct, forbid_unknown_fields=True):
     """The kiosk's clocks when it sent a message: lets the fleet re-date unsynchronised times."""
 
-    wall: Seconds
-    monotonic: Seconds
+    wall: WallClock
+    monotonic: Monotonic
     clock_synced: bool
     boot_id: ShortText
 
@@ -142,7 +182,7 @@ class AnswerPayload(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ResponsePayload(msgspec.Struct, forbid_unknown_fields=True):
-    uuid: uuidlib.UUID
+    uuid: str  # UUID_PATTERN, checked after decoding so that a bad one is refused by its own text
     survey_id: ShortText
     survey_version: Count
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}$")]
@@ -156,6 +196,9 @@ class ResponsePayload(msgspec.Struct, forbid_unknown_fields=True):
     finished: Moment
     boot_id: ShortText
     clock_synced: bool
+    # Version 2: the device id the response was recorded under. The fleet stores it only under
+    # that device (the topic's) and refuses it otherwise: answers never move to another device.
+    device_id: DeviceId | None = None
 
 
 class Upload(msgspec.Struct, forbid_unknown_fields=True):
@@ -188,30 +231,39 @@ class Health(msgspec.Struct, forbid_unknown_fields=True):
     unsaved: Count  # answers waiting in memory for a full disk
     refused: Count  # answers the fleet refused for good, kept on the card
     disk_free_bytes: Bytes
-    cpu_temp_c: float | None
+    cpu_temp_c: Celsius | None
     uptime_s: Seconds
     misuse_refused: Count = 0
 
 
 class Refusal(msgspec.Struct, forbid_unknown_fields=True):
-    uuid: uuidlib.UUID
-    reason: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
+    uuid: EchoedUuid
+    reason: Reason
 
 
 class Ack(msgspec.Struct, forbid_unknown_fields=True):
-    """The fleet has *stored* these responses (or refused them for good): the kiosk may stop sending them."""
+    """The fleet has *stored* these responses (or refused them for good): the kiosk may stop sending them.
+
+    Each uuid is exactly the text the kiosk sent, so a kiosk that compares strings finds it."""
 
     v: int
-    stored: Annotated[list[uuidlib.UUID], msgspec.Meta(max_length=MAX_ACK_UUIDS)]
+    stored: Annotated[list[EchoedUuid], msgspec.Meta(max_length=MAX_ACK_UUIDS)]
     refused: Annotated[list[Refusal], msgspec.Meta(max_length=MAX_ACK_UUIDS)] = []
-    at: Seconds = 0.0  # the fleet's wall clock when it stored them
+    at: WallClock = 0.0  # the fleet's wall clock when it stored them
+
+
+def reason_text(text: str, limit: int = MAX_REASON) -> str:
+    """*text* as a reason a kiosk and a store accept: a reason built from an error may quote the
+    input (an unknown key, say), NUL included, which neither PostgreSQL nor an Ack can carry."""
+    return text.replace("\x00", "\\x00")[:limit]
 
 
 def split_ack(ack: Ack) -> list[Ack]:
     """*ack* as Acks a kiosk accepts: each uuid once, at most MAX_ACK_UUIDS stored and
-    MAX_ACK_REFUSALS refused in each (so each is also under MAX_PAYLOAD_BYTES)."""
+    MAX_ACK_REFUSALS refused in each (so each is also under MAX_PAYLOAD_BYTES), reasons
+    within their limits."""
     stored = list(dict.fromkeys(ack.stored))
-    refused = list({r.uuid: r for r in ack.refused}.values())
+    refused = [Refusal(uuid=r.uuid, reason=reason_text(r.reason)) for r in {r.uuid: r for r in ack.refused}.values()]
     parts = max(-(-len(stored) // MAX_ACK_UUIDS), -(-len(refused) // MAX_ACK_REFUSALS), 1)
     return [
         Ack(v=ack.v, stored=stored[i * MAX_ACK_UUIDS : (i + 1) * MAX_ACK_UUIDS], refused=refused[i * MAX_ACK_REFUSALS : (i + 1) * MAX_ACK_REFUSALS], at=ack.at)
@@ -224,7 +276,7 @@ _EXPECTED: dict[Channel, type] = {"responses": Upload, "status": Status, "health
 
 
 class _Envelope(msgspec.Struct):
-    v: int
+    v: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
 class _LooseUpload(msgspec.Struct, forbid_unknown_fields=True):
@@ -237,7 +289,7 @@ class _LooseUpload(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class _UuidOnly(msgspec.Struct):
-    uuid: uuidlib.UUID
+    uuid: str
 
 
 @dataclass(frozen=True)
@@ -261,26 +313,47 @@ def encode(message: Message) -> bytes:
     return _encoder.encode(message)
 
 
-def _check_version(payload: bytes) -> None:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ProtocolError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
+def _decode(decoder: msgspec.json.Decoder, payload: bytes, invalid: str):  # type: ignore[no-untyped-def]
+    """*decoder* on untrusted *payload*: whatever it raises becomes a ProtocolError whose reason
+    starts with *invalid* (the schema's complaint) or says the bytes are not JSON."""
     try:
-        version = _envelope.decode(payload).v
+        return decoder.decode(payload)
     except msgspec.ValidationError as exc:
-        raise ProtocolError(f"no protocol version: {exc}") from None
+        raise ProtocolError(f"{invalid}: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
-    if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"unknown protocol version {version} (this side speaks {PROTOCOL_VERSION})")
+    except RecursionError:  # msgspec gave up on a value skipped unread (see NESTED_TOO_DEEP)
+        raise ProtocolError(NESTED_TOO_DEEP) from None
+    except Exception as exc:  # noqa: BLE001 - any other failure on foreign bytes is a refusal too, with its reason
+        raise ProtocolError(f"{invalid}: {type(exc).__name__}: {exc}") from None
+
+
+def _check_size(payload: bytes) -> None:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
+
+
+def _check_version(version: int) -> None:
+    if version not in ACCEPTED_VERSIONS:
+        raise ProtocolError(f"unknown protocol version {version} (this side reads {' and '.join(map(str, ACCEPTED_VERSIONS))})")
+
+
+def _refuse_undecodable(payload: bytes) -> None:
+    """The typed decode failed: raise the clearest reason that needs no schema (not JSON, too
+    deep, no or an unknown version); return if it is the schema that the payload breaks."""
+    _check_version(_decode(_envelope, payload, "no protocol version").v)
 
 
 def decode(channel: Channel, payload: bytes) -> Message:
     """Decode and validate a whole payload arriving on *channel*; ProtocolError says what is wrong."""
-    _check_version(payload)
-    try:
-        return _decoders[channel].decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ProtocolError(f"invalid {channel} payload: {exc}") from None
+    _check_size(payload)
+    try:  # the usual case, a good payload, in one pass
+        message = _decoders[channel].decode(payload)
+    except Exception:  # noqa: BLE001 - the slow path below says what is wrong
+        _refuse_undecodable(payload)
+        message = _decode(_decoders[channel], payload, f"invalid {channel} payload")
+    _check_version(message.v)
+    return message
 
 
 def decode_upload(payload: bytes) -> CheckedUpload:
@@ -290,29 +363,79 @@ def decode_upload(payload: bytes) -> CheckedUpload:
     refused; inside it, a response that breaks the contract is refused alone, so a kiosk bug
     in one answer cannot hold back the rest of its backlog forever.
     """
-    _check_version(payload)
+    _check_size(payload)
     try:  # the usual case, all valid, in one pass
-        return CheckedUpload(upload=_decoders["responses"].decode(payload), refused=[], unidentified=0)  # type: ignore[arg-type]
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
-    try:
-        loose = _loose_upload.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ProtocolError(f"invalid responses payload: {exc}") from None
+        upload = _decoders["responses"].decode(payload)
+    except Exception:  # noqa: BLE001 - the slow path below says what is wrong
+        upload = None
+    if upload is not None:
+        _check_version(upload.v)
+        return _checked(upload, [], 0)
+    _refuse_undecodable(payload)
+    loose = _decode(_loose_upload, payload, "invalid responses payload")
     good: list[ResponsePayload] = []
     refused: list[Refusal] = []
     unidentified = 0
     for raw in loose.responses:
         try:
-            good.append(_response.decode(raw))
-        except msgspec.ValidationError as exc:
-            try:
-                refused.append(Refusal(uuid=_uuid_only.decode(raw).uuid, reason=str(exc)[:200]))
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            good.append(_decode(_response, raw, "invalid response"))
+        except ProtocolError as exc:
+            uuid = _uuid_text(raw)
+            if uuid is not None and _echoable(uuid, loose.v):
+                refused.append(Refusal(uuid=uuid, reason=reason_text(str(exc).removeprefix("invalid response: "))))
+            else:
                 unidentified += 1
     # Constraints apply when decoding, not constructing: an all-refused batch is an empty Upload here.
     upload = Upload(v=loose.v, device_id=loose.device_id, sent=loose.sent, responses=good)
+    return _checked(upload, refused, unidentified)
+
+
+def _uuid_text(raw: msgspec.Raw) -> str | None:
+    try:
+        return _uuid_only.decode(raw).uuid
+    except Exception:  # noqa: BLE001 - no readable uuid
+        return None
+
+
+def _echoable(uuid: str, version: int) -> bool:
+    """Whether an Ack may name a response by *uuid*, its text as sent. A version-1 kiosk reads
+    Ack uuids as UUIDs, so for it only a text in the UUID form is echoed."""
+    return 0 < len(uuid) <= 64 and "\x00" not in uuid and (version >= 2 or _UUID.match(uuid) is not None)
+
+
+def _checked(upload: Upload, refused: list[Refusal], unidentified: int) -> CheckedUpload:
+    """The rules a schema cannot say: the uuid's form (refused by its own text) and, from
+    version 2, the device each response was recorded under."""
+    sender, unnamed_ok, match = upload.device_id, upload.v == 1, _UUID.match
+    if all(match(r.uuid) and (r.device_id == sender or (unnamed_ok and r.device_id is None)) for r in upload.responses):
+        return CheckedUpload(upload=upload, refused=refused, unidentified=unidentified)  # the usual case, in one pass
+    good = []
+    for response in upload.responses:
+        problem = response_problem(response, upload.device_id, upload.v)
+        if problem is None:
+            good.append(response)
+        elif _echoable(response.uuid, upload.v):
+            refused.append(Refusal(uuid=response.uuid, reason=reason_text(problem)))
+        else:
+            unidentified += 1
+    if len(good) != len(upload.responses):
+        upload = Upload(v=upload.v, device_id=upload.device_id, sent=upload.sent, responses=good)
     return CheckedUpload(upload=upload, refused=refused, unidentified=unidentified)
+
+
+def response_problem(response: ResponsePayload, sender: str, version: int) -> str | None:
+    """Why *response*, sent by device *sender*, cannot be stored, or None."""
+    if not _UUID.match(response.uuid):
+        return f"uuid {response.uuid[:40]!r} is not a UUID in the 8-4-4-4-12 hex form"
+    recorded = response.device_id
+    if recorded is None:
+        return "a version 2 response must name the device it was recorded under (device_id)" if version >= 2 else None
+    if recorded != sender:
+        return (  # within MAX_REASON for ids of up to 16 characters; the ids come first
+            f"recorded under device {recorded!r}, sent by {sender!r}: never moved to another device; kept on the kiosk"
+            f" (kiosk responses). fix: run the kiosk with the config of {recorded!r}"
+        )
+    return None
 
 
 def check_sender(topic_device: str, message: object) -> None:

@@ -606,7 +606,7 @@ def test_lost_acknowledgements_make_resends_harmless(tmp_path, procs, survey_fil
         sent=SenderClock(now, time.monotonic(), True, "boot-k2"),
         responses=[
             ResponsePayload(
-                uuid=uuidlib.UUID(response_uuid), survey_id="exit-default", survey_version=1, language="tr", status="completed",
+                uuid=response_uuid, device_id="k2", survey_id="exit-default", survey_version=1, language="tr", status="completed",
                 misuse=False, negative=False, end_reason="completed",
                 answers=[AnswerPayload(question="satisfaction", option="happy", button=3, negative=False, elapsed_ms=0)],
                 presses=[3], started=Moment(now - 5, 100.0), finished=Moment(now - 4, 101.0), boot_id="boot-k2", clock_synced=True,
@@ -631,3 +631,129 @@ def test_lost_acknowledgements_make_resends_harmless(tmp_path, procs, survey_fil
     fleet.stop()
     assert_exactly_once(fleet, [kiosk], extra={response_uuid: "k2"})
     assert_protocol_clean(fleet, [kiosk])
+
+
+# --- hostile input and re-provisioned cards (issue 7) ------------------------------------------
+# These end with the same count check for the honest kiosk; what the hostile or misattributed
+# side sent must not be stored at all.
+
+
+def deep_json(depth: int = 1000) -> str:
+    return "[" * depth + "]" * depth
+
+
+def poison_uploads(device_id: str) -> list[bytes]:
+    """The issue's message (JSON nested 1,000 deep, ~2 KB) on the envelope and inside a response field."""
+    now = time.time()
+    response = {
+        "uuid": str(uuidlib.uuid4()), "survey_id": "exit-default", "survey_version": 1, "language": "tr", "status": "completed",
+        "misuse": False, "negative": False, "end_reason": "completed", "answers": "@DEEP@", "presses": [3],
+        "started": {"wall": now, "monotonic": 10.0}, "finished": {"wall": now, "monotonic": 11.0}, "boot_id": "b", "clock_synced": True,
+    }
+    inside = {"v": 1, "device_id": device_id, "sent": {"wall": now, "monotonic": 12.0, "clock_synced": True, "boot_id": "b"}, "responses": [response]}
+    return [
+        f'{{"v":1,"x":{deep_json()}}}'.encode(),
+        json.dumps(inside).replace('"@DEEP@"', deep_json()).encode(),
+    ]
+
+
+def test_a_poison_message_cannot_stop_the_fleet_even_after_a_restart(tmp_path, procs, survey_file):
+    """Defect 1: any logged-in kiosk could stop ``fleet serve`` for good with one deeply nested
+    message: msgspec raised RecursionError, the process died, and the broker handed the message
+    back to the restarted fleet's persistent session, which died again.
+
+    Here a second device publishes the poison while the fleet runs, and again while it is down
+    (the broker queues it for the fleet's session): the fleet refuses each with its reason,
+    keeps storing the honest kiosk's answers, and the next restart gets nothing back.
+    """
+    fleet = Fleet(tmp_path, procs, managed=False)  # our broker outlives the fleet's restarts and keeps its session
+    config = fleet.add_device("k1", tmp_path / "k1.kiosk.toml", **FAST_SYNC)
+    fleet.add_device("mallory", tmp_path / "mallory.kiosk.toml")
+    fleet.start_broker()
+    fleet.serve()
+    kiosk = Kiosk(procs, "k1", config, tmp_path / "k1", survey_file)
+    kiosk.start()
+
+    def publish_poison() -> None:
+        mallory = Client(fleet.port, "mallory", fleet.passwords["mallory"], client_id="mallory").connect()
+        try:
+            assert mallory.accepted
+            for payload in poison_uploads("mallory"):
+                mallory.publish(topic("mallory", "responses"), payload)
+        finally:
+            mallory.close()
+
+    def refused_poison() -> list[dict]:
+        return [e for e in fleet.server.logged("message rejected") if "nested too deeply" in e.get("reason", "")]
+
+    publish_poison()
+    kiosk.customers(3)
+    wait_until(all_acknowledged(fleet, kiosk, 3), 20, what="answers stored while the poison arrived")
+    wait_until(lambda: len(refused_poison()) == 2, 10, what="both poison messages refused with their reason")
+    assert fleet.server.running, fleet.server.tail()
+
+    fleet.stop()
+    publish_poison()  # queued by the broker for the fleet's persistent session
+    kiosk.customers(3)
+    wait_until(lambda: kiosk.thanked_now() == 6, 20, what="3 more customers while the fleet is down")
+    fleet.serve()
+    wait_until(all_acknowledged(fleet, kiosk, 6), 30, what="everything stored after a restart that began with the poison")
+    wait_until(lambda: len(refused_poison()) == 2, 10, what="the queued poison refused")
+    assert fleet.server.running, fleet.server.tail()
+
+    fleet.stop()
+    fleet.serve()
+    kiosk.customers(2)
+    wait_until(all_acknowledged(fleet, kiosk, 8), 30, what="answers after one more restart")
+    assert refused_poison() == [], "the poison was acknowledged to the broker: nothing handed back"
+    kiosk.quit()
+    fleet.stop()
+    assert_exactly_once(fleet, [kiosk])
+    device = _read_rows(fleet.dir / "fleet.sqlite3", "SELECT rejected_messages, last_rejection FROM devices WHERE device_id = 'mallory'")
+    assert device[0][0] == 4 and "nested too deeply" in device[0][1]
+
+
+def test_a_reprovisioned_kiosk_keeps_the_answers_of_its_old_id(tmp_path, procs, survey_file):
+    """Defect 7: answers recorded as one device were sent, and stored, under the kiosk's new id
+    after a config for another device was installed. Here a card records 4 answers as kiosk-a
+    (offline), then runs with kiosk-b's config: the 4 are refused by the fleet with a reason
+    naming both ids, stay on the card (``kiosk responses`` lists them), and nothing of them is
+    stored under kiosk-b (nor under kiosk-a: kiosk-b's login cannot speak for it)."""
+    fleet = Fleet(tmp_path, procs, managed=True)
+    fleet.add_device("kiosk-a", tmp_path / "kiosk-a.kiosk.toml")
+    config_b = fleet.add_device("kiosk-b", tmp_path / "kiosk-b.kiosk.toml", **FAST_SYNC)
+    card = tmp_path / "card"
+    offline = tmp_path / "kiosk-a.offline.toml"
+    offline.write_text('device_id = "kiosk-a"\n')  # no [fleet]: the answers stay on the card
+    before = Kiosk(procs, "kiosk-a", offline, card, survey_file)
+    before.start(connect=False)
+    before.customers(4)
+    wait_until(lambda: before.thanked_now() == 4, 20, what="4 answers recorded as kiosk-a")
+    before.quit()
+    recorded_as_a = [uuid for uuid, _, _ in before.rows()]
+    assert len(recorded_as_a) == 4
+
+    fleet.serve()
+    kiosk = Kiosk(procs, "kiosk-b", config_b, card, survey_file)
+    kiosk.start()
+    kiosk.customers(2)
+    wait_until(lambda: kiosk.thanked_now() == 2, 20, what="2 answers as kiosk-b")
+    wait_until(lambda: sum(1 for _, sent_at, refused in kiosk.rows() if sent_at or refused) == 6, 20, what="every answer acknowledged or refused")
+
+    rows = {uuid: (sent_at, refused) for uuid, sent_at, refused in kiosk.rows()}
+    for uuid in recorded_as_a:
+        sent_at, refused = rows[uuid]
+        assert sent_at is None and "'kiosk-a'" in refused and "'kiosk-b'" in refused and "fix:" in refused
+    stored = fleet.stored()
+    assert {device for _, device, _ in stored} == {"kiosk-b"} and len(stored) == 2
+    assert not set(recorded_as_a) & {uuid for uuid, _, _ in stored}
+    (warning,) = kiosk.proc.logged("4 answers on this card were recorded as device 'kiosk-a'")
+    assert "fix:" in warning["msg"]
+    assert fleet.server.logged("responses refused")
+
+    kiosk.quit()
+    listed = subprocess.run([sys.executable, "-m", "kiosk", "responses", "--data-dir", str(card)], capture_output=True, text=True, timeout=30, env=ENV, cwd=ROOT, check=False)
+    assert listed.returncode == 0, listed.stderr
+    kept = {row["uuid"]: row for row in map(json.loads, listed.stdout.splitlines())}
+    assert all(kept[uuid]["device_id"] == "kiosk-a" and "kiosk-b" in kept[uuid]["refused"] for uuid in recorded_as_a)
+    fleet.stop()

@@ -7,6 +7,9 @@ The rules (DESIGN.md, principles 1 and 2):
 - Unacknowledged responses are sent again after a reconnect, after a restart (the outbox is
   on disk) and when no Ack came for ``ack_timeout`` seconds (the fleet may be down while
   the broker is up). The fleet stores by UUID, so a response sent twice is stored once.
+- Each response goes with the device id it was recorded under, not the kiosk's current one:
+  after a config for another device is installed, the fleet refuses the old answers (they
+  stay on the card) rather than storing them at another site.
 - Live traffic goes one response per message; a backlog goes in batches of up to
   ``batch_size`` (and under the payload limit), with at most ``window`` batches awaiting an
   Ack, so a kiosk back from a week offline drains quickly without flooding the fleet.
@@ -111,8 +114,8 @@ class SyncEngine:
 
     def on_ack(self, ack: Ack) -> None:
         now = self.clock.now()
-        stored = [str(u) for u in ack.stored]
-        refused = {str(r.uuid): r.reason for r in ack.refused}
+        stored = ack.stored  # each uuid as this kiosk sent it
+        refused = {r.uuid: r.reason for r in ack.refused}
         if stored:
             self.source.mark_sent(stored, now.wall)
         if refused:
@@ -197,9 +200,11 @@ class SyncEngine:
 
 
 def to_payload(row: dict[str, Any]) -> ResponsePayload:
-    """An outbox row (``kiosk.outbox.to_public``) as the protocol carries it."""
+    """An outbox row (``kiosk.outbox.to_public``) as the protocol carries it: under the device id
+    it was recorded under, whatever this kiosk is called now (the fleet never moves an answer)."""
     return ResponsePayload(
         uuid=row["uuid"],
+        device_id=row["device_id"],
         survey_id=row["survey_id"],
         survey_version=row["survey_version"],
         language=row["language"],

@@ -124,6 +124,7 @@ class FleetSync:
     def _run(self) -> None:
         try:
             self.outbox.connect_sync_thread()
+            self._warn_of_answers_recorded_elsewhere()
             self._loop()
         except Exception as exc:  # a bug here must not leave a kiosk silently unsynced for months
             log.critical("fleet sync stopped by an unexpected error", exc_info=True)
@@ -159,6 +160,23 @@ class FleetSync:
                 return
             if not isinstance(event, (_Saved, _Stop)):
                 self._handle(event)
+
+    def _warn_of_answers_recorded_elsewhere(self) -> None:
+        """Say once, at the start, what will happen to answers recorded under another device id:
+        each is sent under the id it was recorded under, the fleet refuses it (it never moves
+        answers to another device), and it stays on this card."""
+        try:
+            elsewhere = self.outbox.unsent_recorded_elsewhere(self.device_id)
+        except peewee.DatabaseError as exc:  # the card is failing: the sync loop retries its own reads
+            log.error("fleet sync cannot read the outbox: %s", exc)
+            return
+        for other, count in elsewhere.items():
+            log.warning(
+                "%d answers on this card were recorded as device %r, not as %r (this kiosk's config now): the fleet will refuse them"
+                " and they stay on the card (kiosk responses lists them); fix: to send them, run this card once more with the config of %r",
+                count, other, self.device_id, other,
+                extra={"recorded_as": other, "count": count},
+            )
 
     def _wait(self) -> float:
         now = self.clock.now().monotonic

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from typing import Literal
 
+import msgspec
 import pytest
 
 from fleet import devices
 from fleet.ingest import UNSTORABLE, Ingest, Received
 from fleet.store import Device, StoredResponse
-from kiosk.protocol import MAX_PAYLOAD_BYTES
+from kiosk.protocol import MAX_PAYLOAD_BYTES, encode, split_ack
 from tests.kiosk.test_protocol import response, upload
 
 NOW = 1_790_000_100.0
@@ -218,3 +220,84 @@ def test_a_response_the_store_cannot_hold_is_refused_alone(ingest):
 def test_a_site_is_checked_when_a_device_is_added(store):
     with pytest.raises(devices.RegistryError, match="at most 128"):
         devices.add_device("kiosk-9", "x" * 129)
+
+
+# --- issue 7: uuids as sent, versions, attribution, times ------------------------------------
+
+
+def test_one_response_sent_in_capitals_then_lowercase_is_stored_once_and_acknowledged_as_sent(ingest):
+    text = str(uuid.uuid4())
+    first = ingest.process([msg(upload([response(uuid=text.upper())]))])
+    again = ingest.process([msg(upload([response(uuid=text)]))])
+    assert first.acks["kiosk-1"].stored == [text.upper()], "a kiosk comparing strings finds its own uuid"
+    assert again.acks["kiosk-1"].stored == [text] and again.duplicates == 1
+    assert stored_uuids() == [text], "stored once, in the canonical (lowercase) form"
+
+
+class V1Refusal(msgspec.Struct):
+    uuid: uuid.UUID
+    reason: str
+
+
+class V1Ack(msgspec.Struct, forbid_unknown_fields=True):
+    """The Ack as a version-1 kiosk decodes it (protocol version 1, before issue 7)."""
+
+    v: Literal[1]
+    stored: list[uuid.UUID]
+    refused: list[V1Refusal] = []
+    at: float = 0.0
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_each_kiosk_is_answered_in_the_version_it_speaks(ingest, version):
+    mine = response(device_id="kiosk-1") if version == 2 else response()
+    broken = response(language="Türkçe", **({"device_id": "kiosk-1"} if version == 2 else {}))
+    outcome = ingest.process([msg(upload([mine, broken], v=version))])
+    ack = outcome.acks["kiosk-1"]
+    assert ack.v == version and ack.stored == [mine["uuid"]] and [r.uuid for r in ack.refused] == [broken["uuid"]]
+    if version == 1:  # a kiosk not yet upgraded reads it as it always did
+        old = msgspec.json.decode(encode(split_ack(ack)[0]), type=V1Ack)
+        assert [str(u) for u in old.stored] == [mine["uuid"]] and str(old.refused[0].uuid) == broken["uuid"]
+
+
+def test_answers_recorded_under_another_device_are_refused_never_moved(ingest, caplog):
+    """A kiosk re-provisioned as kiosk-1 still holds answers recorded as kiosk-2: they are not
+    stored under kiosk-1 (another site), and not under kiosk-2 either (kiosk-1 cannot speak for it)."""
+    caplog.set_level(logging.WARNING, logger="fleet.ingest")
+    mine, theirs = response(device_id="kiosk-1"), response(device_id="kiosk-2")
+    outcome = ingest.process([msg(upload([mine, theirs], v=2))])
+    ack = outcome.acks["kiosk-1"]
+    assert ack.stored == [mine["uuid"]] and [r.uuid for r in ack.refused] == [theirs["uuid"]]
+    assert "'kiosk-2'" in ack.refused[0].reason and "'kiosk-1'" in ack.refused[0].reason and "fix:" in ack.refused[0].reason
+    assert stored_uuids() == [mine["uuid"]] and StoredResponse.select().where(StoredResponse.device_id == "kiosk-2").count() == 0
+    (line,) = [r for r in caplog.records if r.getMessage() == "responses refused"]
+    assert "recorded under device 'kiosk-2'" in line.reason
+
+
+def test_the_issues_times_are_refused_and_nothing_is_stored(ingest):
+    """The rows that stopped every export: a 'synced' time in milliseconds, a monotonic 1e300."""
+    millis = response(finished={"wall": 1_790_000_002_000.0, "monotonic": 12.0})
+    outcome = ingest.process([msg(upload([millis]))])
+    assert [r.uuid for r in outcome.acks["kiosk-1"].refused] == [millis["uuid"]] and "wall" in outcome.acks["kiosk-1"].refused[0].reason
+    huge = upload([response(clock_synced=False)], sent={"wall": 5.0, "monotonic": 1e300, "clock_synced": False, "boot_id": "boot-1"})
+    outcome = ingest.process([msg(huge)])
+    assert outcome.rejected == 1 and outcome.acks == {}
+    assert stored_uuids() == []
+
+
+def test_a_synced_time_the_fleet_cannot_believe_is_re_dated(ingest):
+    future = response(clock_synced=True, finished={"wall": 3_000_000_000.0, "monotonic": 12.0})  # 2065, "synced"
+    ingest.process([msg(upload([future]))])  # sent at monotonic 20 by a synced clock reading 1_790_000_010
+    row = StoredResponse.get(StoredResponse.uuid == future["uuid"])
+    assert row.time_source == "device-resync" and row.occurred_at == 1_790_000_002.0 and row.finished_wall == 3_000_000_000.0
+
+
+@pytest.mark.parametrize("payload", [b'{"v":1,"device_id":"kiosk-1","online":true,"x\\u0000y":1}', b'{"v":2,"x\\u0000":' + b"[" * 40 + b"]" * 40 + b"}"])
+def test_a_rejection_whose_reason_quotes_a_nul_is_recorded(ingest, payload):
+    """Found by fuzzing: msgspec quotes an unknown key in its error, and PostgreSQL text cannot
+    hold the NUL in it; recording the rejection made ingest raise for the whole batch."""
+    good = response()
+    outcome = ingest.process([msg(payload, channel="status"), msg(upload([good]))])
+    assert outcome.rejected == 1 and stored_uuids() == [good["uuid"]]
+    device = Device.get_by_id("kiosk-1")
+    assert device.rejected_messages == 1 and "\x00" not in device.last_rejection

@@ -10,12 +10,13 @@ import logging
 import socket
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
 from fleet import devices
 from fleet.broker import FLEET_USER
-from fleet.ingest import Ingest
+from fleet.ingest import Ingest, Received
 from fleet.link import BrokerURL, FleetLink, LinkError
 from fleet.server import FleetServer
 from fleet.store import Device, StoredResponse, database
@@ -28,8 +29,9 @@ from tests.mqtt_helpers import Client, wait_for_login, wait_until
 
 
 class RunningFleet:
-    def __init__(self, broker) -> None:
+    def __init__(self, broker, ingest: type[Ingest] = Ingest) -> None:
         self.broker = broker
+        self.ingest = ingest
         self.url = BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False)
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
@@ -39,7 +41,7 @@ class RunningFleet:
         self.stop_event = threading.Event()
         link = FleetLink(self.url, client_id="nabiz-fleet-test")
         link.start()
-        self.server = FleetServer(link, Ingest(), inactivity_s=30)
+        self.server = FleetServer(link, self.ingest(), inactivity_s=30)
         self.thread = threading.Thread(target=self.server.run, args=(self.stop_event,), daemon=True)
         self.thread.start()
         return self
@@ -247,3 +249,104 @@ def test_an_unsynced_kiosks_answer_is_dated_right_even_after_the_fleet_was_down(
         assert abs(row.occurred_at - answered_at) < 3.0, f"dated {row.occurred_at - answered_at:+.1f} s off"
     finally:
         sync.stop()
+
+
+class IngestWithAFault(Ingest):
+    """The real ingest with a fault nobody has found yet: it fails on any message carrying
+    POISON. Stands for whatever the next bug is (a decoder's RecursionError was the last one)."""
+
+    POISON = b"poison-marker"
+    seen: ClassVar[list[str]] = []
+
+    def process(self, batch):
+        for message in batch:
+            if self.POISON in message.payload:
+                IngestWithAFault.seen.append(message.topic)
+                raise RecursionError("maximum recursion depth exceeded while deserializing an object")
+        return super().process(batch)
+
+
+def test_a_message_that_breaks_ingest_in_an_unforeseen_way_is_set_aside(store, broker, kiosk_password, outbox, caplog):
+    """Whatever a message makes ingest raise, that message alone is set aside (logged with its
+    topic and PUBACKed, so a restarted fleet does not get it again) and the rest is stored."""
+    from tests.kiosk.test_protocol import response, upload
+
+    caplog.set_level(logging.ERROR, logger="fleet.server")
+    IngestWithAFault.seen = []
+    fleet = RunningFleet(broker, IngestWithAFault).start()
+    sync = start_sync(outbox, broker.port, kiosk_password)
+    try:
+        wait_until(sync.link.connected.is_set, what="the kiosk's connection")
+        poison = Client(broker.port, "kiosk-1", kiosk_password, client_id="kiosk-1-poison").connect()
+        try:
+            body = upload([response(survey_id="poison-marker")])
+            for _ in range(3):
+                poison.publish("nabiz/kiosk-1/responses", body)
+        finally:
+            poison.close()
+        made = [outbox.save(record()) for _ in range(5)]
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, what="the good answers, past the poison")
+        assert fleet_uuids() == sorted(made)
+        assert fleet.thread.is_alive(), "the fleet keeps running"
+        wait_until(lambda: len(IngestWithAFault.seen) >= 3, what="the three poison messages")
+        (line, *_) = [r for r in caplog.records if "set aside" in r.getMessage()]
+        assert line.topic == "nabiz/kiosk-1/responses" and "RecursionError" in line.error and line.exc_info
+        fleet.stop()
+        seen = len(IngestWithAFault.seen)
+
+        fleet = RunningFleet(broker, IngestWithAFault).start()  # the same persistent session
+        later = outbox.save(record())
+        sync.saved()
+        wait_until(lambda: outbox.health().unsent == 0, timeout=15, what="an answer after the restart")
+        assert later in fleet_uuids()
+        assert len(IngestWithAFault.seen) == seen, "the broker did not hand the poison back after the restart"
+    finally:
+        sync.stop()
+        fleet.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_connection_lost_mid_transaction_is_retried_not_set_aside(store, broker, kiosk_password, store_url):
+    """PostgreSQL drops the connection in the middle of a turn's transaction: the insert fails,
+    and so does the rollback (peewee's InterfaceError, which is no DatabaseError). That is the
+    database being away, not a bad message: the turn is retried on a new connection, never set aside."""
+    import psycopg2
+
+    from tests.kiosk.test_protocol import response, upload
+
+    link = FleetLink(BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False), client_id="nabiz-fleet-test")
+    link.start()
+    admin = psycopg2.connect(store_url)
+    try:
+        server = FleetServer(link, Ingest(), inactivity_s=30)
+        good = response()
+        batch = [Received("nabiz/kiosk-1/responses", upload([good]), time.time())]
+        with admin.cursor() as cursor:
+            cursor.execute("LOCK TABLE responses IN ACCESS EXCLUSIVE MODE")  # the turn's insert waits here, in its transaction
+            handled = []
+            turn = threading.Thread(target=lambda: handled.append(server.handle(batch, threading.Event())))
+            turn.start()
+
+            def waiting_insert() -> int | None:
+                # asked on a connection of its own: a transaction sees one snapshot of pg_stat_activity
+                watcher = psycopg2.connect(store_url)
+                try:
+                    with watcher.cursor() as look:
+                        look.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO %responses%'")
+                        row = look.fetchone()
+                        return row[0] if row else None
+                finally:
+                    watcher.close()
+
+            wait_until(lambda: waiting_insert() is not None, what="the turn's insert to wait for the lock")
+            cursor.execute("SELECT pg_terminate_backend(%s)", (waiting_insert(),))
+        admin.commit()
+        turn.join(30)
+        assert handled == [True]
+        assert fleet_uuids() == [good["uuid"]]
+        assert server.ingest.totals["set_aside"] == 0
+    finally:
+        admin.close()
+        link.stop()

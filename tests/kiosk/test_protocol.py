@@ -102,7 +102,7 @@ def test_a_good_upload_round_trips():
         (b"{not json", "not JSON"),
         (b"[]", "no protocol version"),
         (b'{"device_id": "kiosk-1"}', "no protocol version"),
-        (b'{"v": 2, "device_id": "kiosk-1"}', "unknown protocol version 2"),
+        (b'{"v": 3, "device_id": "kiosk-1"}', "unknown protocol version 3"),
         (b'{"v": "1"}', "no protocol version"),
         (upload([]), "invalid responses payload"),  # an empty batch
         (upload([response()] * (p.MAX_BATCH + 1)), "invalid responses payload"),
@@ -163,8 +163,8 @@ def test_other_channels_are_strict_too(channel):
 
 
 def test_a_big_ack_is_split_into_acks_a_kiosk_accepts():
-    stored = [uuid.uuid4() for _ in range(p.MAX_ACK_UUIDS * 2 + 5)]
-    refused = [p.Refusal(uuid.uuid4(), "x" * 200) for _ in range(p.MAX_ACK_REFUSALS + 1)]
+    stored = [str(uuid.uuid4()) for _ in range(p.MAX_ACK_UUIDS * 2 + 5)]
+    refused = [p.Refusal(str(uuid.uuid4()), "x" * 200) for _ in range(p.MAX_ACK_REFUSALS + 1)]
     parts = p.split_ack(p.Ack(v=1, stored=stored + stored[:10], refused=refused, at=5.0))
     assert [len(a.stored) for a in parts] == [p.MAX_ACK_UUIDS, p.MAX_ACK_UUIDS, 5]
     assert [u for a in parts for u in a.stored] == stored, "each once, in order"
@@ -172,3 +172,184 @@ def test_a_big_ack_is_split_into_acks_a_kiosk_accepts():
     for part in parts:
         assert p.decode("ack", p.encode(part)) == part, "within the kiosk's limits"
     assert p.split_ack(p.Ack(v=1, stored=[], refused=[], at=1.0)) == [p.Ack(v=1, stored=[], refused=[], at=1.0)]
+
+
+def test_an_ack_never_carries_a_reason_the_kiosk_would_refuse():
+    """A reason built from a store's error may hold anything: the Ack a kiosk gets must still decode."""
+    (part,) = p.split_ack(p.Ack(v=2, stored=[], refused=[p.Refusal("a" * 36, "bad\u0000value " + "x" * 500)], at=1.0))
+    assert p.decode("ack", p.encode(part)).refused[0].reason.startswith("bad\\x00value x")
+
+
+# --- hardening: what an untrusted sender can put in a payload (issue 7) ---------------------
+
+NEST = 1000  # the depth that killed `fleet serve` (msgspec raised RecursionError)
+
+
+def nested(depth: int = NEST) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(f'{{"v":1,"x":{nested()}}}'.encode(), id="unknown-field"),
+        pytest.param(f'{{"x":{nested()},"v":1}}'.encode(), id="before-the-version"),
+        pytest.param(f'{{"v":{nested()}}}'.encode(), id="as-the-version"),
+        pytest.param(nested().encode(), id="bare"),
+        pytest.param(upload([response(answers=json.loads(nested(200)))])[:-2] + f',"x":{nested()}}}'.encode(), id="after-the-responses"),
+    ],
+)
+@pytest.mark.parametrize("channel", ["responses", "status", "health", "ack"])
+def test_deep_nesting_is_refused_with_a_reason_on_every_channel(channel, payload):
+    decoder = p.decode_upload if channel == "responses" else lambda raw: p.decode(channel, raw)
+    with pytest.raises(p.ProtocolError) as refused:
+        decoder(payload)
+    assert str(refused.value)
+
+
+def test_deep_nesting_inside_a_response_field():
+    """Too deep anywhere: the whole message is refused (no kiosk writes such a thing). Less
+    deep, a response with a nested value where a field wants a number is refused alone, by
+    uuid, as any other bad response is."""
+    good = response()
+    for field in ("presses", "answers", "started", "survey_id", "uuid"):
+        deep = upload([good, response(**{field: json.loads(nested(NEST // 4))})])
+        deep = deep.replace(b"[" * (NEST // 4), b"[" * NEST).replace(b"]" * (NEST // 4), b"]" * NEST)
+        with pytest.raises(p.ProtocolError, match="nested too deeply"):
+            p.decode_upload(deep)
+    shallow = upload([good, response(presses=json.loads(nested(12)))])
+    checked = p.decode_upload(shallow)
+    assert [str(r.uuid) for r in checked.upload.responses] == [good["uuid"]] and len(checked.refused) == 1
+
+
+@pytest.mark.parametrize("stack", [0, 200, 500])
+def test_deep_nesting_is_refused_wherever_the_decoder_runs(stack):
+    """However little of Python's stack is left where a decoder runs (the fleet's bisecting
+    server, the kiosk's sync thread), deep nesting is a refusal with a reason, never RecursionError."""
+
+    def at_depth(levels: int) -> list[str]:
+        if levels:
+            return at_depth(levels - 1)
+        reasons = []
+        for payload in (f'{{"v":1,"x":{nested()}}}'.encode(), f'{{"v":1,"x":{nested(40)}}}'.encode(), f'{{"x":{nested(20_000)}}}'.encode()):
+            with pytest.raises(p.ProtocolError) as refused:
+                p.decode("status", payload)
+            reasons.append(str(refused.value))
+        return reasons
+
+    deep, shallow, deeper = at_depth(stack)
+    assert deep == deeper == p.NESTED_TOO_DEEP
+    assert "unknown field `x`" in shallow
+
+
+# Times: a Pi's wall clock may be 1970 until NTP answers, so that is accepted; a number no clock
+# gives (milliseconds, 1e300, a date past 2100) is refused, and with it the row that would have
+# stopped every export.
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        ({"finished": {"wall": 1_790_000_002_000.0, "monotonic": 12.0}}, "finished.wall"),  # JavaScript's Date.now()
+        ({"started": {"wall": 1_790_000_000.0, "monotonic": 1e300}}, "started.monotonic"),
+        ({"finished": {"wall": 4_200_000_000.0, "monotonic": 12.0}}, "finished.wall"),  # 2103
+        ({"finished": {"wall": -1.0, "monotonic": 12.0}}, "finished.wall"),
+        ({"answers": [{"question": "q", "option": "o", "button": 1, "negative": False, "elapsed_ms": 2**31}]}, "elapsed_ms"),
+    ],
+)
+def test_a_time_no_clock_gives_is_refused_with_the_response(bad, where):
+    good, broken = response(), response(**bad)
+    checked = p.decode_upload(upload([good, broken]))
+    assert [str(r.uuid) for r in checked.refused] == [broken["uuid"]]
+    assert where.split(".")[-1] in checked.refused[0].reason
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"wall": 1_790_000_010.0, "monotonic": 1e300, "clock_synced": False, "boot_id": "b"},
+        {"wall": 1_790_000_010_000.0, "monotonic": 20.0, "clock_synced": True, "boot_id": "b"},
+        {"wall": 1e300, "monotonic": 20.0, "clock_synced": False, "boot_id": "b"},
+    ],
+)
+def test_a_sending_clock_no_kiosk_has_refuses_the_upload(sent):
+    with pytest.raises(p.ProtocolError, match="invalid responses payload"):
+        p.decode_upload(upload([response()], sent=sent))
+
+
+def test_an_unsynced_pi_dated_1970_is_accepted():
+    early = response(clock_synced=False, started={"wall": 0.0, "monotonic": 0.0}, finished={"wall": 86.5, "monotonic": 86.5})
+    checked = p.decode_upload(upload([early], sent={"wall": 90.0, "monotonic": 90.0, "clock_synced": False, "boot_id": "boot-1"}))
+    assert len(checked.upload.responses) == 1 and not checked.refused
+
+
+@pytest.mark.parametrize("field, value", [("uptime_s", 1e300), ("oldest_unsent_age_s", 1e300), ("cpu_temp_c", 1e300)])
+def test_health_numbers_are_bounded(field, value):
+    health = {
+        "v": 2, "device_id": "kiosk-1", "sent": {"wall": 1_790_000_010.0, "monotonic": 20.0, "clock_synced": True, "boot_id": "b"},
+        "software": "s", "survey_id": "exit-default", "survey_version": 1, "backlog": 0, "oldest_unsent_age_s": None,
+        "unsaved": 0, "refused": 0, "disk_free_bytes": 1, "cpu_temp_c": 50.0, "uptime_s": 10.0,
+    }
+    assert p.decode("health", json.dumps(health).encode())
+    with pytest.raises(p.ProtocolError, match=field):
+        p.decode("health", json.dumps(health | {field: value}).encode())
+
+
+def test_an_ack_time_is_bounded_too():
+    with pytest.raises(p.ProtocolError, match="at"):
+        p.decode("ack", b'{"v": 2, "stored": [], "at": 1e300}')
+
+
+# UUIDs: echoed exactly as sent (the fleet stores the lowercase form), so a kiosk comparing
+# strings sees its own uuid in the Ack.
+def test_a_uuid_in_capitals_is_accepted_and_kept_as_sent():
+    shouting = response(uuid=str(uuid.uuid4()).upper())
+    checked = p.decode_upload(upload([shouting]))
+    (kept,) = checked.upload.responses
+    assert kept.uuid == shouting["uuid"] and p.canonical_uuid(kept.uuid) == shouting["uuid"].lower()
+
+
+@pytest.mark.parametrize("text", ["nope", uuid.uuid4().hex, "{" + str(uuid.uuid4()) + "}", "urn:uuid:" + str(uuid.uuid4())])
+def test_a_uuid_in_another_form_is_refused_by_that_text(text):
+    """Refused *by the text as sent*, so even a kiosk with a strange uuid stops resending it."""
+    checked = p.decode_upload(upload([response(uuid=text)], v=2))
+    assert [r.uuid for r in checked.refused] == [text] and "8-4-4-4-12" in checked.refused[0].reason
+
+
+# Protocol version 2: each response says which device it was recorded under.
+def test_version_2_responses_carry_the_device_they_were_recorded_under():
+    mine = response(device_id="kiosk-1")
+    checked = p.decode_upload(upload([mine], v=2))
+    assert checked.upload.v == 2 and checked.upload.responses[0].device_id == "kiosk-1" and not checked.refused
+
+
+def test_an_answer_recorded_under_another_device_is_refused_naming_both():
+    mine, theirs = response(device_id="kiosk-1"), response(device_id="kiosk-ist-001")
+    long_ids = p.decode_upload(upload([response(device_id="kiosk-ist-kadikoy")], v=2, device_id="kiosk-ist-besiktas")).refused[0].reason
+    assert long_ids.endswith("fix: run the kiosk with the config of 'kiosk-ist-kadikoy'"), "the whole reason fits for ids of 16 characters"
+    checked = p.decode_upload(upload([mine, theirs], v=2))
+    assert [str(r.uuid) for r in checked.upload.responses] == [mine["uuid"]]
+    (refusal,) = checked.refused
+    assert str(refusal.uuid) == theirs["uuid"]
+    assert "'kiosk-ist-001'" in refusal.reason and "'kiosk-1'" in refusal.reason and "kiosk responses" in refusal.reason
+    assert len(refusal.reason) <= 200
+
+
+def test_a_version_2_response_must_name_its_device():
+    checked = p.decode_upload(upload([response()], v=2))
+    assert checked.upload.responses == [] and "device_id" in checked.refused[0].reason
+
+
+def test_version_1_uploads_still_decode():
+    checked = p.decode_upload(upload([response()], v=1))
+    assert checked.upload.v == 1 and checked.upload.responses[0].device_id is None and not checked.refused
+
+
+@pytest.mark.parametrize("version, accepted", [(0, False), (1, True), (2, True), (3, False)])
+def test_both_sides_accept_versions_1_and_2(version, accepted):
+    ack = f'{{"v": {version}, "stored": ["{uuid.uuid4()}"], "at": 1790000000.0}}'.encode()
+    status = f'{{"v": {version}, "device_id": "kiosk-1", "online": true}}'.encode()
+    for channel, payload in (("ack", ack), ("status", status)):
+        if accepted:
+            assert p.decode(channel, payload).v == version
+        else:
+            with pytest.raises(p.ProtocolError, match=f"unknown protocol version {version}"):
+                p.decode(channel, payload)

@@ -31,7 +31,7 @@ class Wire:
         return True
 
     def uuids(self, index: int = -1) -> list[str]:
-        return [str(r.uuid) for r in self.sent[index].responses]
+        return [r.uuid for r in self.sent[index].responses]
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def engine_for(box, wire, clock, **options) -> SyncEngine:
 
 
 def ack(*uuids: str, refused: dict[str, str] | None = None) -> Ack:
-    return Ack(v=PROTOCOL_VERSION, stored=[uuid.UUID(u) for u in uuids], refused=[Refusal(uuid.UUID(u), why) for u, why in (refused or {}).items()], at=1.0)
+    return Ack(v=PROTOCOL_VERSION, stored=list(uuids), refused=[Refusal(u, why) for u, why in (refused or {}).items()], at=1.0)
 
 
 def test_live_responses_go_one_per_message(box, wire, clock):
@@ -234,5 +234,27 @@ def test_answers_saved_after_a_low_disk_prune_are_still_sent(tmp_path, wire, clo
         for _ in later:
             engine.on_saved()
         assert [u for upload in wire.sent[5:] for u in map(str, (r.uuid for r in upload.responses))] == later
+    finally:
+        box.close()
+
+
+def test_each_response_goes_under_the_device_id_it_was_recorded_under(tmp_path, wire, clock):
+    """A card re-provisioned from kiosk-a to kiosk-b: the old answers keep kiosk-a's id (the
+    fleet then refuses them rather than storing them at kiosk-b's site); the Upload is kiosk-b's."""
+    old = Outbox("kiosk-a", "boot-1").open(tmp_path)
+    recorded_as_a = [old.save(record()) for _ in range(3)]
+    old.close()
+    box = Outbox("kiosk-b", "boot-2").open(tmp_path)
+    try:
+        assert box.unsent_recorded_elsewhere("kiosk-b") == {"kiosk-a": 3}
+        recorded_as_b = box.save(record())
+        engine = SyncEngine("kiosk-b", box, wire, clock, "boot-2")
+        engine.on_connected()
+        sent = {r.uuid: r.device_id for upload in wire.sent for r in upload.responses}
+        assert sent == {**dict.fromkeys(recorded_as_a, "kiosk-a"), recorded_as_b: "kiosk-b"}
+        assert {upload.device_id for upload in wire.sent} == {"kiosk-b"}
+        engine.on_ack(ack(recorded_as_b, refused={u: "recorded under device 'kiosk-a'" for u in recorded_as_a}))
+        assert box.unsent_recorded_elsewhere("kiosk-b") == {}, "refused: kept, not sent again"
+        assert [r["refused"] for r in box.responses()][:3] == ["recorded under device 'kiosk-a'"] * 3
     finally:
         box.close()
