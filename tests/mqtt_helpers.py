@@ -124,9 +124,9 @@ def upload(device_id: str, count: int = 1, boot_id: str = "boot-test") -> tuple[
     now = time.time()
     responses = [
         ResponsePayload(
-            uuid=uuidlib.uuid4(), survey_id="exit-default", survey_version=1, language="tr", status="completed", misuse=False, negative=False,
+            uuid=str(uuidlib.uuid4()), survey_id="exit-default", survey_version=1, language="tr", status="completed", misuse=False, negative=False,
             end_reason="completed", answers=[AnswerPayload(question="satisfaction", option="happy", button=3, negative=False, elapsed_ms=0)],
-            presses=[3], started=Moment(now - 5, 100.0), finished=Moment(now - 4, 101.0), boot_id=boot_id, clock_synced=True,
+            presses=[3], started=Moment(now - 5, 100.0), finished=Moment(now - 4, 101.0), boot_id=boot_id, clock_synced=True, device_id=device_id,
         )
         for _ in range(count)
     ]

@@ -274,16 +274,17 @@ def test_a_message_that_breaks_ingest_in_an_unforeseen_way_is_set_aside(store, b
     caplog.set_level(logging.ERROR, logger="fleet.server")
     IngestWithAFault.seen = []
     fleet = RunningFleet(broker, IngestWithAFault).start()
+    # The broker binds the login to its client id: the poison goes first, then the kiosk's own sync connects.
+    poison = Client(broker.port, "kiosk-1", kiosk_password, client_id="kiosk-1").connect()
+    try:
+        body = upload([response(survey_id="poison-marker")])
+        for _ in range(3):
+            poison.publish("nabiz/kiosk-1/responses", body)
+    finally:
+        poison.close()
     sync = start_sync(outbox, broker.port, kiosk_password)
     try:
         wait_until(sync.link.connected.is_set, what="the kiosk's connection")
-        poison = Client(broker.port, "kiosk-1", kiosk_password, client_id="kiosk-1-poison").connect()
-        try:
-            body = upload([response(survey_id="poison-marker")])
-            for _ in range(3):
-                poison.publish("nabiz/kiosk-1/responses", body)
-        finally:
-            poison.close()
         made = [outbox.save(record()) for _ in range(5)]
         sync.saved()
         wait_until(lambda: outbox.health().unsent == 0, what="the good answers, past the poison")
