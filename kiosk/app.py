@@ -2,8 +2,8 @@
 
 Panels (gpiozero's thread, the script reader) and signal handlers only put events on a
 ``SimpleQueue`` (its ``put`` is safe even inside a signal handler). The loop blocks on
-that queue until an event arrives or the flow's next deadline (idle timeout, end of the
-thank-you screen, language rotation) is due: no busy loop, no sleep-polling of buttons.
+that queue until an event arrives or the flow's next deadline (idle timeout and its
+countdown, end of press feedback, the thank-you handover and end, the end of a burst) is due: no busy loop, no sleep-polling of buttons.
 A desktop window is the one exception: its key presses arrive through SDL, which must be
 looked at, so the loop wakes every ``WINDOW_POLL`` seconds while a window is open.
 """
@@ -75,7 +75,7 @@ class Kiosk:
         self._last_saved: str | None = None
         self._stopping: Stop | None = None
         self._apply(effects)
-        self.screen.show(view_of(self.state))
+        self.screen.show(view_of(self.state, clock.now().monotonic))
 
     # --- event intake (any thread) ----------------------------------------------------
 
@@ -116,9 +116,10 @@ class Kiosk:
 
     def _timeout(self, watchdog: float | None) -> float:
         limits = [QUIET_WAKE]
-        deadline = flow.next_deadline(self.state)
-        if deadline is not None:
-            limits.append(deadline - self.clock.now().monotonic)
+        now = self.clock.now().monotonic
+        wakeup = flow.next_wakeup(self.state, now)
+        if wakeup is not None:
+            limits.append(wakeup - now)
         if self.screen.needs_pumping:
             limits.append(WINDOW_POLL)
         if watchdog:
@@ -132,12 +133,9 @@ class Kiosk:
         event, at = item.event, item.at
         if isinstance(event, ButtonPress):
             log.debug("button pressed", extra={"button": event.button})
-            # Deadlines that passed before the press (the loop woke late) apply first:
-            # a press after the idle timeout starts a new response, it does not extend the old one.
-            self._step(flow.Tick(at))
+            # The flow applies deadlines that passed before the press (the loop woke late) first.
             self._step(flow.Pressed(event.button, at))
         elif isinstance(event, LanguagePress):
-            self._step(flow.Tick(at))
             self._step(flow.NextLanguage(at))
         elif isinstance(event, ScreenshotRequest):
             self._draw()
@@ -181,15 +179,20 @@ class Kiosk:
                         self.on_saved()
                 log.info(
                     "response saved" if uuid else "response refused",
-                    extra={"uuid": uuid, "status": record.status, "misuse": record.misuse, "negative": record.negative, "answers": len(record.answers), "reason": record.end_reason},
+                    extra={
+                        "uuid": uuid, "status": record.status, "misuse": record.misuse, "suspect": record.suspect, "negative": record.negative,
+                        "answers": len(record.answers), "presses": len(record.presses), "reason": record.end_reason,
+                    },
                 )
             elif isinstance(effect, flow.LightButtons):
                 self.panel.light(effect.buttons)
             elif isinstance(effect, flow.FlashButton):
                 self.panel.flash(effect.button)
+            elif isinstance(effect, flow.HintButtons):
+                self.panel.hint(effect.buttons)
 
     def _draw(self) -> None:
-        view = view_of(self.state)
+        view = view_of(self.state, self.clock.now().monotonic)
         if self.screen.show(view) and view.kind == "thank_you":
             log.info("thank-you shown", extra={"uuid": self._last_saved})
 

@@ -21,12 +21,12 @@ def all_views(survey: Survey) -> list[tuple[str, View]]:
     moment = Instant(0.0, 0.0, True)
     views: list[tuple[str, View]] = []
     for language in survey.languages:
-        views.append((f"attract-{language}", view_of(KioskState(survey, Attract(language, 0.0)))))
+        views.append((f"attract-{language}", view_of(KioskState(survey, Attract(language)), 0.0)))
         for question in survey.questions:
             draft = Draft(language=language, started=moment, last_press=0.0, answers=_answers_leading_to(survey, question.id))
-            views.append((f"question-{question.id}-{language}", view_of(KioskState(survey, Asking(question.id, draft)))))
-        views.append((f"thank-you-{language}", view_of(KioskState(survey, ThankYou(language, False, 0.0)))))
-        views.append((f"thank-you-negative-{language}", view_of(KioskState(survey, ThankYou(language, True, 0.0)))))
+            views.append((f"question-{question.id}-{language}", view_of(KioskState(survey, Asking(question.id, draft)), 0.0)))
+        views.append((f"thank-you-{language}", view_of(KioskState(survey, ThankYou(language, False, 0.0)), 0.0)))
+        views.append((f"thank-you-negative-{language}", view_of(KioskState(survey, ThankYou(language, True, 0.0)), 0.0)))
     return views
 
 

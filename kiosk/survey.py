@@ -30,6 +30,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 DEFAULT_SURVEY_PATH = Path(__file__).with_name("surveys") / "default.toml"
 
+DEFAULT_HANDOVER_SECONDS = 1.5
+
 
 class SurveyError(ValueError):
     """A survey document that cannot be shown; the message names the file, the place and the fix."""
@@ -70,10 +72,17 @@ class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
     thank_you: dict[str, str]
     questions: list[_RawQuestion]
     thank_you_negative: dict[str, str] | None = None
-    idle_timeout_seconds: float = 20.0
-    thank_you_seconds: float = 5.0
-    misuse_window_seconds: float = 4.0
-    attract_rotate_seconds: float = 6.0
+    # Timing: one customer, one response (docs/survey-format.md explains each value).
+    idle_timeout_seconds: float = 9.0
+    countdown_seconds: float = 4.0
+    pause_seconds: float = 5.0
+    read_seconds: float = 0.3
+    burst_presses: int = 4
+    burst_window_seconds: float = 2.0
+    thank_you_seconds: float = 4.0
+    handover_seconds: float | None = None  # 1.5 unless given (or given by its old name)
+    misuse_window_seconds: float | None = None  # the old name of handover_seconds, still read
+    attract_rotate_seconds: float | None = None  # no longer used: the start screen shows two languages at once
     negative_threshold: float = 0.5
 
 
@@ -120,9 +129,13 @@ class Survey:
     thank_you_negative: dict[str, str]
     questions: tuple[Question, ...]
     idle_timeout_seconds: float
+    countdown_seconds: float
+    pause_seconds: float
+    read_seconds: float
+    burst_presses: int
+    burst_window_seconds: float
     thank_you_seconds: float
-    misuse_window_seconds: float
-    attract_rotate_seconds: float
+    handover_seconds: float
     negative_threshold: float
 
     @property
@@ -300,9 +313,13 @@ class _Checker:
             thank_you_negative=dict(raw.thank_you_negative or raw.thank_you),
             questions=questions,
             idle_timeout_seconds=raw.idle_timeout_seconds,
+            countdown_seconds=raw.countdown_seconds,
+            pause_seconds=raw.pause_seconds,
+            read_seconds=raw.read_seconds,
+            burst_presses=raw.burst_presses,
+            burst_window_seconds=raw.burst_window_seconds,
             thank_you_seconds=raw.thank_you_seconds,
-            misuse_window_seconds=raw.misuse_window_seconds,
-            attract_rotate_seconds=raw.attract_rotate_seconds,
+            handover_seconds=self.handover_seconds(),
             negative_threshold=raw.negative_threshold,
         )
 
@@ -320,15 +337,35 @@ class _Checker:
         raw = self.raw
         ranges = {
             "idle_timeout_seconds": (5, 600),
+            "countdown_seconds": (0, 30),
+            "pause_seconds": (1, 600),
+            "read_seconds": (0, 2),
+            "burst_window_seconds": (0.1, 10),
             "thank_you_seconds": (1, 60),
+            "handover_seconds": (0, 60),
             "misuse_window_seconds": (0, 60),
             "attract_rotate_seconds": (0, 600),
             "negative_threshold": (0.01, 1),
         }
         for name, (low, high) in ranges.items():
             value = getattr(raw, name)
-            if not low <= value <= high:
+            if value is not None and not low <= value <= high:
                 raise self.fail(name, f"{value:g} is out of range", f"use a value from {low:g} to {high:g}")
+        if raw.burst_presses != 0 and not 2 <= raw.burst_presses <= 50:
+            raise self.fail("burst_presses", f"{raw.burst_presses} is out of range", "use a whole number from 2 to 50, or 0 to turn burst detection off")
+        if raw.countdown_seconds > raw.idle_timeout_seconds:
+            raise self.fail("countdown_seconds", f"the countdown ({raw.countdown_seconds:g} s) is longer than idle_timeout_seconds ({raw.idle_timeout_seconds:g} s)", "count down at most the whole idle timeout; 4 is usual")
+        if raw.handover_seconds is not None and raw.misuse_window_seconds is not None:
+            raise self.fail("misuse_window_seconds", "both handover_seconds and its old name misuse_window_seconds are given", "keep handover_seconds and remove misuse_window_seconds")
+        handover = self.handover_seconds()
+        name = "misuse_window_seconds" if raw.misuse_window_seconds is not None else "handover_seconds"
+        if handover > raw.thank_you_seconds:
+            raise self.fail(name, f"the handover ({handover:g} s) is longer than the thank-you screen ({raw.thank_you_seconds:g} s)", "make it at most thank_you_seconds; 1.5 is usual")
+
+    def handover_seconds(self) -> float:
+        raw = self.raw
+        given = raw.handover_seconds if raw.handover_seconds is not None else raw.misuse_window_seconds
+        return DEFAULT_HANDOVER_SECONDS if given is None else given
 
     def check_text(self, place: str, text: dict[str, str]) -> None:
         for language in self.raw.languages:
@@ -397,7 +434,8 @@ class _Checker:
                     raise self.fail(target_place, "the question leads to itself", "point next at a later question or \"end\"")
         survey_stub = Survey(
             id="", version=1, languages=(), welcome={}, thank_you={}, thank_you_negative={}, questions=questions,
-            idle_timeout_seconds=0, thank_you_seconds=0, misuse_window_seconds=0, attract_rotate_seconds=0, negative_threshold=1,
+            idle_timeout_seconds=0, countdown_seconds=0, pause_seconds=0, read_seconds=0, burst_presses=0, burst_window_seconds=0,
+            thank_you_seconds=0, handover_seconds=0, negative_threshold=1,
         )
         reached = {questions[0].id}
         self.walk(survey_stub, questions[0], [questions[0].id], reached, set())
