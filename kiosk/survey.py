@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -24,6 +24,13 @@ END = "end"
 MIN_OPTIONS = 2
 MAX_OPTIONS = 5
 MAX_BUTTON = 9
+
+#: How a question's options look. A scale runs from the worst answer (button 1 side) to the
+#: best and shows valence colours and faces; a choice (reasons, topics) shows one neutral
+#: colour and, optionally, an icon per option.
+QuestionKind = Literal["scale", "choice"]
+#: The icons a choice option may name (drawn by kiosk/faces.py, also on the button caps).
+ICON_NAMES = ("clock", "person", "sparkle", "tag", "check", "cross", "question")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -54,6 +61,7 @@ class _RawOption(msgspec.Struct, forbid_unknown_fields=True):
     label: dict[str, str]
     negative: bool = False
     next: str | None = None
+    icon: str | None = None
 
 
 class _RawQuestion(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,6 +70,7 @@ class _RawQuestion(msgspec.Struct, forbid_unknown_fields=True):
     options: list[_RawOption]
     follow_up: bool = False
     next: str | None = None
+    kind: QuestionKind = "scale"
 
 
 class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,6 +105,7 @@ class Option:
     label: dict[str, str]
     negative: bool
     next: str | None
+    icon: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class Question:
     options: tuple[Option, ...]
     follow_up: bool
     next: str | None
+    kind: QuestionKind = "scale"
 
     def option_for(self, button: int) -> Option | None:
         for option in self.options:
@@ -231,6 +242,8 @@ _FIELD_HINTS = {
     "button": "the physical button number, 1 for the leftmost",
     "negative": "true or false",
     "follow_up": "true or false",
+    "kind": '"scale" (faces and valence colours, worst answer on button 1) or "choice" (one neutral colour, optional icons)',
+    "icon": f"one of {', '.join(ICON_NAMES)}",
 }
 
 
@@ -412,12 +425,34 @@ class _Checker:
                     raise self.fail(oplace, f"button {ro.button} is already used by another option of this question", "give every option of a question its own button")
                 buttons.add(ro.button)
                 self.check_text(f"{oplace} → label", ro.label)
-                options.append(Option(ro.id, ro.button, dict(ro.label), ro.negative, ro.next))
+                self.check_icon(oplace, rq.kind, ro.icon)
+                options.append(Option(ro.id, ro.button, dict(ro.label), ro.negative, ro.next, ro.icon))
             options.sort(key=lambda option: option.button)
-            questions.append(Question(rq.id, dict(rq.text), tuple(options), rq.follow_up, rq.next))
+            if rq.kind == "scale":
+                self.check_scale_order(place, options)
+            questions.append(Question(rq.id, dict(rq.text), tuple(options), rq.follow_up, rq.next, rq.kind))
         if questions[0].follow_up:
             raise self.fail(f'questions[1] "{questions[0].id}"', "the first question is marked follow_up", "the survey starts with its first question; move the follow-up after its parent")
         return tuple(questions)
+
+    def check_icon(self, place: str, kind: str, icon: str | None) -> None:
+        if icon is None:
+            return
+        if kind == "scale":
+            raise self.fail(f"{place} → icon", "a scale question shows faces, not icons", 'remove the icon, or make the question kind = "choice"')
+        if icon not in ICON_NAMES:
+            raise self.fail(f"{place} → icon", f'no icon called "{icon}"', f"use one of {', '.join(ICON_NAMES)}, or leave icon out")
+
+    def check_scale_order(self, place: str, options: list[Option]) -> None:
+        """A scale is drawn worst (left) to best (right): a negative answer right of a
+        positive one would get a happier face and colour than it means."""
+        for left, right in zip(options, options[1:]):
+            if right.negative and not left.negative:
+                raise self.fail(
+                    f'{place} → options "{right.id}"',
+                    f'"{right.id}" (button {right.button}) is negative but "{left.id}" left of it (button {left.button}) is not: a scale runs from the worst answer on the left to the best',
+                    'put the negative answers on the lowest buttons, or write kind = "choice" if no answer is better than another',
+                )
 
     def check_branching(self, questions: tuple[Question, ...]) -> None:
         ids = {q.id for q in questions}

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Literal
 
 from kiosk.flow import Asking, Attract, Burst, KioskState, Phase, ThankYou, countdown
-from kiosk.survey import Question, Survey
+from kiosk.survey import Question, QuestionKind, Survey
 
 #: How each language names itself, for the language hint on the start screen.
 LANGUAGE_NAMES = {
@@ -38,6 +38,7 @@ LANGUAGE_NAMES = {
 class OptionView:
     button: int
     label: str
+    icon: str | None = None  # choice questions only (a scale shows faces by position)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class View:
     #: Thank-you only: the handover has passed and the first question's buttons are lit again,
     #: so a press now is the next customer's first answer.
     next_ready: bool = False
+    #: How the options look: "scale" (valence colours and faces, worst on the left) or
+    #: "choice" (one neutral colour, optional icons).
+    question_kind: QuestionKind = "scale"
 
 
 def view_of(state: KioskState, now: float) -> View:
@@ -104,6 +108,7 @@ def _phase_view(survey: Survey, phase: Phase) -> View:
             options=_options(question, language),
             languages=names,
             secondary=_secondary(survey, question, language),
+            question_kind=question.kind,
         )
 
     question = survey.question(phase.question_id)
@@ -117,6 +122,7 @@ def _phase_view(survey: Survey, phase: Phase) -> View:
         options=_options(question, language),
         step=answered + 1,
         steps=answered + _longest_path(survey, question.id),
+        question_kind=question.kind,
     )
 
 
@@ -135,7 +141,7 @@ def _secondary(survey: Survey, question: Question, primary: str) -> SecondaryTex
 
 
 def _options(question: Question, language: str) -> tuple[OptionView, ...]:
-    return tuple(OptionView(option.button, option.label[language]) for option in question.options)
+    return tuple(OptionView(option.button, option.label[language], option.icon) for option in question.options)
 
 
 @lru_cache(maxsize=256)

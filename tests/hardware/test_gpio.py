@@ -172,7 +172,7 @@ def test_language_button_switches_the_screen(kiosk, mock_factory, profile):
     press(mock_factory, profile.language_pin)
     drain(kiosk)
     assert kiosk.state.phase.language == "en"
-    assert " ".join(kiosk.screen.layout.text_lines) == "Were you satisfied with our service today?"
+    assert " ".join(kiosk.screen.layout.text_lines) == "How was your visit?"
 
 
 def test_a_press_after_the_idle_timeout_starts_a_new_response_even_if_the_loop_woke_late(kiosk, mock_factory, clock, survey):

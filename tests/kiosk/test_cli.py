@@ -33,7 +33,27 @@ def responses(data_dir, *extra):
 def test_validate_a_good_survey():
     result = kiosk("validate", str(DEFAULT_SURVEY_PATH), "--profile", "arcade-4")
     assert result.returncode == 0
-    assert "ok:" in result.stdout and "what-went-wrong  (follow-up)" in result.stdout
+    assert "ok:" in result.stdout and "what-went-wrong  (follow-up): choice" in result.stdout
+    assert "legible on pi-7in" in result.stdout and "warning" not in result.stderr
+
+
+def test_validate_warns_about_words_too_small_to_read_and_names_them(tmp_path):
+    wordy = tmp_path / "wordy.toml"
+    wordy.write_text(DEFAULT_SURVEY_PATH.read_text().replace('label.en = "Bad"', 'label.en = "Rather disappointing"').replace('text.tr = "Ne ters gitti?"', 'text.tr = "Bugün ziyaretiniz sırasında ne ters gitti, lütfen söyleyin?"'))
+    result = kiosk("validate", str(wordy), "--profile", "arcade-4", "--display", "pi-7in", "--display", "22in-1920x1080")
+    assert result.returncode == 0, "too small is a warning, not an error"
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr
+    question, label = sorted(warnings, key=lambda w: "label" in w)
+    assert 'question-what-went-wrong-tr: question "Bugün ziyaretiniz sırasında ne ters gitti, lütfen söyleyin?"' in question and "pi-7in needs at least 48 px" in question
+    assert 'attract-en: label "Rather disappointing"' in label and "pi-7in needs at least 30 px" in label
+    assert result.stderr.count("fix: shorten it to about") == 2
+    assert "legible on 22in-1920x1080" in result.stdout  # the same words are large enough on a bigger panel
+
+
+def test_validate_display_needs_a_profile():
+    result = kiosk("validate", str(DEFAULT_SURVEY_PATH), "--display", "pi-7in")
+    assert result.returncode == 2 and "--display needs --profile" in result.stderr
 
 
 def test_validate_a_broken_survey_names_file_place_and_fix(tmp_path):

@@ -42,8 +42,8 @@ text = { tr = "Neden?", en = "Why?" }
 
 def test_default_survey_is_turkish_and_english(survey):
     assert survey.languages == ("tr", "en")
-    assert survey.first.text["tr"] == "Bugün hizmetimizden memnun kaldınız mı?"
-    assert survey.question("recommend").text["tr"] == "Bizi bir arkadaşınıza tavsiye eder misiniz?"
+    assert survey.first.text["tr"] == "Ziyaretiniz nasıldı?"
+    assert survey.question("recommend").text["tr"] == "Bizi tavsiye eder misiniz?"
     assert survey.buttons == frozenset({1, 2, 3, 4})
 
 

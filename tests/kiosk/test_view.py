@@ -13,9 +13,9 @@ MOMENT = Instant(0.0, 0.0, True)
 def test_attract_shows_welcome_first_question_and_language_names(survey):
     view = view_of(KioskState(survey, Attract("en")), 0.0)
     assert view.kind == "attract" and view.heading == "Your opinion matters to us"
-    assert view.text == "Were you satisfied with our service today?"
+    assert view.text == "How was your visit?"
     assert view.languages == ("Türkçe", "English")
-    assert view.options[0] == OptionView(1, "Very unhappy")
+    assert view.options[0] == OptionView(1, "Very bad")
     assert view.step == 0
 
 
@@ -26,12 +26,12 @@ def test_attract_is_bilingual_and_the_language_button_swaps_which_is_primary(sur
     assert view.secondary == SecondaryText(
         "en",
         "Your opinion matters to us",
-        "Were you satisfied with our service today?",
-        (OptionView(1, "Very unhappy"), OptionView(2, "Unhappy"), OptionView(3, "Happy"), OptionView(4, "Very happy")),
+        "How was your visit?",
+        (OptionView(1, "Very bad"), OptionView(2, "Bad"), OptionView(3, "Good"), OptionView(4, "Very good")),
     )
     state, _ = flow.step(state, flow.NextLanguage(clock.advance(1)))
     swapped = view_of(state, clock.monotonic)
-    assert (swapped.language, swapped.text) == ("en", "Were you satisfied with our service today?")
+    assert (swapped.language, swapped.text) == ("en", "How was your visit?")
     assert swapped.secondary is not None and swapped.secondary.language == "tr"
 
 
@@ -51,7 +51,7 @@ def test_question_progress_counts_the_longest_remaining_branch(survey):
     unhappy = Draft("tr", MOMENT, 0.0, answers=(Answer("satisfaction", "unhappy", 2, True, 0),))
     view = view_of(KioskState(survey, Asking("what-went-wrong", unhappy)), 0.0)
     assert (view.step, view.steps) == (2, 3)
-    assert view.text == "Ne ters gitti?" and [o.label for o in view.options] == ["Bekleme süresi", "Personel ilgisi", "Temizlik", "Fiyat"]
+    assert view.text == "Ne ters gitti?" and [o.label for o in view.options] == ["Sıra", "Çalışan", "Hijyen", "Fiyat"]
 
 
 def test_thank_you_texts(survey):
@@ -73,7 +73,7 @@ def test_the_chosen_card_stays_on_the_answered_screen_until_the_feedback_ends(su
     assert isinstance(state.phase, Asking)  # while the flow has already moved on
     state, _ = flow.step(state, flow.Tick(clock.advance(flow.CHOSEN_SECONDS)))
     view = view_of(state, clock.monotonic)
-    assert (view.kind, view.text, view.chosen_button) == ("question", "Bizi bir arkadaşınıza tavsiye eder misiniz?", None)
+    assert (view.kind, view.text, view.chosen_button) == ("question", "Bizi tavsiye eder misiniz?", None)
 
 
 def test_a_button_that_is_not_an_option_gets_a_cue_on_the_same_screen(survey, clock):
