@@ -116,7 +116,7 @@ def run_kiosk(config: KioskConfig, survey_path, panel_kind, profile_name, headle
     except HardwareError as exc:
         fail(str(exc))
     try:
-        screen = Screen(profile, (width, height), mode, config.screen.font)
+        screen = Screen(profile, (width, height), mode, config.screen.font, config.branding)
     except Exception as exc:  # pygame.error has no finer type; say what failed and how to fix it
         panel.close()
         fail(f"cannot open the display ({mode}): {exc}\n  fix: on a Pi console use SDL_VIDEODRIVER=kmsdrm and the 'video' and 'render' groups; use --headless to run without a display")

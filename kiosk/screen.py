@@ -577,9 +577,9 @@ class _SceneBuilder:
         colour = SORRY if view.negative else THANKS
         badge = self.screen.piece(("thanks", view.negative, radius), lambda: self._thanks_badge(radius, colour, view.negative))
         self.add(("thanks", view.negative, radius), (self.width // 2 - radius, centre_y - radius, 2 * radius, 2 * radius), badge)
-        bottom = self.height - self.px(12)
-        if view.next_ready or view.not_an_option_button is not None:
-            bottom -= self.px(64)
+        # Room kept at the bottom for the ready pointers and the not-an-option cue, so the text
+        # stays put when they appear (only they are repainted).
+        bottom = self.height - self.px(76)
         box = (self.margin, centre_y + radius + self.px(16), self.width - 2 * self.margin, bottom - (centre_y + radius + self.px(16)))
         fitted = self.fit(view.text, box[2], self.px(60), height=box[3])
         rect, _ = self.text_block(view.text, box, fitted.px, TEXT, fitted=fitted)

@@ -95,6 +95,11 @@ CASES = [
     (broken('  next = "why"\n', ''), 'questions[2] "why"', "no answer ever leads to this question", "next"),
     (broken('[[questions]]\nid = "q1"', '[[questions]]\nid = "q1"\nfollow_up = true'), 'questions[1] "q1"', "first question is marked follow_up", "move the follow-up"),
     ('id = "x"\nversion = 1\n', "", 'missing required field "languages"', 'add "languages"'),
+    (broken('id = "q1"\n', 'id = "q1"\nkind = "skala"\n'), 'questions[1] "q1" → kind', "Invalid enum value 'skala'", '"scale"'),
+    (broken('  id = "yes"\n', '  id = "yes"\n  icon = "clock"\n'), 'options[2] "yes" → icon', "a scale question shows faces, not icons", 'kind = "choice"'),
+    (broken('id = "why"\n', 'id = "why"\nkind = "choice"\n').replace('  id = "rude"\n', '  id = "rude"\n  icon = "thumbs"\n'), 'options[2] "rude" → icon', 'no icon called "thumbs"', "clock, person"),
+    (broken('  id = "yes"\n  button = 2\n', '  id = "yes"\n  button = 2\n  negative = true\n').replace('  id = "no"\n  button = 1\n  negative = true\n', '  id = "no"\n  button = 1\n'),
+     'questions[1] "q1" → options "yes"', "a scale runs from the worst answer on the left", 'kind = "choice"'),
     ('id = "x"\nversion = 1\nlanguages = [\n', "", "not valid TOML", "double quotes"),
 ]
 
@@ -146,3 +151,24 @@ def test_missing_file(tmp_path):
 
 def test_default_path_points_inside_the_package():
     assert DEFAULT_SURVEY_PATH.is_file()
+
+
+def test_question_kinds_and_icons(survey):
+    assert [q.kind for q in survey.questions] == ["scale", "choice", "scale"]
+    reasons = survey.question("what-went-wrong")
+    assert [o.icon for o in reasons.options] == ["clock", "person", "sparkle", "tag"]
+    assert all(o.icon is None for o in survey.first.options)
+
+
+def test_kind_defaults_to_scale_and_a_choice_may_mix_negative_answers():
+    assert [q.kind for q in parse_survey(GOOD).questions] == ["scale", "scale"]
+    mixed = broken('id = "why"\n', 'id = "why"\nkind = "choice"\n').replace('  id = "rude"\n', '  id = "rude"\n  negative = true\n  icon = "person"\n')
+    why = parse_survey(mixed).question("why")
+    assert why.kind == "choice" and [o.negative for o in why.options] == [False, True] and why.options[1].icon == "person"
+
+
+def test_every_icon_a_survey_may_name_has_a_drawing():
+    from kiosk.faces import ICONS
+    from kiosk.survey import ICON_NAMES
+
+    assert set(ICONS) == set(ICON_NAMES)
