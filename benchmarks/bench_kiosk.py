@@ -130,12 +130,15 @@ def kiosk_logging(path: Path) -> Iterator[None]:
 
 
 def tight_survey() -> Survey:
-    """The default survey with no thank-you pause and no misuse window.
+    """The default survey at machine speed: no thank-you pause, no handover, no reading time,
+    no feedback moment (each press draws its next screen at once) and no burst rule.
 
-    With both at 0 the next press after a thank-you screen starts a new response at once
-    (flow._press), so hundreds of customers fit in a second without a fake clock.
+    The next press after a thank-you screen starts a new response at once (flow._press), so
+    hundreds of customers fit in a second without a fake clock.
     """
-    return dataclasses.replace(load_survey(DEFAULT_SURVEY_PATH), thank_you_seconds=0, misuse_window_seconds=0)
+    return dataclasses.replace(
+        load_survey(DEFAULT_SURVEY_PATH), thank_you_seconds=0, handover_seconds=0, read_seconds=0, feedback_seconds=0, burst_presses=0
+    )
 
 
 def press_sequence(count: int) -> Iterator[tuple[int, bool, bool]]:
