@@ -21,7 +21,6 @@ a bar is met (read the table); non-zero only if a scenario could not run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -157,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     table.print_table(header, ("scenario", "setting", "runs", "merged", "flagged", "split", "bar", "verdict", "notes"), cells, {0, 1, 6, 7}, missed, len(judged))
     print(f"flow.step: p50 {cost['p50_us']:.1f} µs, p99 {cost['p99_us']:.1f} µs per event over {cost['n']} presses (pure; no I/O)")
     results: dict[str, Any] = {"lines": [{**ln.__dict__, "met": ln.met} for ln in lines], "flow_step": cost}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"results: {args.out}")
+    table.save_results(args.out, results)
     return 0
 
 

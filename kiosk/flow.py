@@ -28,6 +28,9 @@ docs/survey-format.md, "One customer, one response"):
   ``MAX_PRESSES_PER_ROW``) is a child on the buttons: the whole response becomes one misuse
   row (no answers, never negative, never completed); the LEDs go dark and the start screen
   returns, and presses go on into that row until ``burst_window_seconds`` pass without one.
+* **Last answer.** The complete response is saved when the chosen card's moment
+  (``feedback_seconds``) ends, before "thank you" shows; presses in that moment join it and
+  extend it, so a burst that began with a plausible last answer is still caught.
 * **Thank-you handover.** Presses in the first ``handover_seconds`` of the thank-you screen are
   misuse (each its own row); after that a press is the next customer's first answer.
 
@@ -40,8 +43,8 @@ and the language button swaps which is primary.
 
 Press feedback is state with a deadline: for ``feedback_seconds`` after an answer the screen
 still shows the question with the chosen card highlighted (the flow has already moved on:
-the response is saved, the LEDs show the next question); a press of a button the screen
-does not offer gets a "not an option" cue for ``NOT_AN_OPTION_SECONDS``.
+the LEDs show the next question's buttons); a press of a button the screen does not offer
+gets a "not an option" cue for ``NOT_AN_OPTION_SECONDS``.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Union
 
 from kiosk.clock import Instant
-from kiosk.survey import Question, Survey
+from kiosk.survey import Survey
 
 Status = Literal["completed", "abandoned"]
 EndReason = Literal["completed", "idle", "shutdown", "misuse", "burst"]
@@ -288,13 +291,6 @@ def countdown(state: KioskState, now: float) -> int | None:
     return math.ceil(left)
 
 
-def current_question(state: KioskState) -> Question:
-    """The question on screen (the attract screen shows the first one)."""
-    if isinstance(state.phase, Asking):
-        return state.survey.question(state.phase.question_id)
-    return state.survey.first
-
-
 # --- transitions -------------------------------------------------------------------------
 
 
@@ -419,16 +415,11 @@ def _tick(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
 
 
 def _deadline_passed(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    ended = _save_open_response(state, at, "idle")  # a complete one is saved before "thank you" shows
+    if ended is not None:
+        return ended
     phase, survey = state.phase, state.survey
-    if isinstance(phase, Asking):
-        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", "idle"))])
-    if isinstance(phase, Burst):
-        return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
     assert isinstance(phase, ThankYou)
-    if phase.pending is not None:
-        # Saved now, before the frame that says "thank you".
-        record = _record(survey, phase.pending, phase.answered or at, "completed", "completed")
-        return replace(state, phase=replace(phase, pending=None, answered=None)), [SaveResponse(record)]
     if not phase.ready and at.monotonic < phase.shown_at + survey.thank_you_seconds:
         # The handover has passed: the next customer may start; their buttons light up.
         return replace(state, phase=replace(phase, ready=True)), [LightButtons(frozenset(survey.first.buttons))]
@@ -456,14 +447,20 @@ def _idle_deadline(state: KioskState) -> float | None:
 
 
 def _shutdown(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    return _save_open_response(state, at, "shutdown") or (state, [])
+
+
+def _save_open_response(state: KioskState, at: Instant, reason: Literal["idle", "shutdown"]) -> tuple[KioskState, list[Effect]] | None:
+    """Save the row still open (a response in progress, a burst, a complete one not yet saved); None if there is none."""
     phase, survey = state.phase, state.survey
     if isinstance(phase, Asking):
-        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", "shutdown"))])
+        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", reason))])
     if isinstance(phase, Burst):
         return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
     if isinstance(phase, ThankYou) and phase.pending is not None:
-        return replace(state, phase=replace(phase, pending=None)), [SaveResponse(_record(survey, phase.pending, phase.answered or at, "completed", "completed"))]
-    return state, []
+        record = _record(survey, phase.pending, phase.answered or at, "completed", "completed")
+        return replace(state, phase=replace(phase, pending=None, answered=None)), [SaveResponse(record)]
+    return None
 
 
 def _next_language(state: KioskState, at: Instant) -> KioskState:

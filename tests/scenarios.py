@@ -10,8 +10,9 @@ row's own start time and ``press_ms``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from kiosk import flow
 from kiosk.flow import ResponseRecord

@@ -235,6 +235,14 @@ def test_a_very_long_response_is_misuse_and_a_burst_row_is_bounded(run):
     assert first.misuse and second.misuse
 
 
+def test_without_a_feedback_moment_the_next_screen_and_the_save_come_at_once(survey, clock):
+    run = Run(replace(survey, feedback_seconds=0), clock)
+    assert run.press(3) == [FlashButton(3), LightButtons(frozenset({1, 4}))]
+    assert run.state.feedback is None
+    effects = run.press(4)
+    assert [type(e) for e in effects] == [FlashButton, SaveResponse, LightButtons] and run.saved[0].status == "completed"
+
+
 def test_burst_detection_can_be_turned_off(survey, clock):
     run = Run(replace(survey, burst_presses=0), clock)
     run.press(3)

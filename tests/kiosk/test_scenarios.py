@@ -111,9 +111,9 @@ def test_the_kiosk_process_keeps_customers_apart_and_flags_a_burst(tmp_path):
     data = tmp_path / "data"
     environment = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
     run = [sys.executable, "-m", "kiosk", "run", "--headless", "--panel", "stdin", "--data-dir", str(data), "--device-id", "scenario", "--survey", str(survey)]
-    result = subprocess.run(run, input=script, capture_output=True, text=True, timeout=120, env=environment, cwd=ROOT)
+    result = subprocess.run(run, input=script, capture_output=True, text=True, timeout=120, env=environment, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    listed = subprocess.run([sys.executable, "-m", "kiosk", "responses", "--data-dir", str(data)], capture_output=True, text=True, timeout=60, env=environment, cwd=ROOT)
+    listed = subprocess.run([sys.executable, "-m", "kiosk", "responses", "--data-dir", str(data)], capture_output=True, text=True, timeout=60, env=environment, cwd=ROOT, check=False)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     merged, first, second, child = rows
     assert merged["presses"] == [1, 4, 4] and merged["suspect"] and not merged["negative"] and merged["status"] == "completed"
@@ -122,3 +122,35 @@ def test_the_kiosk_process_keeps_customers_apart_and_flags_a_burst(tmp_path):
     assert (second["presses"], second["status"], second["suspect"]) == ([4, 4], "completed", False)
     assert child["misuse"] and child["end_reason"] == "burst" and child["presses"] == [2] * 15 and not child["negative"]
     assert len(child["press_ms"]) == 15 and child["press_ms"][-1] < 3000
+
+
+def test_the_thank_you_screen_is_announced_once_per_response_after_its_save(profile, survey, clock, tmp_path, caplog):
+    """The log line the fault tests count: once per response, although the thank-you view
+    changes (a "not an option" cue, the handover), and never before the response is saved."""
+    import logging
+
+    from hardware.panel import ButtonPress
+    from hardware.scripted import ScriptedPanel
+    from kiosk.app import Kiosk, Stamped
+    from kiosk.outbox import Outbox
+    from kiosk.screen import Screen
+
+    screen = Screen(profile, (800, 480), "headless")
+    outbox = Outbox("kiosk-1", "boot").open(tmp_path)
+    try:
+        kiosk = Kiosk(survey, screen, ScriptedPanel(profile, []), outbox, clock, tmp_path)
+        caplog.set_level(logging.INFO, logger="kiosk.app")
+        for button in (3, 4):
+            kiosk.handle(Stamped(ButtonPress(button), clock.advance(1)))
+        assert not [r for r in caplog.records if r.msg == "thank-you shown"] and list(outbox.responses()) == []
+        clock.advance(survey.feedback_seconds)
+        kiosk.tick()
+        kiosk.handle(Stamped(ButtonPress(2), clock.advance(0.2)))  # misuse: a cue on the thank-you screen
+        clock.advance(survey.handover_seconds)
+        kiosk.tick()  # the handover: the next customer may start
+        shown = [r for r in caplog.records if r.msg == "thank-you shown"]
+        completed = [row["uuid"] for row in outbox.responses() if row["status"] == "completed"]
+        assert [r.uuid for r in shown] == completed and len(completed) == 1
+    finally:
+        outbox.close()
+        screen.close()
