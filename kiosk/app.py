@@ -72,7 +72,8 @@ class Kiosk:
         self.data_dir = data_dir
         self.inbox: queue.SimpleQueue[Stamped] = queue.SimpleQueue()
         self.state, effects = flow.start(survey, clock.now())
-        self._last_saved: str | None = None
+        self._last_completed: str | None = None  # the response the thank-you screen is for
+        self._thanked: str | None = None  # the last response whose thank-you screen was drawn
         self._stopping: Stop | None = None
         self._apply(effects)
         self.screen.show(view_of(self.state, clock.now().monotonic))
@@ -131,9 +132,11 @@ class Kiosk:
     def handle(self, item: Stamped) -> None:
         """Process one event and draw the result (used directly by benchmarks)."""
         event, at = item.event, item.at
+        # Deadlines that passed before this event (the loop woke late) apply first, so what is
+        # drawn is never ahead of what is saved (a complete response is saved as its feedback ends).
+        self._step(flow.Tick(at))
         if isinstance(event, ButtonPress):
             log.debug("button pressed", extra={"button": event.button})
-            # The flow applies deadlines that passed before the press (the loop woke late) first.
             self._step(flow.Pressed(event.button, at))
         elif isinstance(event, LanguagePress):
             self._step(flow.NextLanguage(at))
@@ -174,7 +177,8 @@ class Kiosk:
                 uuid = self.outbox.save(effect.record)
                 record = effect.record
                 if uuid is not None:
-                    self._last_saved = uuid
+                    if record.status == "completed":
+                        self._last_completed = uuid
                     if self.on_saved is not None:
                         self.on_saved()
                 log.info(
@@ -193,8 +197,10 @@ class Kiosk:
 
     def _draw(self) -> None:
         view = view_of(self.state, self.clock.now().monotonic)
-        if self.screen.show(view) and view.kind == "thank_you":
-            log.info("thank-you shown", extra={"uuid": self._last_saved})
+        # Logged once per response (the thank-you view changes as presses come and its handover passes).
+        if self.screen.show(view) and view.kind == "thank_you" and self._thanked != self._last_completed:
+            self._thanked = self._last_completed
+            log.info("thank-you shown", extra={"uuid": self._last_completed})
 
     def _pump_screen(self) -> None:
         for item in self.screen.pump():

@@ -28,6 +28,9 @@ docs/survey-format.md, "One customer, one response"):
   ``MAX_PRESSES_PER_ROW``) is a child on the buttons: the whole response becomes one misuse
   row (no answers, never negative, never completed); the LEDs go dark and the start screen
   returns, and presses go on into that row until ``burst_window_seconds`` pass without one.
+* **Last answer.** The complete response is saved when the chosen card's moment
+  (``feedback_seconds``) ends, before "thank you" shows; presses in that moment join it and
+  extend it, so a burst that began with a plausible last answer is still caught.
 * **Thank-you handover.** Presses in the first ``handover_seconds`` of the thank-you screen are
   misuse (each its own row); after that a press is the next customer's first answer.
 
@@ -38,10 +41,10 @@ one press instead of "press to start" and then a press to answer. Nothing on it 
 itself: it shows the primary language large and another one smaller (see ``kiosk.view``),
 and the language button swaps which is primary.
 
-Press feedback is state with a deadline: for ``CHOSEN_SECONDS`` after an answer the screen
+Press feedback is state with a deadline: for ``feedback_seconds`` after an answer the screen
 still shows the question with the chosen card highlighted (the flow has already moved on:
-the response is saved, the LEDs show the next question); a press of a button the screen
-does not offer gets a "not an option" cue for ``NOT_AN_OPTION_SECONDS``.
+the LEDs show the next question's buttons); a press of a button the screen does not offer
+gets a "not an option" cue for ``NOT_AN_OPTION_SECONDS``.
 """
 
 from __future__ import annotations
@@ -51,13 +54,11 @@ from dataclasses import dataclass, replace
 from typing import Literal, Union
 
 from kiosk.clock import Instant
-from kiosk.survey import Question, Survey
+from kiosk.survey import Survey
 
 Status = Literal["completed", "abandoned"]
 EndReason = Literal["completed", "idle", "shutdown", "misuse", "burst"]
 
-#: How long the chosen card stays highlighted before the next screen shows (the LED flash is as long).
-CHOSEN_SECONDS = 0.3
 #: How long the "not an option" cue stays on a button the screen does not offer.
 NOT_AN_OPTION_SECONDS = 0.6
 #: A response with this many presses is misuse whatever their pace; it also bounds a burst's row.
@@ -191,10 +192,16 @@ class Asking:
 
 @dataclass(frozen=True)
 class ThankYou:
+    """The response is complete. For a moment after the last answer (*pending*) it is not saved
+    yet: presses that follow at once join it, so a child's burst that began with a plausible
+    last answer is still caught. It is saved before the thank-you text is shown (*shown_at*)."""
+
     language: str
     negative: bool
-    shown_at: float  # monotonic moment it became visible
+    shown_at: float  # monotonic moment the thank-you text becomes visible
     ready: bool = False  # the handover has passed: a press now starts the next customer
+    pending: Draft | None = None  # the complete response, until it is saved at shown_at
+    answered: Instant | None = None  # when its last answer was given (the record's finish)
 
 
 @dataclass(frozen=True)
@@ -284,13 +291,6 @@ def countdown(state: KioskState, now: float) -> int | None:
     return math.ceil(left)
 
 
-def current_question(state: KioskState) -> Question:
-    """The question on screen (the attract screen shows the first one)."""
-    if isinstance(state.phase, Asking):
-        return state.survey.question(state.phase.question_id)
-    return state.survey.first
-
-
 # --- transitions -------------------------------------------------------------------------
 
 
@@ -299,6 +299,8 @@ def _press(state: KioskState, button: int, at: Instant) -> tuple[KioskState, lis
     now = at.monotonic
     if isinstance(phase, Burst):
         return _burst_press(state, phase, button, at)
+    if isinstance(phase, ThankYou) and phase.pending is not None:
+        return _hold_press(state, phase, phase.pending, button, at)
     if isinstance(phase, ThankYou):
         if not phase.ready:
             record = _single_press_record(survey, phase.language, button, at)
@@ -323,8 +325,7 @@ def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Ph
     survey, now = state.survey, at.monotonic
     draft = _with_press(asking.draft, button, at)
     if _is_burst(survey, draft):
-        burst = Burst(language=survey.default_language, draft=draft)
-        return replace(state, phase=burst, feedback=None), [LightButtons(frozenset())]
+        return _to_burst(state, draft)
     question = survey.question(asking.question_id)
     asking = replace(asking, draft=draft)
     if now < asking.shown_at + survey.read_seconds:
@@ -337,16 +338,34 @@ def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Ph
 
     elapsed_ms = draft.press_ms[-1]
     draft = replace(draft, answers=draft.answers + (Answer(question.id, option.id, button, option.negative, elapsed_ms),))
-    chosen = Feedback("chosen", button, now + CHOSEN_SECONDS, shown=shown)
-    visible = now + CHOSEN_SECONDS
+    visible = now + survey.feedback_seconds
+    chosen = Feedback("chosen", button, visible, shown=shown) if survey.feedback_seconds > 0 else None
     following = survey.after(question, option)
     if following is not None:
         next_phase = Asking(following.id, draft, shown_at=visible)
         return replace(state, phase=next_phase, feedback=chosen), [FlashButton(button), LightButtons(frozenset(following.buttons))]
 
-    record = _record(survey, draft, at, "completed", "completed")
-    thanks = ThankYou(language=draft.language, negative=record.negative, shown_at=visible)
-    return replace(state, phase=thanks, feedback=chosen), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
+    thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=visible, pending=draft, answered=at)
+    if chosen is None:  # no moment to wait for: saved at once
+        record = _record(survey, draft, at, "completed", "completed")
+        return replace(state, phase=replace(thanks, pending=None, answered=None), feedback=None), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
+    return replace(state, phase=thanks, feedback=chosen), [FlashButton(button), LightButtons(frozenset())]
+
+
+def _hold_press(state: KioskState, phase: ThankYou, draft: Draft, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
+    """A press right after the last answer: part of that response's trail, and it holds the
+    thank-you back a little longer (a burst is caught within a few such presses)."""
+    draft = _with_press(draft, button, at)
+    if _is_burst(state.survey, draft):
+        return _to_burst(state, draft)
+    hold = at.monotonic + state.survey.feedback_seconds
+    feedback = replace(state.feedback, until=hold) if state.feedback is not None and state.feedback.kind == "chosen" else state.feedback
+    return replace(state, phase=replace(phase, pending=draft, shown_at=hold), feedback=feedback), []
+
+
+def _to_burst(state: KioskState, draft: Draft) -> tuple[KioskState, list[Effect]]:
+    """The start screen returns with every LED dark: nothing rewards the presses that follow."""
+    return replace(state, phase=Burst(language=state.survey.default_language, draft=draft), feedback=None), [LightButtons(frozenset())]
 
 
 def _burst_press(state: KioskState, phase: Burst, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
@@ -384,23 +403,27 @@ def _with_effects(result: tuple[KioskState, list[Effect]], before: list[Effect])
 
 
 def _tick(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    """Apply every deadline due by *at*, in order (the loop may have woken late)."""
     now = at.monotonic
     if state.feedback is not None and now >= state.feedback.until:
         state = replace(state, feedback=None)
+    effects: list[Effect] = []
+    while (deadline := _phase_deadline(state)) is not None and now >= deadline:
+        state, more = _deadline_passed(state, at)
+        effects += more
+    return state, effects
+
+
+def _deadline_passed(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    ended = _save_open_response(state, at, "idle")  # a complete one is saved before "thank you" shows
+    if ended is not None:
+        return ended
     phase, survey = state.phase, state.survey
-    deadline = _phase_deadline(state)
-    if deadline is None or now < deadline:
-        return state, []
-    if isinstance(phase, Asking):
-        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", "idle"))])
-    if isinstance(phase, Burst):
-        return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
-    if isinstance(phase, ThankYou):
-        if not phase.ready and now < phase.shown_at + survey.thank_you_seconds:
-            # The handover has passed: the next customer may start; their buttons light up.
-            return replace(state, phase=replace(phase, ready=True)), [LightButtons(frozenset(survey.first.buttons))]
-        return _to_attract(state, [])
-    return state, []
+    assert isinstance(phase, ThankYou)
+    if not phase.ready and at.monotonic < phase.shown_at + survey.thank_you_seconds:
+        # The handover has passed: the next customer may start; their buttons light up.
+        return replace(state, phase=replace(phase, ready=True)), [LightButtons(frozenset(survey.first.buttons))]
+    return _to_attract(state, [])
 
 
 def _phase_deadline(state: KioskState) -> float | None:
@@ -410,6 +433,8 @@ def _phase_deadline(state: KioskState) -> float | None:
     if isinstance(phase, Burst):
         return phase.draft.last_press + survey.burst_window_seconds
     if isinstance(phase, ThankYou):
+        if phase.pending is not None:
+            return phase.shown_at
         if not phase.ready and survey.handover_seconds < survey.thank_you_seconds:
             return phase.shown_at + survey.handover_seconds
         return phase.shown_at + survey.thank_you_seconds
@@ -422,12 +447,20 @@ def _idle_deadline(state: KioskState) -> float | None:
 
 
 def _shutdown(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    return _save_open_response(state, at, "shutdown") or (state, [])
+
+
+def _save_open_response(state: KioskState, at: Instant, reason: Literal["idle", "shutdown"]) -> tuple[KioskState, list[Effect]] | None:
+    """Save the row still open (a response in progress, a burst, a complete one not yet saved); None if there is none."""
     phase, survey = state.phase, state.survey
     if isinstance(phase, Asking):
-        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", "shutdown"))])
+        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", reason))])
     if isinstance(phase, Burst):
         return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
-    return state, []
+    if isinstance(phase, ThankYou) and phase.pending is not None:
+        record = _record(survey, phase.pending, phase.answered or at, "completed", "completed")
+        return replace(state, phase=replace(phase, pending=None, answered=None)), [SaveResponse(record)]
+    return None
 
 
 def _next_language(state: KioskState, at: Instant) -> KioskState:
@@ -461,7 +494,6 @@ def _language_after(survey: Survey, language: str) -> str:
 
 
 def _record(survey: Survey, draft: Draft, at: Instant, status: Status, reason: Literal["completed", "idle", "shutdown"]) -> ResponseRecord:
-    negatives = sum(1 for answer in draft.answers if answer.negative)
     return ResponseRecord(
         survey_id=survey.id,
         survey_version=survey.version,
@@ -470,14 +502,19 @@ def _record(survey: Survey, draft: Draft, at: Instant, status: Status, reason: L
         misuse=False,
         answers=draft.answers,
         presses=draft.presses,
-        # A suspect response may be two customers' answers: nobody is sent to act on it.
-        negative=not draft.suspect and survey.is_negative(negatives, len(draft.answers)),
+        negative=_negative(survey, draft),
         started=draft.started,
         finished=at,
         end_reason=reason,
         press_ms=draft.press_ms,
         suspect=draft.suspect,
     )
+
+
+def _negative(survey: Survey, draft: Draft) -> bool:
+    # A suspect response may be two customers' answers: nobody is sent to act on it.
+    negatives = sum(1 for answer in draft.answers if answer.negative)
+    return not draft.suspect and survey.is_negative(negatives, len(draft.answers))
 
 
 def _burst_record(survey: Survey, draft: Draft, at: Instant) -> ResponseRecord:

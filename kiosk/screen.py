@@ -194,6 +194,11 @@ class Screen:
     # --- public -----------------------------------------------------------------------
 
     @property
+    def shown(self) -> View | None:
+        """The view on screen now."""
+        return self._last
+
+    @property
     def needs_pumping(self) -> bool:
         """Whether input arrives through SDL (a desktop window) and so must be looked at often."""
         return self.mode == "window"

@@ -86,6 +86,7 @@ class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
     countdown_seconds: float = 4.0
     pause_seconds: float = 5.0
     read_seconds: float = 0.3
+    feedback_seconds: float = 0.3
     burst_presses: int = 4
     burst_window_seconds: float = 2.0
     thank_you_seconds: float = 4.0
@@ -143,6 +144,7 @@ class Survey:
     countdown_seconds: float
     pause_seconds: float
     read_seconds: float
+    feedback_seconds: float
     burst_presses: int
     burst_window_seconds: float
     thank_you_seconds: float
@@ -329,6 +331,7 @@ class _Checker:
             countdown_seconds=raw.countdown_seconds,
             pause_seconds=raw.pause_seconds,
             read_seconds=raw.read_seconds,
+            feedback_seconds=raw.feedback_seconds,
             burst_presses=raw.burst_presses,
             burst_window_seconds=raw.burst_window_seconds,
             thank_you_seconds=raw.thank_you_seconds,
@@ -353,6 +356,7 @@ class _Checker:
             "countdown_seconds": (0, 30),
             "pause_seconds": (1, 600),
             "read_seconds": (0, 2),
+            "feedback_seconds": (0, 1),
             "burst_window_seconds": (0.1, 10),
             "thank_you_seconds": (1, 60),
             "handover_seconds": (0, 60),
@@ -469,7 +473,7 @@ class _Checker:
                     raise self.fail(target_place, "the question leads to itself", "point next at a later question or \"end\"")
         survey_stub = Survey(
             id="", version=1, languages=(), welcome={}, thank_you={}, thank_you_negative={}, questions=questions,
-            idle_timeout_seconds=0, countdown_seconds=0, pause_seconds=0, read_seconds=0, burst_presses=0, burst_window_seconds=0,
+            idle_timeout_seconds=0, countdown_seconds=0, pause_seconds=0, read_seconds=0, feedback_seconds=0, burst_presses=0, burst_window_seconds=0,
             thank_you_seconds=0, handover_seconds=0, negative_threshold=1,
         )
         reached = {questions[0].id}

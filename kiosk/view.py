@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
-from kiosk.flow import Asking, Attract, Burst, KioskState, Phase, ThankYou, countdown
+from kiosk.flow import Attract, Burst, KioskState, Phase, ThankYou, countdown
 from kiosk.survey import Question, QuestionKind, Survey
 
 #: How each language names itself, for the language hint on the start screen.
@@ -80,7 +80,7 @@ class View:
 
 def view_of(state: KioskState, now: float) -> View:
     """The view of *state* at monotonic time *now* (used only for the countdown)."""
-    feedback = state.feedback if state.feedback is not None and now < state.feedback.until else None
+    feedback = state.feedback
     if feedback is not None and feedback.kind == "chosen" and feedback.shown is not None:
         # For a moment the answered screen stays, with the chosen card lit; the flow has moved on.
         return replace(_phase_view(state.survey, feedback.shown), chosen_button=feedback.button)

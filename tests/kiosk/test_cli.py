@@ -75,7 +75,7 @@ def test_validate_against_a_panel_with_too_few_buttons(tmp_path):
 
 def test_a_scripted_session_is_buffered_and_printed_as_json_lines(tmp_path):
     data = tmp_path / "data"
-    result = run_script(data, "3\n4\nwait 0.2\n1\n1\n")
+    result = run_script(data, "3\nwait 1\n4\nwait 0.6\n1\n1\n")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = responses(data)
     assert [(r["status"], r["misuse"]) for r in rows] == [("completed", False), ("abandoned", True), ("abandoned", True)]
@@ -87,16 +87,16 @@ def test_a_scripted_session_is_buffered_and_printed_as_json_lines(tmp_path):
 
 def test_end_of_input_mid_survey_saves_it_as_abandoned(tmp_path):
     data = tmp_path / "data"
-    assert run_script(data, "1\n2\n").returncode == 0
+    assert run_script(data, "1\nwait 1\n2\n").returncode == 0
     (row,) = responses(data)
     assert row["status"] == "abandoned" and row["end_reason"] == "shutdown" and len(row["answers"]) == 2
 
 
 def test_an_unknown_button_in_a_script_stops_with_status_2_and_writes_nothing_for_it(tmp_path):
     data = tmp_path / "data"
-    result = run_script(data, "3\n4\nwait 0.1\nwait 5\n7\n")
+    result = run_script(data, "3\nwait 1\n4\nwait 0.1\nwait 5\n7\n")
     assert result.returncode == 2
-    assert "line 5: button 7 is not on panel 'arcade-4'" in result.stdout
+    assert "line 6: button 7 is not on panel 'arcade-4'" in result.stdout
     rows = responses(data)
     assert len(rows) == 1 and rows[0]["status"] == "completed"
 

@@ -121,6 +121,43 @@ def test_idle_timeout_out_of_range():
         parse_survey("idle_timeout_seconds = 2\n" + GOOD)
 
 
+@pytest.mark.parametrize(
+    "line, place, fix",
+    [
+        ("burst_presses = 1", "burst_presses", "from 2 to 50, or 0"),
+        ("read_seconds = 3", "read_seconds", "from 0 to 2"),
+        ("feedback_seconds = 2", "feedback_seconds", "from 0 to 1"),
+        ("pause_seconds = 0", "pause_seconds", "from 1 to 600"),
+        ("countdown_seconds = 12", "countdown_seconds", "at most the whole idle timeout"),
+        ("handover_seconds = 5", "handover_seconds", "at most thank_you_seconds"),
+        ("misuse_window_seconds = 5", "misuse_window_seconds", "at most thank_you_seconds"),
+        ("handover_seconds = 1\nmisuse_window_seconds = 1", "misuse_window_seconds", "remove misuse_window_seconds"),
+    ],
+)
+def test_timing_keys_out_of_range_name_the_key_and_the_fix(line, place, fix):
+    with pytest.raises(SurveyError) as caught:
+        parse_survey(line + "\n" + GOOD)
+    assert caught.value.place == place and fix in caught.value.fix
+
+
+def test_timing_defaults_and_the_old_key_names():
+    survey = parse_survey(GOOD)
+    assert (survey.idle_timeout_seconds, survey.countdown_seconds, survey.pause_seconds) == (9, 4, 5)
+    assert (survey.read_seconds, survey.feedback_seconds, survey.burst_presses, survey.burst_window_seconds) == (0.3, 0.3, 4, 2)
+    assert (survey.thank_you_seconds, survey.handover_seconds) == (4, 1.5)
+    # A survey written for an older kiosk still loads: the old name of the handover, and the
+    # start screen's language rotation, which no longer exists, read and ignored.
+    old = parse_survey("misuse_window_seconds = 3\nattract_rotate_seconds = 6\n" + GOOD)
+    assert old.handover_seconds == 3 and not hasattr(old, "attract_rotate_seconds")
+
+
+def test_the_bundled_survey_states_every_timing_key_at_its_default():
+    bundled, defaults = load_survey(DEFAULT_SURVEY_PATH), parse_survey(GOOD)
+    for key in ("idle_timeout_seconds", "countdown_seconds", "pause_seconds", "read_seconds", "feedback_seconds", "burst_presses", "burst_window_seconds", "thank_you_seconds", "handover_seconds"):
+        assert getattr(bundled, key) == getattr(defaults, key), key
+        assert f"\n{key} = " in DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"), key
+
+
 def test_too_many_options():
     options = "".join(f'\n  [[questions.options]]\n  id = "o{i}"\n  button = {i}\n  label = {{ tr = "a", en = "b" }}\n' for i in range(3, 7))
     document = broken('  label = { tr = "Evet", en = "Yes" }\n', '  label = { tr = "Evet", en = "Yes" }\n' + options)

@@ -71,7 +71,7 @@ def test_the_chosen_card_stays_on_the_answered_screen_until_the_feedback_ends(su
     view = view_of(state, clock.monotonic)
     assert (view.kind, view.chosen_button) == ("attract", 3)  # the very next frame: the start screen, card 3 lit
     assert isinstance(state.phase, Asking)  # while the flow has already moved on
-    state, _ = flow.step(state, flow.Tick(clock.advance(flow.CHOSEN_SECONDS)))
+    state, _ = flow.step(state, flow.Tick(clock.advance(survey.feedback_seconds)))
     view = view_of(state, clock.monotonic)
     assert (view.kind, view.text, view.chosen_button) == ("question", "Bizi tavsiye eder misiniz?", None)
 
@@ -90,7 +90,7 @@ def test_the_idle_countdown_shows_whole_seconds_only_at_the_end(survey, clock):
     state, _ = flow.start(survey, clock.now())
     state, _ = flow.step(state, flow.Pressed(3, clock.now()))
     pressed = clock.monotonic
-    state, _ = flow.step(state, flow.Tick(clock.advance(flow.CHOSEN_SECONDS)))  # the chosen card's moment ends
+    state, _ = flow.step(state, flow.Tick(clock.advance(survey.feedback_seconds)))  # the chosen card's moment ends
     idle, shown = survey.idle_timeout_seconds, survey.countdown_seconds
     assert view_of(state, pressed + idle - shown - 0.01).countdown is None
     assert view_of(state, pressed + idle - shown).countdown == 4
