@@ -12,7 +12,7 @@ from hardware.profiles import load_profile
 from kiosk.colour import contrast, difference
 from kiosk.config import BrandingConfig
 from kiosk.faces import FACES
-from kiosk.palette import BACKGROUND, CHOICE, MUTED, TEXT, scale_steps
+from kiosk.palette import BACKGROUND, CHOICE, MUTED, scale_steps
 from kiosk.screen import Key, Screen
 from kiosk.screenshots import all_views, render_all
 from kiosk.survey import DEFAULT_SURVEY_PATH, load_survey, parse_survey
@@ -263,17 +263,20 @@ def test_a_changed_view_repaints_only_what_changed_and_matches_a_full_repaint(sm
     assert 0 < area < 0.2 * small.size[0] * small.size[1]
 
 
-def test_the_chosen_card_is_ringed(small, tmp_path):
-    view = dict(VIEWS)["attract-chosen-tr"]
+@pytest.mark.parametrize("button", [1, 2, 3, 4])
+def test_the_chosen_card_is_ringed_in_its_text_colour(small, button, tmp_path):
+    view = replace(dict(VIEWS)["attract-tr"], chosen_button=button)
     image = shot(small, view, tmp_path / "chosen.png")
     for option in view.options:
         x, y, w, h = small.layout.cards[option.button]
-        edge = image.pixel(x + small.size[0] // 200 + 1, y + h // 2)
-        if option.button == view.chosen_button:
+        edge = image.pixel(x + 4, y + h // 2)
+        colour = small.layout.card_colours[option.button]
+        if option.button == button:
             assert small.layout.chosen == (x, y, w, h)
-            assert sum(abs(a - b) for a, b in zip(edge, TEXT)) < 30, "a ring in the text colour"
+            assert edge == small.layout.label_ink[option.button], "a ring in the card's text colour"
+            assert contrast(edge, colour) >= MIN_TEXT_CONTRAST
         else:
-            assert edge == small.layout.card_colours[option.button]
+            assert edge == colour
 
 
 def test_a_button_that_is_not_an_option_gets_a_quiet_cue_in_its_empty_slot(small, tmp_path):
