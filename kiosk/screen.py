@@ -54,8 +54,12 @@ HEADING_PX = 28
 MARK_PX = 64  # face or icon diameter on a card
 SUPERSAMPLE = 4  # marks and card corners are drawn this much larger, then smoothly scaled down
 
-#: How many rendered pieces and scenes are kept (a survey has a few dozen of each).
-PIECE_CACHE = 256
+#: When this much of the screen changes, it is repainted whole: filling the whole surface is
+#: one contiguous write, several times faster per byte than filling the gaps between pieces.
+WHOLE_SCREEN_SHARE = 0.4
+#: Rendered pieces are kept up to this many bytes (a survey's screens need a few MB at 1080p),
+#: and this many laid-out scenes (a survey has a few dozen views, with their feedback moments).
+PIECE_BYTES = 16 * 1024 * 1024
 SCENE_CACHE = 64
 
 
@@ -142,11 +146,14 @@ def _expose_events() -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Piece:
-    """One opaque rectangle of a scene: *key* says exactly what *surface* shows."""
+    """One opaque rectangle of a scene: *key* says exactly what it shows. It is either a cached
+    *surface* copied in, or (with no surface) a plain *colour* filled in: a card's flat middle
+    costs no memory."""
 
     key: Hashable
     rect: Rect
-    surface: Any
+    surface: Any = None
+    colour: RGB | None = None
 
 
 @dataclass
@@ -179,6 +186,7 @@ class Screen:
         self._font_path = find_font(font)
         self._fonts: dict[int, Any] = {}
         self._pieces: OrderedDict[Hashable, Any] = OrderedDict()
+        self._piece_bytes = 0
         self._scenes: OrderedDict[View, Scene] = OrderedDict()
         self._accent = parse_hex(branding.accent) if branding and branding.accent else None
         self._logo = self._load_logo(branding.logo) if branding and branding.logo else None
@@ -274,9 +282,15 @@ class Screen:
     # --- painting ---------------------------------------------------------------------
 
     def _paint_all(self, scene: Scene) -> Rect:
-        whole = (0, 0, *self.size)
-        self._paint(scene, [whole])
-        return whole
+        """The whole screen: one fill of the background (a single memset, the fastest write there
+        is), then every piece."""
+        self.surface.fill(BACKGROUND)
+        for piece in scene.pieces:
+            if piece.surface is None:
+                self.surface.fill(piece.colour, piece.rect)
+            else:
+                self.surface.blit(piece.surface, piece.rect[:2])
+        return (0, 0, *self.size)
 
     def _paint_changes(self, before: Scene, after: Scene) -> list[Rect]:
         """Repaint only where a piece appeared, moved, changed or went away."""
@@ -286,6 +300,8 @@ class Screen:
         if not dirty:
             return []
         rects = _merged(dirty)
+        if sum(w * h for _, _, w, h in rects) > WHOLE_SCREEN_SHARE * self.size[0] * self.size[1]:
+            return [self._paint_all(after)]
         self._paint(after, rects)
         return rects
 
@@ -302,7 +318,11 @@ class Screen:
             surface.set_clip(clip)
             for bare in _uncovered(rect, [p.rect for p in pieces]):
                 surface.fill(BACKGROUND, bare)
-            surface.blits([(p.surface, p.rect[:2]) for p in pieces], doreturn=False)
+            for piece in pieces:
+                if piece.surface is None:
+                    surface.fill(piece.colour, piece.rect)
+                else:
+                    surface.blit(piece.surface, piece.rect[:2])
         surface.set_clip(None)
 
     # --- pieces (cached) --------------------------------------------------------------
@@ -314,21 +334,29 @@ class Screen:
             self._fonts[px] = font
         return font
 
-    def piece(self, key: Hashable, make: Any) -> Any:
-        """The surface for *key*, made by *make()* the first time and kept (least recently used go first)."""
+    def piece(self, key: Hashable, make: Any, convert: bool = True) -> Any:
+        """The surface for *key*, made by *make()* the first time and kept while the pieces
+        together stay within PIECE_BYTES (least recently used go first)."""
         surface = self._pieces.get(key)
         if surface is None:
-            surface = make().convert()
+            surface = make()
+            if convert:
+                surface = surface.convert()  # the display's format: a straight copy when painted
             self._pieces[key] = surface
-            if len(self._pieces) > PIECE_CACHE:
-                self._pieces.popitem(last=False)
+            self._piece_bytes += _bytes(surface)
+            while self._piece_bytes > PIECE_BYTES and len(self._pieces) > 1:
+                _, old = self._pieces.popitem(last=False)
+                self._piece_bytes -= _bytes(old)
         else:
             self._pieces.move_to_end(key)
         return surface
 
     def text(self, value: str, px: int, ink: RGB, background: RGB) -> Any:
-        """A line of text antialiased against *background*: opaque, so copied, never blended."""
-        return self.piece(("text", value, px, ink, background), lambda: self.font(px).render(value, True, ink, background))
+        """A line of text antialiased against *background*: opaque, so copied, never blended.
+
+        Kept as SDL_ttf renders it, 8 bits a pixel with a palette: a quarter of the memory of
+        the display's format, for a blit that is still a fraction of a millisecond."""
+        return self.piece(("text", value, px, ink, background), lambda: self.font(px).render(value, True, ink, background), convert=False)
 
     def _load_logo(self, path: str) -> Any:
         try:
@@ -345,6 +373,10 @@ class Screen:
     @property
     def accent(self) -> RGB | None:
         return self._accent
+
+
+def _bytes(surface: Any) -> int:
+    return surface.get_bytesize() * surface.get_width() * surface.get_height()
 
 
 def _uncovered(area: Rect, covers: list[Rect]) -> list[Rect]:
@@ -417,6 +449,39 @@ class _SceneBuilder:
     def add(self, key: Hashable, rect: Rect, surface: Any) -> Rect:
         self.pieces.append(Piece(key, rect, surface))
         return rect
+
+    def fill(self, rect: Rect, colour: RGB) -> None:
+        if rect[2] > 0 and rect[3] > 0:
+            self.pieces.append(Piece(("fill", colour), rect, colour=colour))
+
+    def rounded(self, rect: Rect, colour: RGB | None, edge: RGB | None, edge_width: int) -> None:
+        """A rounded rectangle as flat fills and four small antialiased corners (no big surface).
+
+        *colour* fills it (None: the background shows through); *edge* draws a border inside it."""
+        x, y, w, h = rect
+        r = min(self.px(14), w // 2, h // 2)
+        if colour is not None:
+            self.fill((x, y + r, w, h - 2 * r), colour)
+            self.fill((x + r, y, w - 2 * r, r), colour)
+            self.fill((x + r, y + h - r, w - 2 * r, r), colour)
+        if edge is not None:
+            t = edge_width
+            self.fill((x + r, y, w - 2 * r, t), edge)
+            self.fill((x + r, y + h - t, w - 2 * r, t), edge)
+            self.fill((x, y + r, t, h - 2 * r), edge)
+            self.fill((x + w - t, y + r, t, h - 2 * r), edge)
+        key = ("corners", r, colour, edge, edge_width if edge else 0)
+        disc = self.screen.piece(key, lambda: self._corners(r, colour, edge, edge_width))
+        for i, (cx, cy) in enumerate(((x, y), (x + w - r, y), (x, y + h - r), (x + w - r, y + h - r))):
+            qx, qy = (i % 2) * r, (i // 2) * r
+            corner_key = (*key, i)
+            self.add(corner_key, (cx, cy, r, r), self.screen.piece(corner_key, lambda: disc.subsurface((qx, qy, r, r)).copy()))
+
+    def arrow(self, top_middle: tuple[int, int], size: int, colour: RGB) -> None:
+        """The small triangle from a card down to its button."""
+        key = ("arrow", size, colour)
+        surface = self.screen.piece(key, lambda: self._triangle(size, colour))
+        self.add(key, (top_middle[0] - size, top_middle[1], 2 * size, size), surface)
 
     def build(self) -> Scene:
         view = self.view
@@ -537,13 +602,17 @@ class _SceneBuilder:
             colour = colours[index]
             ink = ink_for(colour)
             chosen = view.chosen_button == option.button
-            key = ("card", w, card_h, arrow, colour, marks[index], mark_px, chosen, self.unit)
-            body = self.screen.piece(key, lambda: self._card_body(w, card_h, arrow, colour, ink, marks[index], mark_px, chosen))
-            self.add(key, (x, cards_top, w, card_h + arrow), body)
             card = (x, cards_top, w, card_h)
+            self.rounded(card, colour, ink if chosen else None, self.px(7))
+            self.arrow((x + w // 2, cards_top + card_h), arrow, colour)
             cursor = cards_top + pad
             if has_marks:
-                self.layout.mark_rects[option.button] = (x + (w - mark_px) // 2, cursor, mark_px, mark_px)
+                name = marks[index]
+                mark_rect = (x + (w - mark_px) // 2, cursor, mark_px, mark_px)
+                if name is not None:
+                    key = ("mark", name, mark_px, ink, colour)
+                    self.add(key, mark_rect, self.screen.piece(key, lambda: self._mark(mark(name), mark_px, ink, colour)))
+                self.layout.mark_rects[option.button] = mark_rect
                 cursor += mark_px + gap
             label_area = label_lines * line
             lines = labels[index].lines
@@ -600,8 +669,11 @@ class _SceneBuilder:
         else:
             h = self.px(56)
             top = self.height - self.px(8) - h
-        surface = self.screen.piece(("not-an-option", w, h, self.unit), lambda: self._ghost(w, h))
-        self.layout.not_an_option = self.add(("not-an-option", w, h, self.unit), (x, top, w, h), surface)
+        self.rounded((x, top, w, h), None, MUTED, self.px(3))
+        size = min(self.px(40), h - 2 * self.px(6))
+        key = ("mark", "no-entry", size, MUTED, BACKGROUND)
+        self.add(key, (x + (w - size) // 2, top + (h - size) // 2, size, size), self.screen.piece(key, lambda: self._mark(NO_ENTRY, size, MUTED, BACKGROUND)))
+        self.layout.not_an_option = (x, top, w, h)
 
     # --- thank-you ---------------------------------------------------------------------------
 
@@ -679,35 +751,29 @@ class _SceneBuilder:
     def _filled(self, w: int, h: int, colour: RGB) -> Any:
         return self.screen.piece(("filled", w, h, colour), lambda: self._surface(w, h, colour))
 
-    def _card_body(self, w: int, h: int, arrow: int, colour: RGB, ink: RGB, mark_name: str | None, mark_px: int, chosen: bool) -> Any:
-        """A rounded card with its face or icon and the arrow down to its button, antialiased by drawing big."""
+    def _corners(self, r: int, colour: RGB | None, edge: RGB | None, edge_width: int) -> Any:
+        """A 2r × 2r disc whose quarters are a rounded rectangle's corners, antialiased by drawing big."""
         import pygame
 
         k = SUPERSAMPLE
-        big = self._surface(w * k, (h + arrow) * k)
-        radius = self.px(14) * k
-        pygame.draw.rect(big, colour, (0, 0, w * k, h * k), border_radius=radius)
-        centre = w * k // 2
-        pygame.draw.polygon(big, colour, [(centre - arrow * k, h * k - 2), (centre + arrow * k, h * k - 2), (centre, (h + arrow) * k - 1)])
-        if chosen:
-            # The chosen card: a thick ring inside its edge, in its text colour (≥ 4.5 : 1 on the card).
-            ring = self.px(7) * k
-            pygame.draw.rect(big, ink, (0, 0, w * k, h * k), width=ring, border_radius=radius)
-        surface = pygame.transform.smoothscale(big, (w, h + arrow))
-        if mark_name is not None:
-            drawn = draw_mark(mark(mark_name), mark_px, ink)
-            surface.blit(drawn, ((w - mark_px) // 2, self.px(8)))
-        return surface
+        big = self._surface(2 * r * k, 2 * r * k)
+        if colour is not None:
+            pygame.draw.circle(big, colour, (r * k, r * k), r * k)
+        if edge is not None:
+            pygame.draw.circle(big, edge, (r * k, r * k), r * k, edge_width * k)
+        return pygame.transform.smoothscale(big, (2 * r, 2 * r))
 
-    def _ghost(self, w: int, h: int) -> Any:
+    def _triangle(self, size: int, colour: RGB) -> Any:
         import pygame
 
         k = SUPERSAMPLE
-        big = self._surface(w * k, h * k)
-        pygame.draw.rect(big, MUTED, (0, 0, w * k, h * k), width=self.px(3) * k, border_radius=self.px(14) * k)
-        surface = pygame.transform.smoothscale(big, (w, h))
-        size = min(self.px(40), h - 2 * self.px(6))
-        surface.blit(draw_mark(NO_ENTRY, size, MUTED), ((w - size) // 2, (h - size) // 2))
+        big = self._surface(2 * size * k, size * k)
+        pygame.draw.polygon(big, colour, [(0, 0), (2 * size * k, 0), (size * k, size * k - 1)])
+        return pygame.transform.smoothscale(big, (2 * size, size))
+
+    def _mark(self, shapes: Mark, size: int, ink: RGB, background: RGB) -> Any:
+        surface = self._surface(size, size, background)
+        surface.blit(draw_mark(shapes, size, ink), (0, 0))
         return surface
 
     def _thanks_badge(self, radius: int, colour: RGB, negative: bool) -> Any:
