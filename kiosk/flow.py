@@ -158,7 +158,6 @@ class FlashButton:
 class HintButtons:
     """A press that is not an option: briefly pulse the lit buttons, the ones that are."""
 
-    pressed: int
     buttons: frozenset[int]
 
 
@@ -315,7 +314,7 @@ def _press(state: KioskState, button: int, at: Instant) -> tuple[KioskState, lis
         if survey.first.option_for(button) is None:
             # Not part of any response: kept as its own misuse row, with a cue on screen.
             record = _single_press_record(survey, phase.language, button, at)
-            return _not_an_option(state, button, now), [SaveResponse(record), HintButtons(button, frozenset(survey.first.buttons))]
+            return _not_an_option(state, button, now), [SaveResponse(record), HintButtons(frozenset(survey.first.buttons))]
         draft = Draft(language=phase.language, started=at, last_press=now)
         return _take(state, Asking(survey.first.id, draft), button, at, shown=phase)
     assert isinstance(phase, Asking)
@@ -339,7 +338,7 @@ def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Ph
     option = question.option_for(button)
     if option is None:
         # A button this question does not use: kept in the trail, and it proves someone is there.
-        return _not_an_option(replace(state, phase=asking), button, now), [HintButtons(button, frozenset(question.buttons))]
+        return _not_an_option(replace(state, phase=asking), button, now), [HintButtons(frozenset(question.buttons))]
 
     elapsed_ms = draft.press_ms[-1]
     draft = replace(draft, answers=draft.answers + (Answer(question.id, option.id, button, option.negative, elapsed_ms),))

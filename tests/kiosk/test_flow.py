@@ -276,7 +276,7 @@ def test_the_chosen_card_is_state_with_a_deadline(run, survey):
 def test_a_button_the_question_does_not_use_is_kept_in_the_trail_with_a_cue(run):
     run.press(4)  # → recommend, which uses buttons 1 and 4
     effects = run.press(2)
-    assert effects == [HintButtons(2, frozenset({1, 4}))] and run.phase.question_id == "recommend"
+    assert effects == [HintButtons(frozenset({1, 4}))] and run.phase.question_id == "recommend"
     assert run.state.feedback.kind == "not_an_option" and run.state.feedback.button == 2
     run.finish(1)
     (record,) = run.saved
@@ -291,7 +291,7 @@ def test_a_button_the_start_screen_does_not_use_is_its_own_misuse_row(clock):
     assert isinstance(run.phase, Attract)
     (record,) = run.saved
     assert record.misuse and record.presses == (2,) and record.press_ms == (0,) and record.end_reason == "misuse"
-    assert effects[1:] == [HintButtons(2, frozenset({1, 3}))]
+    assert effects[1:] == [HintButtons(frozenset({1, 3}))]
     assert run.state.feedback.kind == "not_an_option"
 
 
