@@ -9,9 +9,10 @@ thresholds, counted by outcome:
                     Bar: from 6 s on, merged = 0.
     slow reader     one person taking PACE s per question. merged: one row, unflagged;
                     flagged: one row, suspect; split: more than one row. Bar: split = 0.
-    child burst     15 presses 0.1 s apart, on one button or mixed, during each screen.
-                    merged: a row with the child's presses stored as answers (or negative, or
-                    completed); flagged: misuse rows only. Bar: merged = 0.
+    child burst     15 presses 0.1 s apart, on one button or mixed, during each screen; then
+                    slower children on every screen. merged: a row with the child's presses
+                    stored as answers (or negative, or completed); flagged: misuse rows only.
+                    Bar: merged = 0 while burst_presses fit in burst_window_seconds.
 
 These are counts, not timings: the same on every machine. The flow's own cost per event is
 printed too (it is pure; the press → frame bar is in bench_kiosk.py). Exits 0 whether or not
@@ -40,6 +41,7 @@ from tests import scenarios  # noqa: E402
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "scenarios.json"
 TABLE_GAPS = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0)
 NO_MERGE_FROM = 6.0  # the bar: from this gap on, never one unflagged merged response
+CHILD_PACES = (0.3, 0.5, 0.65, 0.8)
 
 
 @dataclass
@@ -100,15 +102,24 @@ def slow_reader_lines(survey: Survey) -> list[Line]:
 def burst_lines(survey: Survey) -> list[Line]:
     lines = []
     for where, before in scenarios.BURST_AT.items():
-        counts = {"merged": 0, "flagged": 0, "split": 0}
-        for mashed in scenarios.BURST_BUTTONS.values():
-            played = scenarios.child_burst(survey, before, mashed)
-            _check_traced(played)
-            rows = [row for row, _ in played.rows_with("child")]
-            wrong = any(not row.misuse or row.negative or row.status == "completed" or row.answers for row in rows)
-            counts["merged" if wrong else "flagged"] += 1
-        lines.append(Line("child burst", f"during {where}", sum(counts.values()), **counts, bar="merged = 0"))
+        lines.append(_burst_line(survey, f"during {where}", [before], scenarios.BURST_INTERVAL, bar="merged = 0"))
+    # Slower children, on every screen: caught while burst_presses fit in burst_window_seconds.
+    fits = survey.burst_window_seconds / (survey.burst_presses - 1)
+    for interval in CHILD_PACES:
+        bar = "merged = 0" if interval < fits else ""
+        lines.append(_burst_line(survey, f"{interval:g} s apart, every screen", list(scenarios.BURST_AT.values()), interval, bar))
     return lines
+
+
+def _burst_line(survey: Survey, setting: str, screens: list[tuple[int, ...]], interval: float, bar: str) -> Line:
+    counts = {"merged": 0, "flagged": 0, "split": 0}
+    for before in screens:
+        for mashed in scenarios.BURST_BUTTONS.values():
+            played = scenarios.child_burst(survey, before, mashed, interval)
+            _check_traced(played)
+            counts[scenarios.child_outcome(played)] += 1
+    note = "as slow as a brisk person: not told apart" if counts["merged"] else ""
+    return Line("child burst", setting, sum(counts.values()), **counts, bar=bar, notes=note)
 
 
 def _check_traced(played: scenarios.Played) -> None:

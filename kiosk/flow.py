@@ -24,13 +24,14 @@ docs/survey-format.md, "One customer, one response"):
   never negative, and its thank-you screen is the neutral one.
 * **Unread.** A press sooner than ``read_seconds`` after a question appeared cannot be an
   answer to it (nobody reads that fast): it is kept in the trail, not answered.
-* **Burst.** ``burst_presses`` presses within ``burst_window_seconds`` (or a response grown to
-  ``MAX_PRESSES_PER_ROW``) is a child on the buttons: the whole response becomes one misuse
+* **Burst.** ``burst_presses`` presses within ``burst_window_seconds``, or a second press
+  nobody could have read (or a response grown to ``MAX_PRESSES_PER_ROW``) is a child on the buttons: the whole response becomes one misuse
   row (no answers, never negative, never completed); the LEDs go dark and the start screen
   returns, and presses go on into that row until ``burst_window_seconds`` pass without one.
-* **Last answer.** The complete response is saved when the chosen card's moment
-  (``feedback_seconds``) ends, before "thank you" shows; presses in that moment join it and
-  extend it, so a burst that began with a plausible last answer is still caught.
+* **Last answer.** The complete response is saved when the last chosen card's moment
+  (``feedback_seconds + read_seconds``) ends, before "thank you" shows; presses in that moment
+  are unread, join it and extend it, so a burst that began with a plausible last answer is
+  still caught.
 * **Thank-you handover.** Presses in the first ``handover_seconds`` of the thank-you screen are
   misuse (each its own row); after that a press is the next customer's first answer.
 
@@ -63,6 +64,8 @@ EndReason = Literal["completed", "idle", "shutdown", "misuse", "burst"]
 NOT_AN_OPTION_SECONDS = 0.6
 #: A response with this many presses is misuse whatever their pace; it also bounds a burst's row.
 MAX_PRESSES_PER_ROW = 500
+#: A response with this many presses nobody could have read is a burst: one is a double tap.
+UNREAD_PRESSES_FOR_BURST = 2
 
 
 # --- events ----------------------------------------------------------------------------
@@ -155,7 +158,6 @@ class FlashButton:
 class HintButtons:
     """A press that is not an option: briefly pulse the lit buttons, the ones that are."""
 
-    pressed: int
     buttons: frozenset[int]
 
 
@@ -176,6 +178,7 @@ class Draft:
     presses: tuple[int, ...] = ()
     press_ms: tuple[int, ...] = ()
     suspect: bool = False
+    unread: int = 0  # presses that came sooner than anyone could read the screen they were on
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,7 @@ def _press(state: KioskState, button: int, at: Instant) -> tuple[KioskState, lis
         if survey.first.option_for(button) is None:
             # Not part of any response: kept as its own misuse row, with a cue on screen.
             record = _single_press_record(survey, phase.language, button, at)
-            return _not_an_option(state, button, now), [SaveResponse(record), HintButtons(button, frozenset(survey.first.buttons))]
+            return _not_an_option(state, button, now), [SaveResponse(record), HintButtons(frozenset(survey.first.buttons))]
         draft = Draft(language=phase.language, started=at, last_press=now)
         return _take(state, Asking(survey.first.id, draft), button, at, shown=phase)
     assert isinstance(phase, Asking)
@@ -323,18 +326,19 @@ def _press(state: KioskState, button: int, at: Instant) -> tuple[KioskState, lis
 def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Phase) -> tuple[KioskState, list[Effect]]:
     """Add a press to the response on *asking*, then read it as an answer if it can be one."""
     survey, now = state.survey, at.monotonic
-    draft = _with_press(asking.draft, button, at)
+    unread = now < asking.shown_at + survey.read_seconds
+    draft = _with_press(asking.draft, button, at, unread)
     if _is_burst(survey, draft):
         return _to_burst(state, draft)
     question = survey.question(asking.question_id)
     asking = replace(asking, draft=draft)
-    if now < asking.shown_at + survey.read_seconds:
+    if unread:
         # Sooner than anyone can read the question: kept in the trail, not an answer, no cue.
         return replace(state, phase=asking), []
     option = question.option_for(button)
     if option is None:
         # A button this question does not use: kept in the trail, and it proves someone is there.
-        return _not_an_option(replace(state, phase=asking), button, now), [HintButtons(button, frozenset(question.buttons))]
+        return _not_an_option(replace(state, phase=asking), button, now), [HintButtons(frozenset(question.buttons))]
 
     elapsed_ms = draft.press_ms[-1]
     draft = replace(draft, answers=draft.answers + (Answer(question.id, option.id, button, option.negative, elapsed_ms),))
@@ -345,20 +349,28 @@ def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Ph
         next_phase = Asking(following.id, draft, shown_at=visible)
         return replace(state, phase=next_phase, feedback=chosen), [FlashButton(button), LightButtons(frozenset(following.buttons))]
 
-    thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=visible, pending=draft, answered=at)
     if chosen is None:  # no moment to wait for: saved at once
+        thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=now)
         record = _record(survey, draft, at, "completed", "completed")
-        return replace(state, phase=replace(thanks, pending=None, answered=None), feedback=None), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
-    return replace(state, phase=thanks, feedback=chosen), [FlashButton(button), LightButtons(frozenset())]
+        return replace(state, phase=thanks, feedback=None), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
+    hold = now + last_answer_hold(survey)
+    thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=hold, pending=draft, answered=at)
+    return replace(state, phase=thanks, feedback=replace(chosen, until=hold)), [FlashButton(button), LightButtons(frozenset())]
+
+
+def last_answer_hold(survey: Survey) -> float:
+    """How long the last answer stays highlighted, unsaved: long enough that a child's presses
+    right after it (sooner than anyone could read "thank you") are caught as a burst."""
+    return survey.feedback_seconds + survey.read_seconds
 
 
 def _hold_press(state: KioskState, phase: ThankYou, draft: Draft, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
     """A press right after the last answer: part of that response's trail, and it holds the
     thank-you back a little longer (a burst is caught within a few such presses)."""
-    draft = _with_press(draft, button, at)
+    draft = _with_press(draft, button, at, unread=True)
     if _is_burst(state.survey, draft):
         return _to_burst(state, draft)
-    hold = at.monotonic + state.survey.feedback_seconds
+    hold = at.monotonic + last_answer_hold(state.survey)
     feedback = replace(state.feedback, until=hold) if state.feedback is not None and state.feedback.kind == "chosen" else state.feedback
     return replace(state, phase=replace(phase, pending=draft, shown_at=hold), feedback=feedback), []
 
@@ -377,16 +389,22 @@ def _burst_press(state: KioskState, phase: Burst, button: int, at: Instant) -> t
     return replace(state, phase=replace(phase, draft=_with_press(draft, button, at))), effects
 
 
-def _with_press(draft: Draft, button: int, at: Instant) -> Draft:
+def _with_press(draft: Draft, button: int, at: Instant, unread: bool = False) -> Draft:
     offset = round((at.monotonic - draft.started.monotonic) * 1000)
-    return replace(draft, presses=draft.presses + (button,), press_ms=draft.press_ms + (offset,), last_press=at.monotonic)
+    return replace(
+        draft, presses=draft.presses + (button,), press_ms=draft.press_ms + (offset,), last_press=at.monotonic, unread=draft.unread + unread
+    )
 
 
 def _is_burst(survey: Survey, draft: Draft) -> bool:
     if len(draft.presses) >= MAX_PRESSES_PER_ROW:
         return True
     count = survey.burst_presses
-    if count < 2 or len(draft.press_ms) < count:
+    if count == 0:
+        return False  # burst detection is off
+    if draft.unread >= UNREAD_PRESSES_FOR_BURST:
+        return True
+    if len(draft.press_ms) < count:
         return False
     return draft.press_ms[-1] - draft.press_ms[-count] < survey.burst_window_seconds * 1000
 

@@ -126,7 +126,7 @@ def _phase_view(survey: Survey, phase: Phase) -> View:
     )
 
 
-def secondary_language(survey: Survey, primary: str) -> str | None:
+def _secondary_language(survey: Survey, primary: str) -> str | None:
     """The language shown small beside *primary*: the survey's default one, or after it the second."""
     if len(survey.languages) < 2:
         return None
@@ -134,7 +134,7 @@ def secondary_language(survey: Survey, primary: str) -> str | None:
 
 
 def _secondary(survey: Survey, question: Question, primary: str) -> SecondaryText | None:
-    language = secondary_language(survey, primary)
+    language = _secondary_language(survey, primary)
     if language is None:
         return None
     return SecondaryText(language, survey.welcome[language], question.text[language], _options(question, language))

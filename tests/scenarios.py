@@ -186,8 +186,16 @@ def slow_reader(survey: Survey, path: Sequence[int], paces: float | Sequence[flo
     return play(survey, person("reader", path, 0.0, paces))
 
 
-def child_burst(survey: Survey, before: Sequence[int], buttons: Sequence[int]) -> Played:
+def child_burst(survey: Survey, before: Sequence[int], buttons: Sequence[int], interval: float = BURST_INTERVAL) -> Played:
     """Someone presses *before* at a brisk pace to reach a screen; a BRISK later the child mashes."""
     lead = person("lead", before, 0.0) if before else []
     start = lead[-1].at + BRISK if lead else 0.0
-    return play(survey, lead + burst("child", buttons, start))
+    return play(survey, lead + burst("child", buttons, start, interval=interval))
+
+
+def child_outcome(played: Played) -> Literal["flagged", "merged"]:
+    """flagged: every row with the child's presses is misuse (no answers, never negative, never
+    completed); merged: some of them were stored as answers."""
+    rows = [row for row, _ in played.rows_with("child")]
+    wrong = any(not row.misuse or row.negative or row.status == "completed" or row.answers for row in rows)
+    return "merged" if wrong else "flagged"

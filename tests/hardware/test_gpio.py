@@ -9,7 +9,7 @@ from hardware.gpio import FLASH_SECONDS, HINT_SECONDS, LIT_BRIGHTNESS, GpioPanel
 from hardware.panel import ButtonPress, LanguagePress
 from hardware.profiles import load_profile, parse_profile
 from kiosk.app import Kiosk
-from kiosk.flow import Asking, Attract, ThankYou
+from kiosk.flow import Asking, Attract, ThankYou, last_answer_hold
 from kiosk.outbox import Outbox
 from kiosk.screen import Screen
 
@@ -173,7 +173,7 @@ def test_mock_presses_answer_the_survey_end_to_end(kiosk, mock_factory, clock):
     press(mock_factory, 19)  # button 4: hmm, "yes" — would recommend anyway
     drain(kiosk)
     assert isinstance(kiosk.state.phase, ThankYou)
-    clock.advance(kiosk.state.survey.feedback_seconds)
+    clock.advance(last_answer_hold(kiosk.state.survey))
     kiosk.tick()  # the chosen card's moment is over: saved, then "thank you" drawn
     (row,) = kiosk.outbox.responses()
     assert [a["option"] for a in row["answers"]] == ["very-unhappy", "staff", "yes"]

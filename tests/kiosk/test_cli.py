@@ -75,7 +75,7 @@ def test_validate_against_a_panel_with_too_few_buttons(tmp_path):
 
 def test_a_scripted_session_is_buffered_and_printed_as_json_lines(tmp_path):
     data = tmp_path / "data"
-    result = run_script(data, "3\nwait 1\n4\nwait 0.6\n1\n1\n")
+    result = run_script(data, "3\nwait 1\n4\nwait 1\n1\n1\n")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = responses(data)
     assert [(r["status"], r["misuse"]) for r in rows] == [("completed", False), ("abandoned", True), ("abandoned", True)]

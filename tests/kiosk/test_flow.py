@@ -45,7 +45,7 @@ class Run:
         """Answer with *buttons* at PACE and let the last answer's moment pass (it is saved then)."""
         for button in buttons:
             self.press(button)
-        return self.wait(self.state.survey.feedback_seconds)
+        return self.wait(flow.last_answer_hold(self.state.survey))
 
     @property
     def phase(self):
@@ -69,8 +69,8 @@ def test_happy_path_answers_two_questions_then_thanks(run, survey):
     effects = run.press(4, after=1.2)
     assert isinstance(run.phase, ThankYou) and not run.phase.negative
     assert effects == [FlashButton(4), LightButtons(frozenset())]
-    assert run.saved == []  # for the chosen card's moment: a burst may still follow
-    effects = run.wait(survey.feedback_seconds)
+    assert run.saved == []  # for the last chosen card's moment: a burst may still follow
+    effects = run.wait(flow.last_answer_hold(survey))
     assert [type(e) for e in effects] == [SaveResponse]  # saved before the frame that says thank you
     (record,) = run.saved
     assert record.status == "completed" and not record.misuse and not record.negative and not record.suspect
@@ -178,17 +178,18 @@ def test_a_press_sooner_than_anyone_reads_the_new_question_is_kept_but_no_answer
     effects = run.press(4, after=0.15)  # a double tap: still showing the chosen card
     assert effects == [] and run.phase.question_id == "recommend" and len(run.phase.draft.answers) == 1
     run.press(1, after=survey.feedback_seconds + survey.read_seconds)  # read, then answered
-    run.wait(survey.feedback_seconds)
+    run.wait(flow.last_answer_hold(survey))
     (record,) = run.saved
     assert record.presses == (3, 4, 1) and [a.option for a in record.answers] == ["happy", "no"]
 
 
 def test_a_burst_becomes_one_misuse_row_with_every_press_and_the_leds_go_dark(run, survey):
     run.press(2)  # a plausible first answer …
-    for _ in range(survey.burst_presses - 2):
-        run.press(3, after=0.1)
-    effects = run.press(3, after=0.1)  # … and the presses that make it a burst
+    run.press(3, after=0.1)  # … a press nobody could have read: a double tap, perhaps …
+    assert isinstance(run.phase, Asking)
+    effects = run.press(3, after=0.1)  # … and a second one: a child
     assert isinstance(run.phase, Burst) and effects == [LightButtons(frozenset())]
+    run.press(3, after=0.1)
     for _ in range(10):  # the child goes on: nothing flashes, nothing is saved yet
         assert run.press(1, after=0.1) == []
     run.wait(survey.burst_window_seconds - 0.01)
@@ -200,6 +201,16 @@ def test_a_burst_becomes_one_misuse_row_with_every_press_and_the_leds_go_dark(ru
     assert record.answers == () and not record.negative
     assert record.presses == (2,) + (3,) * (survey.burst_presses - 1) + (1,) * 10
     assert record.press_ms[-1] == 100 * (len(record.presses) - 1)
+
+
+def test_presses_that_could_each_be_read_are_a_burst_when_too_many_come_too_fast(run, survey):
+    run.press(1)  # → "what went wrong?", readable after feedback_seconds + read_seconds
+    readable = survey.feedback_seconds + survey.read_seconds
+    run.press(5, after=readable)  # not an option …
+    run.press(5, after=0.5)  # … not an option …
+    assert isinstance(run.phase, Asking)
+    run.press(5, after=2 - readable - 0.5 - 0.01)  # … the fourth press within 2 s
+    assert isinstance(run.phase, Burst)
 
 
 def test_a_burst_that_starts_with_a_plausible_last_answer_is_still_caught(run, survey):
@@ -218,7 +229,7 @@ def test_one_extra_press_after_the_last_answer_joins_its_trail(run, survey):
     run.press(4)
     run.press(4, after=0.2)
     assert run.saved == []  # the thank-you waits for the chosen card's moment after that press
-    run.wait(survey.feedback_seconds)
+    run.wait(flow.last_answer_hold(survey))
     (record,) = run.saved
     assert record.status == "completed" and record.presses == (3, 4, 4) and len(record.answers) == 2
 
@@ -265,7 +276,7 @@ def test_the_chosen_card_is_state_with_a_deadline(run, survey):
 def test_a_button_the_question_does_not_use_is_kept_in_the_trail_with_a_cue(run):
     run.press(4)  # → recommend, which uses buttons 1 and 4
     effects = run.press(2)
-    assert effects == [HintButtons(2, frozenset({1, 4}))] and run.phase.question_id == "recommend"
+    assert effects == [HintButtons(frozenset({1, 4}))] and run.phase.question_id == "recommend"
     assert run.state.feedback.kind == "not_an_option" and run.state.feedback.button == 2
     run.finish(1)
     (record,) = run.saved
@@ -280,7 +291,7 @@ def test_a_button_the_start_screen_does_not_use_is_its_own_misuse_row(clock):
     assert isinstance(run.phase, Attract)
     (record,) = run.saved
     assert record.misuse and record.presses == (2,) and record.press_ms == (0,) and record.end_reason == "misuse"
-    assert effects[1:] == [HintButtons(2, frozenset({1, 3}))]
+    assert effects[1:] == [HintButtons(frozenset({1, 3}))]
     assert run.state.feedback.kind == "not_an_option"
 
 
@@ -551,7 +562,7 @@ def test_every_press_ends_up_in_exactly_one_valid_row(survey, script, settle):
 
 
 @settings(max_examples=300, deadline=None)
-@given(scripts, scripts, st.integers(4, 20), st.floats(0.01, 0.29), st.lists(st.integers(1, 5), min_size=1, max_size=4))
+@given(scripts, scripts, st.integers(4, 20), st.floats(0.01, 0.66), st.lists(st.integers(1, 5), min_size=1, max_size=4))
 def test_a_burst_is_never_a_completed_or_negative_response(survey, before, after, count, interval, mashed):
     assert survey.burst_presses <= 4  # every child here presses at least that often …
     assert survey.feedback_seconds >= 0.3  # … and faster than the last answer's moment lasts

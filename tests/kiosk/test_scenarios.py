@@ -75,6 +75,7 @@ def test_a_slow_reader_is_never_split(survey, path, pace):
 def test_a_childs_burst_is_flagged_never_negative_never_completed(survey, where, buttons):
     played = scenarios.child_burst(survey, BURST_AT[where], BURST_BUTTONS[buttons])
     every_press_in_one_row(played)
+    assert scenarios.child_outcome(played) == "flagged"
     rows = played.rows_with("child")
     assert rows
     for row, _ in rows:
@@ -130,6 +131,7 @@ def test_the_thank_you_screen_is_announced_once_per_response_after_its_save(prof
     import logging
 
     from hardware.panel import ButtonPress
+    from kiosk import flow
     from hardware.scripted import ScriptedPanel
     from kiosk.app import Kiosk, Stamped
     from kiosk.outbox import Outbox
@@ -143,7 +145,7 @@ def test_the_thank_you_screen_is_announced_once_per_response_after_its_save(prof
         for button in (3, 4):
             kiosk.handle(Stamped(ButtonPress(button), clock.advance(1)))
         assert not [r for r in caplog.records if r.msg == "thank-you shown"] and list(outbox.responses()) == []
-        clock.advance(survey.feedback_seconds)
+        clock.advance(flow.last_answer_hold(survey))
         kiosk.tick()
         kiosk.handle(Stamped(ButtonPress(2), clock.advance(0.2)))  # misuse: a cue on the thank-you screen
         clock.advance(survey.handover_seconds)

@@ -143,7 +143,7 @@ def test_timing_keys_out_of_range_name_the_key_and_the_fix(line, place, fix):
 def test_timing_defaults_and_the_old_key_names():
     survey = parse_survey(GOOD)
     assert (survey.idle_timeout_seconds, survey.countdown_seconds, survey.pause_seconds) == (9, 4, 5)
-    assert (survey.read_seconds, survey.feedback_seconds, survey.burst_presses, survey.burst_window_seconds) == (0.3, 0.3, 4, 2)
+    assert (survey.read_seconds, survey.feedback_seconds, survey.burst_presses, survey.burst_window_seconds) == (0.5, 0.3, 4, 2)
     assert (survey.thank_you_seconds, survey.handover_seconds) == (4, 1.5)
     # A survey written for an older kiosk still loads: the old name of the handover, and the
     # start screen's language rotation, which no longer exists, read and ignored.
