@@ -189,8 +189,10 @@ def bench_press_to_frame(size: tuple[int, int], presses: int, work_dir: Path) ->
     * press → feedback frame: Kiosk.handle() for a press, which draws the answered screen with
       the chosen card ringed (a repaint of that card only);
     * next screen when due: Kiosk.tick() once the chosen card's moment (the survey's
-      ``feedback_seconds``) has passed, which draws the next question, or saves the complete
-      response and then draws the thank-you screen.
+      ``feedback_seconds``; after a last answer ``flow.last_answer_hold``) has passed, which
+      draws the next question, or saves the complete response and then draws the thank-you.
+      Between the two, untimed, the kiosk paints that screen ahead (prepare_next_screen), as
+      its main loop does before it waits.
 
     Every other response is answered in English (an untimed language press on the start screen
     first), so both languages' text is drawn; every other customer presses during the previous
@@ -221,14 +223,19 @@ def bench_press_to_frame(size: tuple[int, int], presses: int, work_dir: Path) ->
             if screen.frames != frames + 1 or shown is None or shown.chosen_button != button:
                 raise RuntimeError(f"press {index} (button {button}) did not draw its feedback frame: did the survey or the flow change?")
             area = sum(w * h for _, _, w, h in screen.repainted) / (size[0] * size[1])
-            clock.advance(survey.feedback_seconds + WAKE_SLACK_SECONDS)
+            kiosk.prepare_next_screen()  # what the main loop does before it waits for the deadline
+            # The chosen card's moment; after a last answer the flow holds it a little longer
+            # (presses in it join the response) and saves the response when it ends.
+            clock.advance((flow.last_answer_hold(survey) if last else survey.feedback_seconds) + WAKE_SLACK_SECONDS)
             frames = screen.frames
             next_screen = timed_ns(kiosk.tick)
             if screen.frames != frames + 1 or isinstance(kiosk.state.phase, ThankYou) != last:
                 raise RuntimeError(f"press {index} (button {button}): the {'thank-you' if last else 'next question'} did not follow its feedback")
+            kiosk.prepare_next_screen()
             if last:
                 clock.advance(survey.handover_seconds + WAKE_SLACK_SECONDS)
                 kiosk.tick()  # the thank-you screen says the next customer may start
+                kiosk.prepare_next_screen()
             if index < WARMUP_PRESSES:
                 cold.append(elapsed)  # fonts loaded and pieces rendered for the first time
                 continue

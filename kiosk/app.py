@@ -111,6 +111,7 @@ class Kiosk:
                 self.handle(item)
             self._pump_screen()
             self.tick()
+            self.prepare_next_screen()
             if watchdog:
                 systemd.notify("WATCHDOG=1")
         return self._shutdown()
@@ -165,6 +166,18 @@ class Kiosk:
             if self.outbox.retry() < waiting and self.on_saved is not None:
                 self.on_saved()  # answers the full disk held back are on the card now: send them
         self._draw()
+
+    def prepare_next_screen(self) -> None:
+        """While nothing is due, have the screen paint what the flow shows at its next deadline
+        (the next question after the chosen card's moment, the thank-you, a countdown step), so
+        drawing it when due is a copy. The flow is pure: stepping to that moment is a prediction
+        whose effects are not carried out; if a press comes first, the painting goes unused."""
+        now = self.clock.now()
+        wakeup = flow.next_wakeup(self.state, now.monotonic)
+        if wakeup is None:
+            return
+        upcoming, _ = flow.step(self.state, flow.Tick(Instant(wakeup, now.wall + wakeup - now.monotonic, now.clock_synced)))
+        self.screen.prepare_next(view_of(upcoming, wakeup))
 
     def _step(self, event: flow.Event) -> None:
         self.state, effects = flow.step(self.state, event)

@@ -192,9 +192,12 @@ class Screen:
         self._logo = self._load_logo(branding.logo) if branding and branding.logo else None
         self._drawn: Scene | None = None
         self._last: View | None = None
+        self._back: Any = None  # where prepare_next paints ahead
+        self._next_view: View | None = None
         self.layout = Layout(self.size)
         self.frames = 0
         self.repainted: list[Rect] = []  # what the last frame sent to the display
+        self.copied = False  # whether the last frame was copied from what prepare_next painted
         missing = self.missing_glyphs(TURKISH_LETTERS)
         if missing:
             log.error("the screen font lacks Turkish letters %s; install fonts-dejavu-core", missing)
@@ -217,13 +220,23 @@ class Screen:
         if view == self._last and not force:
             return False
         scene = self.scene(view)
+        whole = (0, 0, *self.size)
         if force or self._drawn is None:
-            self.repainted = [self._paint_all(scene)]
-            self._pg.display.flip()
+            self._paint_all(self.surface, scene)
+            self.repainted, self.copied = [whole], False
         else:
-            self.repainted = self._paint_changes(self._drawn, scene)
-            if self.repainted:
-                self._pg.display.update([self._pg.Rect(r) for r in self.repainted])
+            rects = self._changes(self._drawn, scene)
+            self.copied = view == self._next_view
+            if self.copied:
+                self._copy_prepared(rects)  # painted ahead, while nothing was due
+            elif rects:
+                self._paint_changes(scene, rects)
+            self.repainted = rects
+        self._next_view = None
+        if self.repainted == [whole]:
+            self._pg.display.flip()
+        elif self.repainted:
+            self._pg.display.update([self._pg.Rect(r) for r in self.repainted])
         self.layout = scene.layout
         self._drawn = scene
         self._last = view
@@ -234,6 +247,20 @@ class Screen:
         """Render these views' pieces now, while nobody waits, so their first frame is as fast as any."""
         for view in views:
             self.scene(view)
+
+    def prepare_next(self, view: View) -> None:
+        """Paint *view* off-screen now, while nothing is due, so showing it later is a copy.
+
+        The kiosk calls this between events with the view the flow will show at its next
+        deadline (the next question once the chosen card's moment ends, the thank-you). At
+        1080p a copy of the whole screen is a quarter of the cost of painting it; if something
+        else is shown first, the painting is simply not used."""
+        if view in (self._last, self._next_view):
+            return
+        if self._back is None:
+            self._back = self._pg.Surface(self.size).convert()  # the display's format: copies are straight
+        self._paint_all(self._back, self.scene(view))
+        self._next_view = view
 
     def scene(self, view: View) -> Scene:
         scene = self._scenes.get(view)
@@ -281,29 +308,36 @@ class Screen:
 
     # --- painting ---------------------------------------------------------------------
 
-    def _paint_all(self, scene: Scene) -> Rect:
-        """The whole screen: one fill of the background (a single memset, the fastest write there
-        is), then every piece."""
-        self.surface.fill(BACKGROUND)
+    def _paint_all(self, target: Any, scene: Scene) -> None:
+        """The whole of *scene* onto *target*: one fill of the background (a single contiguous
+        write, the fastest there is), then every piece."""
+        target.fill(BACKGROUND)
         for piece in scene.pieces:
             if piece.surface is None:
-                self.surface.fill(piece.colour, piece.rect)
+                target.fill(piece.colour, piece.rect)
             else:
-                self.surface.blit(piece.surface, piece.rect[:2])
-        return (0, 0, *self.size)
+                target.blit(piece.surface, piece.rect[:2])
 
-    def _paint_changes(self, before: Scene, after: Scene) -> list[Rect]:
-        """Repaint only where a piece appeared, moved, changed or went away."""
+    def _changes(self, before: Scene, after: Scene) -> list[Rect]:
+        """Where a piece appeared, moved, changed or went away: the rectangles to repaint
+        (the whole screen once that is most of it)."""
         old = {(p.key, p.rect) for p in before.pieces}
         new = {(p.key, p.rect) for p in after.pieces}
         dirty = [p.rect for p in before.pieces if (p.key, p.rect) not in new] + [p.rect for p in after.pieces if (p.key, p.rect) not in old]
-        if not dirty:
-            return []
         rects = _merged(dirty)
         if sum(w * h for _, _, w, h in rects) > WHOLE_SCREEN_SHARE * self.size[0] * self.size[1]:
-            return [self._paint_all(after)]
-        self._paint(after, rects)
+            return [(0, 0, *self.size)]
         return rects
+
+    def _paint_changes(self, scene: Scene, rects: list[Rect]) -> None:
+        if rects == [(0, 0, *self.size)]:
+            self._paint_all(self.surface, scene)
+        else:
+            self._paint(scene, rects)
+
+    def _copy_prepared(self, rects: list[Rect]) -> None:
+        for rect in rects:
+            self.surface.blit(self._back, rect[:2], rect)
 
     def _paint(self, scene: Scene, rects: list[Rect]) -> None:
         """Paint *scene* inside *rects*: background only where no piece lands, then the pieces.

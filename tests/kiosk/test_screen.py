@@ -359,3 +359,20 @@ def test_render_all_writes_every_screen(survey, profile, tmp_path):
     assert len(paths) == len(all_views(survey))
     assert len(all_views(survey, feedback=False)) == 2 * (1 + len(survey.questions) + 2)
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_a_screen_painted_ahead_is_shown_by_a_copy_and_looks_the_same(small, tmp_path):
+    views = dict(VIEWS)
+    small.show(views["attract-chosen-tr"], force=True)
+    small.prepare_next(views["question-recommend-tr"])
+    assert small.show(views["question-recommend-tr"])
+    assert small.copied and small.repainted == [(0, 0, *small.size)], "most of the screen changed: one copy of it"
+    ahead = Image.load(small.save(tmp_path / "ahead.png"))
+    assert ahead == shot(small, views["question-recommend-tr"], tmp_path / "fresh.png")
+
+    # Painted ahead, but something else came first (a press): the painting is not used.
+    small.show(views["question-recommend-tr"], force=True)
+    small.prepare_next(views["thank-you-tr"])
+    assert small.show(views["question-recommend-not-an-option-tr"]) and not small.copied
+    cue = Image.load(small.save(tmp_path / "cue.png"))
+    assert cue == shot(small, views["question-recommend-not-an-option-tr"], tmp_path / "cue-fresh.png")

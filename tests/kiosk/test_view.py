@@ -106,3 +106,12 @@ def test_equal_states_give_equal_views(survey):
     assert view_of(KioskState(survey, Attract("tr")), 1.0) == view_of(KioskState(survey, Attract("tr")), 2.0)
     draft = Draft("tr", MOMENT, 0.0)
     assert view_of(KioskState(survey, Asking("recommend", draft)), 1.0) == view_of(KioskState(survey, Asking("recommend", replace(draft))), 1.2)
+
+
+def test_views_say_how_answers_look_scale_or_choice_with_icons(survey):
+    attract = view_of(KioskState(survey, Attract("tr")), 0.0)
+    assert attract.question_kind == "scale" and all(o.icon is None for o in attract.options)
+    unhappy = Draft("en", MOMENT, 0.0, answers=(Answer("satisfaction", "unhappy", 2, True, 0),))
+    reasons = view_of(KioskState(survey, Asking("what-went-wrong", unhappy)), 0.0)
+    assert reasons.question_kind == "choice"
+    assert [(o.label, o.icon) for o in reasons.options] == [("Queue", "clock"), ("Staff", "person"), ("Mess", "sparkle"), ("Price", "tag")]
