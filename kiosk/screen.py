@@ -226,9 +226,17 @@ class Screen:
             self.repainted, self.copied = [whole], False
         else:
             rects = self._changes(self._drawn, scene)
-            self.copied = view == self._next_view
+            ahead = self.scene(self._next_view) if self._next_view is not None else None
+            rest = self._changes(ahead, scene) if ahead is not None else []
+            # Start from what was painted ahead when it is nearer to this view than the screen
+            # is (the next question as planned; the start screen a queueing customer pressed on).
+            self.copied = ahead is not None and _area(rest) < _area(rects)
             if self.copied:
-                self._copy_prepared(rects)  # painted ahead, while nothing was due
+                copied = self._changes(self._drawn, ahead)
+                self._copy_prepared(copied)
+                if rest:
+                    self._paint_changes(scene, rest)
+                rects = [(0, 0, *self.size)] if whole in copied + rest else _merged(copied + rest)
             elif rects:
                 self._paint_changes(scene, rects)
             self.repainted = rects
@@ -325,7 +333,7 @@ class Screen:
         new = {(p.key, p.rect) for p in after.pieces}
         dirty = [p.rect for p in before.pieces if (p.key, p.rect) not in new] + [p.rect for p in after.pieces if (p.key, p.rect) not in old]
         rects = _merged(dirty)
-        if sum(w * h for _, _, w, h in rects) > WHOLE_SCREEN_SHARE * self.size[0] * self.size[1]:
+        if _area(rects) > WHOLE_SCREEN_SHARE * self.size[0] * self.size[1]:
             return [(0, 0, *self.size)]
         return rects
 
@@ -409,6 +417,10 @@ class Screen:
         return self._accent
 
 
+def _area(rects: list[Rect]) -> int:
+    return sum(w * h for _, _, w, h in rects)
+
+
 def _bytes(surface: Any) -> int:
     return surface.get_bytesize() * surface.get_width() * surface.get_height()
 
@@ -437,23 +449,20 @@ def _uncovered(area: Rect, covers: list[Rect]) -> list[Rect]:
 
 def _merged(rects: list[Rect]) -> list[Rect]:
     """Overlapping rectangles joined, so no area is painted (or sent) twice."""
-    pending = [list(r) for r in rects]
-    merged: list[list[int]] = []
+    import pygame
+
+    pending = [pygame.Rect(r) for r in rects]
+    merged = []
     while pending:
-        x, y, w, h = pending.pop()
-        changed = True
-        while changed:
-            changed = False
-            for other in pending[:]:
-                ox, oy, ow, oh = other
-                if x < ox + ow and ox < x + w and y < oy + oh and oy < y + h:
-                    nx, ny = min(x, ox), min(y, oy)
-                    w, h = max(x + w, ox + ow) - nx, max(y + h, oy + oh) - ny
-                    x, y = nx, ny
-                    pending.remove(other)
-                    changed = True
-        merged.append([x, y, w, h])
-    return [(x, y, w, h) for x, y, w, h in merged]
+        rect = pending.pop()
+        while True:
+            hits = rect.collidelistall(pending)  # a loop in C: a scene has a hundred pieces
+            if not hits:
+                break
+            for index in reversed(hits):
+                rect.union_ip(pending.pop(index))
+        merged.append((rect.x, rect.y, rect.w, rect.h))
+    return merged
 
 
 # --- building a scene ---------------------------------------------------------------------

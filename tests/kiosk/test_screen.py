@@ -376,3 +376,14 @@ def test_a_screen_painted_ahead_is_shown_by_a_copy_and_looks_the_same(small, tmp
     assert small.show(views["question-recommend-not-an-option-tr"]) and not small.copied
     cue = Image.load(small.save(tmp_path / "cue.png"))
     assert cue == shot(small, views["question-recommend-not-an-option-tr"], tmp_path / "cue-fresh.png")
+
+
+def test_a_view_near_the_one_painted_ahead_starts_from_it(small, tmp_path):
+    """On thank-you the start screen is painted ahead; a queueing customer's press shows it with
+    the chosen card: a copy of the start screen and one card painted, same pixels as a fresh paint."""
+    views = dict(VIEWS)
+    small.show(views["thank-you-ready-tr"], force=True)
+    small.prepare_next(views["attract-tr"])
+    assert small.show(views["attract-chosen-tr"]) and small.copied
+    near = Image.load(small.save(tmp_path / "near.png"))
+    assert near == shot(small, views["attract-chosen-tr"], tmp_path / "fresh.png")
