@@ -4,12 +4,17 @@ desktop, or off-screen with SDL's dummy driver for tests and benchmarks.
 The screen knows views and the panel's layout (where each physical button sits), nothing
 else. It never waits for input itself: the kiosk's main loop decides when to look (``pump``).
 
-Why it is fast enough on a Pi at 1080p: a view becomes a *scene*, a list of opaque pieces
-(text lines, card bodies with their face, the thank-you badge), each rendered once and kept.
-A new view is compared piece by piece with what is on screen and only the rectangles that
-changed are repainted and sent to the display: a pressed card's highlight repaints one card,
-not the screen. Pieces are opaque (text is antialiased against the colour it sits on), so a
-repaint is a fill and a few straight copies, never alpha blending.
+Why it is fast enough on a Pi at 1080p:
+
+* A view becomes a *scene*: a list of opaque pieces (text lines, a card's flat fills and its
+  small antialiased corners, arrow and face, the thank-you badge), each rendered once and kept
+  (within PIECE_BYTES). Pieces are opaque (text is antialiased against the colour it sits on),
+  so painting is fills and straight copies, never alpha blending.
+* A new view is compared piece by piece with what is on screen, and only the rectangles that
+  changed are repainted and sent to the display: the chosen card's ring repaints one card.
+* While the customer looks at the chosen card, the kiosk has the screen paint the next one
+  off-screen (``prepare_next``); when it is due, showing it is a copy of the whole screen, a
+  quarter of the cost of painting it.
 """
 
 from __future__ import annotations
