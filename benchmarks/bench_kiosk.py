@@ -235,7 +235,7 @@ def bench_press_to_frame(size: tuple[int, int], presses: int, work_dir: Path) ->
             clock.advance(PRESS_GAP_SECONDS)
             time.sleep(IDLE_BEFORE_STEP_SECONDS)
             frames = screen.frames
-            elapsed = timed_cpu_ns(lambda: kiosk.handle(Stamped(ButtonPress(button), clock.now())), cpu["feedback"])
+            elapsed = timed_cpu_ns(lambda button=button: kiosk.handle(Stamped(ButtonPress(button), clock.now())), cpu["feedback"])
             shown = screen.shown
             if screen.frames != frames + 1 or shown is None or shown.chosen_button != button:
                 raise RuntimeError(f"press {index} (button {button}) did not draw its feedback frame: did the survey or the flow change?")

@@ -46,7 +46,7 @@ def parse_hex(value: str) -> RGB | None:
 
 
 def to_hex(colour: RGB) -> str:
-    return "#%02x%02x%02x" % colour
+    return "#{:02x}{:02x}{:02x}".format(*colour)
 
 
 # --- sRGB transfer and WCAG ------------------------------------------------------------------

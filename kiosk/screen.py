@@ -25,13 +25,14 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Hashable, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Hashable
 
 from hardware.profiles import Profile
 from kiosk.colour import RGB, ink_for, parse_hex
 from kiosk.faces import DISC, DOT, HEART, NO_ENTRY, OPEN_DOT, POINTER, RING, Circle, Mark, mark
 from kiosk.palette import BACKGROUND, CHOICE, MUTED, SORRY, TEXT, THANKS, scale_steps
-from kiosk.view import LANGUAGE_NAMES, OptionView, View
+from kiosk.view import LANGUAGE_NAMES, View
 
 if TYPE_CHECKING:
     from kiosk.config import BrandingConfig
@@ -523,7 +524,7 @@ class _SceneBuilder:
         for i, (cx, cy) in enumerate(((x, y), (x + w - r, y), (x, y + h - r), (x + w - r, y + h - r))):
             qx, qy = (i % 2) * r, (i // 2) * r
             corner_key = (*key, i)
-            self.add(corner_key, (cx, cy, r, r), self.screen.piece(corner_key, lambda: disc.subsurface((qx, qy, r, r)).copy()))
+            self.add(corner_key, (cx, cy, r, r), self.screen.piece(corner_key, lambda qx=qx, qy=qy: disc.subsurface((qx, qy, r, r)).copy()))
 
     def arrow(self, top_middle: tuple[int, int], size: int, colour: RGB) -> None:
         """The small triangle from a card down to its button."""
@@ -567,11 +568,12 @@ class _SceneBuilder:
             right = self.languages((right, y + h // 2), self.px(24))
             right -= self.px(16)
         if view.steps > 1:
-            dots = self._dots(view.step, view.steps)
-            self.add(("dots", view.step, view.steps, self.unit), (left, y + (h - dots.get_height()) // 2, dots.get_width(), dots.get_height()), dots)
+            key = ("dots", view.step, view.steps, self.unit)
+            dots = self.screen.piece(key, lambda: self._dots(view.step, view.steps))
+            self.add(key, (left, y + (h - dots.get_height()) // 2, dots.get_width(), dots.get_height()), dots)
             left += dots.get_width() + self.px(16)
         if view.heading and right > left:
-            rect, fitted = self.text_block(view.heading, (left, y, right - left, h), self.px(HEADING_PX), MUTED, max_lines=1, align="left")
+            rect, _ = self.text_block(view.heading, (left, y, right - left, h), self.px(HEADING_PX), MUTED, max_lines=1, align="left")
             self.layout.heading = rect
 
     def languages(self, right_middle: tuple[int, int], px: int) -> int:
@@ -659,7 +661,7 @@ class _SceneBuilder:
                 mark_rect = (x + (w - mark_px) // 2, cursor, mark_px, mark_px)
                 if name is not None:
                     key = ("mark", name, mark_px, ink, colour)
-                    self.add(key, mark_rect, self.screen.piece(key, lambda: self._mark(mark(name), mark_px, ink, colour)))
+                    self.add(key, mark_rect, self.screen.piece(key, lambda name=name, ink=ink, colour=colour: self._mark(mark(name), mark_px, ink, colour)))
                 self.layout.mark_rects[option.button] = mark_rect
                 cursor += mark_px + gap
             label_area = label_lines * line

@@ -18,7 +18,7 @@ class Image:
     rgb: bytes
 
     @classmethod
-    def load(cls, path: str | Path) -> "Image":
+    def load(cls, path: str | Path) -> Image:
         surface = pygame.image.load(str(path))
         width, height = surface.get_size()
         return cls(width, height, pygame.image.tobytes(surface, "RGB"))
@@ -40,12 +40,12 @@ class Image:
     def dominant(self, rect: tuple[int, int, int, int]) -> RGB:
         return self.colours(rect).most_common(1)[0][0]
 
-    def crop(self, rect: tuple[int, int, int, int]) -> "Image":
+    def crop(self, rect: tuple[int, int, int, int]) -> Image:
         x, y, w, h = rect
         rows = [self.rgb[3 * (row * self.width + x) : 3 * (row * self.width + x + w)] for row in range(y, y + h)]
         return Image(w, h, b"".join(rows))
 
-    def simulated(self, vision: Vision) -> "Image":
+    def simulated(self, vision: Vision) -> Image:
         return Image(self.width, self.height, simulate_pixels(self.rgb, vision))
 
 
