@@ -12,7 +12,11 @@ DEMO_DATA := demo-data
 # Not 1883: a machine may already run a broker there (Debian's mosquitto package starts one).
 DEMO_PORT ?= 18830
 
-.PHONY: demo test fuzz bench screenshots clean
+# A Raspberry-Pi-4-class CPU share for `make bench-pi` (see that script; needs root for its cgroup).
+PI_CLASS ?= ../shared/tools/pi-class
+SHOTS := docs/screenshots
+
+.PHONY: demo test fuzz bench bench-pi screenshots button-caps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -40,8 +44,21 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
+# The kiosk's latency bars on a Pi-class CPU share (a quarter of one core here).
+bench-pi: $(STAMP)
+	@test -x "$(PI_CLASS)" || { echo "error: $(PI_CLASS) not found\n  fix: make bench-pi PI_CLASS=/path/to/pi-class"; exit 2; }
+	$(PI_CLASS) $(BIN)/python benchmarks/bench_kiosk.py --out benchmarks/results/kiosk-pi-class.json
+
+# Every screen at 800x480 and 1080p, and the start screen (today's and before issue 9's) as
+# seen with each colour-vision deficiency and in greyscale.
 screenshots: $(STAMP)
-	$(BIN)/kiosk screenshot --out docs/screenshots
+	rm -rf $(SHOTS)/800x480 $(SHOTS)/1920x1080 $(SHOTS)/colour-vision
+	$(BIN)/kiosk screenshot --out $(SHOTS)
+	$(BIN)/python -m kiosk.screenshots simulate $(SHOTS)/800x480/attract-tr.png $(SHOTS)/before/attract-tr-before.png --out $(SHOTS)/colour-vision
+
+# Printable caps for the arcade buttons, matching the screen's colours and faces.
+button-caps: $(STAMP)
+	$(BIN)/python scripts/button_caps.py --out hardware/button-caps
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 
 def print_table(header: str, titles: tuple[str, ...], cells: list[tuple[str, ...]], left: set[int], missed: list[str], judged: int) -> None:
     """Columns in *left* are left-aligned (names), the rest right-aligned (numbers); the last
@@ -18,3 +22,10 @@ def print_table(header: str, titles: tuple[str, ...], cells: list[tuple[str, ...
     for c in cells:
         print(line(c))
     print(f"\n{len(missed)} of {judged} bars missed" + (": " + "; ".join(missed) if missed else ": all bars met"))
+
+
+def save_results(path: Path, results: dict[str, Any]) -> None:
+    """Write a run's numbers as JSON (benchmarks/results/ is not committed) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"results: {path}")

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: How long a counted press keeps only its own LED lit before the next screen's LEDs show.
 FLASH_SECONDS = 0.3
+#: How long the lit buttons go dark after a press of a button that is not an option.
+HINT_SECONDS = 0.15
 #: Brightness of a lit (answerable) button when LEDs are PWM-dimmed; a pressed one goes to full.
 LIT_BRIGHTNESS = 0.6
 
@@ -103,9 +105,22 @@ class GpioPanel:
                 self._restore.cancel()
             for number, led in self._leds.items():
                 led.value = 1 if number == button else 0
-            self._restore = threading.Timer(FLASH_SECONDS, self._end_flash)
-            self._restore.daemon = True
-            self._restore.start()
+            self._restore_after(FLASH_SECONDS)
+
+    def hint(self, buttons: frozenset[int]) -> None:
+        """The lit buttons blink off once, briefly: subtler than a flash, and it points at the options."""
+        with self._lock:
+            if self._restore is not None:
+                return  # a counted press's flash is showing: it wins
+            for number, led in self._leds.items():
+                if number in buttons:
+                    led.value = 0
+            self._restore_after(HINT_SECONDS)
+
+    def _restore_after(self, seconds: float) -> None:
+        self._restore = threading.Timer(seconds, self._end_flash)
+        self._restore.daemon = True
+        self._restore.start()
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until a press flash has ended and the lit set shows again (for tests and shutdown)."""

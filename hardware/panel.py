@@ -54,6 +54,9 @@ class Panel(Protocol):
     def flash(self, button: int) -> None:
         """Acknowledge a counted press on this button."""
 
+    def hint(self, buttons: frozenset[int]) -> None:
+        """A press that is not an option: a subtle cue on the buttons that are."""
+
     def close(self) -> None:
         """Release pins and threads; safe to call twice."""
 
@@ -65,6 +68,9 @@ class WithoutLeds:
         pass
 
     def flash(self, button: int) -> None:
+        pass
+
+    def hint(self, buttons: frozenset[int]) -> None:
         pass
 
 

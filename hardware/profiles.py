@@ -1,7 +1,8 @@
 """Pin profiles: which GPIO each physical button and LED is wired to, and what it looks like.
 
 A profile is a small TOML file (see ``hardware/profiles/*.toml``). The screen uses it too:
-each answer's label is drawn above its physical button, in that button's colour. Pins are
+each answer's card is drawn above its physical button. ``colour`` records the cap's colour
+(the printable caps in ``hardware/button-caps`` match the screen's scale colours). Pins are
 BCM GPIO numbers, as gpiozero takes them; errors name the header pin as well, because that
 is what a technician with a screwdriver sees.
 """

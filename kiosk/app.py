@@ -2,8 +2,8 @@
 
 Panels (gpiozero's thread, the script reader) and signal handlers only put events on a
 ``SimpleQueue`` (its ``put`` is safe even inside a signal handler). The loop blocks on
-that queue until an event arrives or the flow's next deadline (idle timeout, end of the
-thank-you screen, language rotation) is due: no busy loop, no sleep-polling of buttons.
+that queue until an event arrives or the flow's next deadline (idle timeout and its
+countdown, end of press feedback, the thank-you handover and end, the end of a burst) is due: no busy loop, no sleep-polling of buttons.
 A desktop window is the one exception: its key presses arrive through SDL, which must be
 looked at, so the loop wakes every ``WINDOW_POLL`` seconds while a window is open.
 """
@@ -72,10 +72,11 @@ class Kiosk:
         self.data_dir = data_dir
         self.inbox: queue.SimpleQueue[Stamped] = queue.SimpleQueue()
         self.state, effects = flow.start(survey, clock.now())
-        self._last_saved: str | None = None
+        self._last_completed: str | None = None  # the response the thank-you screen is for
+        self._thanked: str | None = None  # the last response whose thank-you screen was drawn
         self._stopping: Stop | None = None
         self._apply(effects)
-        self.screen.show(view_of(self.state))
+        self.screen.show(view_of(self.state, clock.now().monotonic))
 
     # --- event intake (any thread) ----------------------------------------------------
 
@@ -110,15 +111,17 @@ class Kiosk:
                 self.handle(item)
             self._pump_screen()
             self.tick()
+            self.prepare_next_screen()
             if watchdog:
                 systemd.notify("WATCHDOG=1")
         return self._shutdown()
 
     def _timeout(self, watchdog: float | None) -> float:
         limits = [QUIET_WAKE]
-        deadline = flow.next_deadline(self.state)
-        if deadline is not None:
-            limits.append(deadline - self.clock.now().monotonic)
+        now = self.clock.now().monotonic
+        wakeup = flow.next_wakeup(self.state, now)
+        if wakeup is not None:
+            limits.append(wakeup - now)
         if self.screen.needs_pumping:
             limits.append(WINDOW_POLL)
         if watchdog:
@@ -130,14 +133,13 @@ class Kiosk:
     def handle(self, item: Stamped) -> None:
         """Process one event and draw the result (used directly by benchmarks)."""
         event, at = item.event, item.at
+        # Deadlines that passed before this event (the loop woke late) apply first, so what is
+        # drawn is never ahead of what is saved (a complete response is saved as its feedback ends).
+        self._step(flow.Tick(at))
         if isinstance(event, ButtonPress):
             log.debug("button pressed", extra={"button": event.button})
-            # Deadlines that passed before the press (the loop woke late) apply first:
-            # a press after the idle timeout starts a new response, it does not extend the old one.
-            self._step(flow.Tick(at))
             self._step(flow.Pressed(event.button, at))
         elif isinstance(event, LanguagePress):
-            self._step(flow.Tick(at))
             self._step(flow.NextLanguage(at))
         elif isinstance(event, ScreenshotRequest):
             self._draw()
@@ -165,6 +167,18 @@ class Kiosk:
                 self.on_saved()  # answers the full disk held back are on the card now: send them
         self._draw()
 
+    def prepare_next_screen(self) -> None:
+        """While nothing is due, have the screen paint what the flow shows at its next deadline
+        (the next question after the chosen card's moment, the thank-you, a countdown step), so
+        drawing it when due is a copy. The flow is pure: stepping to that moment is a prediction
+        whose effects are not carried out; if a press comes first, the painting goes unused."""
+        now = self.clock.now()
+        wakeup = flow.next_wakeup(self.state, now.monotonic)
+        if wakeup is None:
+            return
+        upcoming, _ = flow.step(self.state, flow.Tick(Instant(wakeup, now.wall + wakeup - now.monotonic, now.clock_synced)))
+        self.screen.prepare_next(view_of(upcoming, wakeup))
+
     def _step(self, event: flow.Event) -> None:
         self.state, effects = flow.step(self.state, event)
         self._apply(effects)
@@ -176,22 +190,30 @@ class Kiosk:
                 uuid = self.outbox.save(effect.record)
                 record = effect.record
                 if uuid is not None:
-                    self._last_saved = uuid
+                    if record.status == "completed":
+                        self._last_completed = uuid
                     if self.on_saved is not None:
                         self.on_saved()
                 log.info(
                     "response saved" if uuid else "response refused",
-                    extra={"uuid": uuid, "status": record.status, "misuse": record.misuse, "negative": record.negative, "answers": len(record.answers), "reason": record.end_reason},
+                    extra={
+                        "uuid": uuid, "status": record.status, "misuse": record.misuse, "suspect": record.suspect, "negative": record.negative,
+                        "answers": len(record.answers), "presses": len(record.presses), "reason": record.end_reason,
+                    },
                 )
             elif isinstance(effect, flow.LightButtons):
                 self.panel.light(effect.buttons)
             elif isinstance(effect, flow.FlashButton):
                 self.panel.flash(effect.button)
+            elif isinstance(effect, flow.HintButtons):
+                self.panel.hint(effect.buttons)
 
     def _draw(self) -> None:
-        view = view_of(self.state)
-        if self.screen.show(view) and view.kind == "thank_you":
-            log.info("thank-you shown", extra={"uuid": self._last_saved})
+        view = view_of(self.state, self.clock.now().monotonic)
+        # Logged once per response (the thank-you view changes as presses come and its handover passes).
+        if self.screen.show(view) and view.kind == "thank_you" and self._thanked != self._last_completed:
+            self._thanked = self._last_completed
+            log.info("thank-you shown", extra={"uuid": self._last_completed})
 
     def _pump_screen(self) -> None:
         for item in self.screen.pump():

@@ -20,6 +20,7 @@ from hardware.errors import HardwareError
 from hardware.profiles import available_profiles, load_profile
 from kiosk import __version__, preflight
 from kiosk.config import ConfigError, default_data_dir, load_config
+from kiosk.legibility import DEFAULT_PANEL, PANELS, check
 from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
 
 if TYPE_CHECKING:
@@ -168,21 +169,47 @@ def _data_dir(data_dir: str | None, config_path: str | None) -> Path:
 
 @main.command()
 @click.argument("survey_file", type=click.Path(dir_okay=False))
-@click.option("--profile", help="Also check the survey's buttons exist on this pin profile.")
-def validate(survey_file, profile) -> None:  # type: ignore[no-untyped-def]
-    """Check a survey file; print a summary, or what is wrong and how to fix it."""
+@click.option("--profile", help="Also check the survey's buttons exist on this pin profile, and that its words are large enough to read.")
+@click.option(
+    "--display", "displays", multiple=True, type=click.Choice(sorted(PANELS)), show_default=True,
+    help=f"Panel to check legibility on (repeatable; default {DEFAULT_PANEL}). Needs --profile.",
+)
+def validate(survey_file, profile, displays) -> None:  # type: ignore[no-untyped-def]
+    """Check a survey file; print a summary, or what is wrong and how to fix it.
+
+    With --profile, also lay out every screen as the kiosk will and warn about any question
+    or label that would be drawn too small to read from 2 m (it stays valid: a warning)."""
     try:
         survey = load_survey(survey_file)
-        if profile:
-            load_profile(profile).check_buttons(survey.buttons, f"survey {survey.id!r}")
+        pin_profile = load_profile(profile) if profile else None
+        if pin_profile is not None:
+            pin_profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
     except (SurveyError, HardwareError) as exc:
         fail(str(exc))
+    if displays and pin_profile is None:
+        fail("--display needs --profile (where the buttons, and so the answers, are)\n  fix: add --profile arcade-4 (or your panel's profile)")
     click.echo(f"ok: {survey_file}: survey {survey.id!r} version {survey.version}, languages {', '.join(survey.languages)}")
     for question in survey.questions:
         marker = "  (follow-up)" if question.follow_up else ""
         options = ", ".join(f"{o.button}={o.id}{'*' if o.negative else ''}" for o in question.options)
-        click.echo(f"  {question.id}{marker}: {options}")
+        click.echo(f"  {question.id}{marker}: {question.kind} {options}")
     click.echo("  (* = negative answer)")
+    if pin_profile is not None:
+        _warn_illegible(survey, pin_profile, displays or (DEFAULT_PANEL,))
+
+
+def _warn_illegible(survey, profile, displays) -> None:  # type: ignore[no-untyped-def]
+    for name in displays:
+        panel = PANELS[name]
+        try:
+            findings = check(survey, profile, panel)
+        except ImportError as exc:  # a fleet-only install has no pygame
+            click.echo(f"warning: legibility not checked ({exc})\n  fix: pip install 'nabiz[kiosk]'", err=True)
+            return
+        for finding in findings:
+            click.echo(f"warning: {finding.message(panel)}", err=True)
+        if not findings:
+            click.echo(f"  legible on {panel.name} ({panel.description}): questions ≥ {panel.question_px} px, labels ≥ {panel.label_px} px cap height")
 
 
 @main.command()

@@ -16,6 +16,9 @@ from urllib.parse import urlparse
 
 import msgspec
 
+from kiosk.colour import contrast, parse_hex, to_hex
+from kiosk.palette import BACKGROUND
+
 SYSTEM_CONFIG = Path("/etc/nabiz/kiosk.toml")
 PanelKind = Literal["gpio", "keyboard", "stdin"]
 ScreenMode = Literal["fullscreen", "window", "headless"]
@@ -35,6 +38,22 @@ class ScreenConfig(msgspec.Struct, forbid_unknown_fields=True):
     width: int = 800
     height: int = 480
     font: str | None = None
+
+
+class BrandingConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """The business's own look on the start and thank-you screens (both optional)."""
+
+    logo: str | None = None  # a PNG file, drawn in the top-left corner
+    accent: str | None = None  # "#rrggbb": a stripe along the top edge
+
+
+#: Logo limits: big enough to be sharp on a 1080p panel, small enough to load fast on a Pi.
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_PIXELS = 4096
+LOGO_MIN_PIXELS = 32
+#: An accent darker than this against the screen's background would not be seen.
+ACCENT_MIN_CONTRAST = 3.0
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class OutboxConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,6 +115,7 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     screen: ScreenConfig = msgspec.field(default_factory=ScreenConfig)
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
     fleet: SyncSettings = msgspec.field(default_factory=SyncSettings)
+    branding: BrandingConfig = msgspec.field(default_factory=BrandingConfig)
 
 
 def config_template(device_id: str, site: str = "", fleet: str = "") -> str:
@@ -150,7 +170,54 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
             raise ConfigError(f"{path}: fleet.broker: {exc}") from None
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
+    problems = branding_problems(config.branding, path.parent)
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
+    if config.branding.logo:
+        # Relative to the config file, so a config and its logo can be copied together.
+        config.branding.logo = str(path.parent / config.branding.logo)
     return config
+
+
+def branding_problems(branding: BrandingConfig, base: Path) -> list[str]:
+    """Every mistake in the ``[branding]`` table at once, each with its fix."""
+    problems = []
+    if branding.accent is not None:
+        colour = parse_hex(branding.accent)
+        if colour is None:
+            problems.append(f'branding.accent: {branding.accent!r} is not a colour\n  fix: write it as "#rrggbb", e.g. accent = "#e30a17"')
+        elif contrast(colour, BACKGROUND) < ACCENT_MIN_CONTRAST:
+            problems.append(
+                f"branding.accent: {branding.accent} is too dark to see on the screen's background {to_hex(BACKGROUND)} "
+                f"({contrast(colour, BACKGROUND):.1f} : 1)\n  fix: use a lighter colour (at least {ACCENT_MIN_CONTRAST:g} : 1, e.g. your logo's brightest colour)"
+            )
+    if branding.logo is not None:
+        problem = _logo_problem(base / branding.logo)
+        if problem:
+            problems.append(f"branding.logo: {problem}")
+    return problems
+
+
+def _logo_problem(path: Path) -> str | None:
+    """Why *path* cannot be the logo, or None. Reads only the PNG header: no pygame needed."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            header = file.read(24)
+    except FileNotFoundError:
+        return f"{path} not found\n  fix: give the path of a PNG file (relative paths are relative to the config file)"
+    except IsADirectoryError:
+        return f"{path} is a directory\n  fix: give the path of a PNG file"
+    except OSError as exc:
+        return f"cannot read {path} ({exc.strerror})\n  fix: make it readable by the kiosk's user"
+    if size > LOGO_MAX_BYTES:
+        return f"{path} is {size / 1024 / 1024:.1f} MB\n  fix: export it at most {LOGO_MAX_BYTES // 1024 // 1024} MB (a few hundred pixels high is plenty)"
+    if header[:8] != _PNG_SIGNATURE or header[12:16] != b"IHDR":
+        return f"{path} is not a PNG file\n  fix: export the logo as PNG (a transparent background looks best)"
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    if not (LOGO_MIN_PIXELS <= width <= LOGO_MAX_PIXELS and LOGO_MIN_PIXELS <= height <= LOGO_MAX_PIXELS):
+        return f"{path} is {width}x{height} pixels\n  fix: use {LOGO_MIN_PIXELS} to {LOGO_MAX_PIXELS} pixels on each side"
+    return None
 
 
 def is_raspberry_pi() -> bool:

@@ -1,29 +1,71 @@
 """The survey flow: a pure state machine.
 
     attract ──press──▶ asking ──last answer──▶ thank-you ──time──▶ attract
-       ▲                 │ idle timeout                │ presses here are misuse
-       └─────────────────┘ (saved as abandoned)        └ (saved, flagged, never counted)
+       ▲                 │ │ idle timeout                │ presses before the handover are
+       │                 │ └ (saved as abandoned)        │ misuse; after it, the next customer
+       │                 │ burst                         │ starts at once
+       │                 ▼                               │
+       └──── quiet ── burst (saved as misuse) ◀──────────┘
 
 ``step(state, event)`` returns the next state and a list of effects for the edges to carry
 out (save a response, light or flash button LEDs). It does no I/O and reads no clock:
 every event carries the moment it happened, so tests can walk every transition instantly
 and the kiosk can replay what it did.
 
-The attract screen already shows the first question: a customer walking out answers with
-one press instead of "press to start" and then a press to answer. Its language alternates
-(if the survey has several) and the language showing at the first press is kept for the
-rest of the response.
+One customer, one response (the thresholds are survey keys, chosen and explained in
+docs/survey-format.md, "One customer, one response"):
+
+* **Idle.** No press for ``idle_timeout_seconds`` mid-survey: the response is saved as
+  abandoned and the start screen returns. The last ``countdown_seconds`` are counted down on
+  screen, so a slow reader sees the reset coming and a newcomer sees a survey that is ending.
+* **Pause.** A gap of ``pause_seconds`` or more between two presses of one response is where a
+  customer who walked away and the next one who arrived cannot be told apart from one slow
+  reader. The response is kept whole (a slow reader is never split) but marked ``suspect``:
+  never negative, and its thank-you screen is the neutral one.
+* **Unread.** A press sooner than ``read_seconds`` after a question appeared cannot be an
+  answer to it (nobody reads that fast): it is kept in the trail, not answered.
+* **Burst.** ``burst_presses`` presses within ``burst_window_seconds``, or a second press
+  nobody could have read (or a response grown to ``MAX_PRESSES_PER_ROW``) is a child on the buttons: the whole response becomes one misuse
+  row (no answers, never negative, never completed); the LEDs go dark and the start screen
+  returns, and presses go on into that row until ``burst_window_seconds`` pass without one.
+* **Last answer.** The complete response is saved when the last chosen card's moment
+  (``feedback_seconds + read_seconds``) ends, before "thank you" shows; presses in that moment
+  are unread, join it and extend it, so a burst that began with a plausible last answer is
+  still caught.
+* **Thank-you handover.** Presses in the first ``handover_seconds`` of the thank-you screen are
+  misuse (each its own row); after that a press is the next customer's first answer.
+
+Every press ends up in exactly one saved row, with its offset from the row's first press.
+
+The start screen already shows the first question: a customer walking out answers with
+one press instead of "press to start" and then a press to answer. Nothing on it changes by
+itself: it shows the primary language large and another one smaller (see ``kiosk.view``),
+and the language button swaps which is primary.
+
+Press feedback is state with a deadline: for ``feedback_seconds`` after an answer the screen
+still shows the question with the chosen card highlighted (the flow has already moved on:
+the LEDs show the next question's buttons); a press of a button the screen does not offer
+gets a "not an option" cue for ``NOT_AN_OPTION_SECONDS``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Literal, Union
 
 from kiosk.clock import Instant
-from kiosk.survey import Question, Survey
+from kiosk.survey import Survey
 
 Status = Literal["completed", "abandoned"]
+EndReason = Literal["completed", "idle", "shutdown", "misuse", "burst"]
+
+#: How long the "not an option" cue stays on a button the screen does not offer.
+NOT_AN_OPTION_SECONDS = 0.6
+#: A response with this many presses is misuse whatever their pace; it also bounds a burst's row.
+MAX_PRESSES_PER_ROW = 500
+#: A response with this many presses nobody could have read is a burst: one is a double tap.
+UNREAD_PRESSES_FOR_BURST = 2
 
 
 # --- events ----------------------------------------------------------------------------
@@ -85,7 +127,9 @@ class ResponseRecord:
     negative: bool
     started: Instant
     finished: Instant
-    end_reason: Literal["completed", "idle", "shutdown", "misuse"]
+    end_reason: EndReason
+    press_ms: tuple[int, ...] = ()  # each press's offset from the first one, parallel to presses
+    suspect: bool = False  # a pause inside it: possibly two customers (never negative then)
 
 
 # --- effects -----------------------------------------------------------------------------
@@ -110,7 +154,14 @@ class FlashButton:
     button: int
 
 
-Effect = Union[SaveResponse, LightButtons, FlashButton]
+@dataclass(frozen=True)
+class HintButtons:
+    """A press that is not an option: briefly pulse the lit buttons, the ones that are."""
+
+    buttons: frozenset[int]
+
+
+Effect = Union[SaveResponse, LightButtons, FlashButton, HintButtons]
 
 
 # --- phases and state --------------------------------------------------------------------
@@ -118,33 +169,67 @@ Effect = Union[SaveResponse, LightButtons, FlashButton]
 
 @dataclass(frozen=True)
 class Draft:
+    """A response in progress (or a burst being collected)."""
+
     language: str
     started: Instant
-    last_press: float  # monotonic
+    last_press: float  # monotonic moment of the last activity (a press or the language button)
     answers: tuple[Answer, ...] = ()
     presses: tuple[int, ...] = ()
+    press_ms: tuple[int, ...] = ()
+    suspect: bool = False
+    unread: int = 0  # presses that came sooner than anyone could read the screen they were on
 
 
 @dataclass(frozen=True)
 class Attract:
     language: str
-    since: float  # monotonic moment this language was shown
 
 
 @dataclass(frozen=True)
 class Asking:
     question_id: str
     draft: Draft
+    shown_at: float = -math.inf  # monotonic moment the question became visible (after the chosen feedback)
 
 
 @dataclass(frozen=True)
 class ThankYou:
+    """The response is complete. For a moment after the last answer (*pending*) it is not saved
+    yet: presses that follow at once join it, so a child's burst that began with a plausible
+    last answer is still caught. It is saved before the thank-you text is shown (*shown_at*)."""
+
     language: str
     negative: bool
-    until: float  # monotonic; pushed later by every misuse press
+    shown_at: float  # monotonic moment the thank-you text becomes visible
+    ready: bool = False  # the handover has passed: a press now starts the next customer
+    pending: Draft | None = None  # the complete response, until it is saved at shown_at
+    answered: Instant | None = None  # when its last answer was given (the record's finish)
 
 
-Phase = Union[Attract, Asking, ThankYou]
+@dataclass(frozen=True)
+class Burst:
+    """Presses too fast to be answers: collected into one misuse row until they stop."""
+
+    language: str  # of the start screen shown meanwhile
+    draft: Draft
+
+
+Phase = Union[Attract, Asking, ThankYou, Burst]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the screen shows about the last press until *until* (monotonic).
+
+    "chosen": the screen still shows *shown* (the phase the answer was given on) with the
+    chosen card highlighted. "not_an_option": the current screen with a cue on *button*.
+    """
+
+    kind: Literal["chosen", "not_an_option"]
+    button: int
+    until: float
+    shown: Phase | None = None
 
 
 @dataclass(frozen=True)
@@ -152,47 +237,61 @@ class KioskState:
     survey: Survey
     phase: Phase
     pending_survey: Survey | None = None  # a replacement waiting for the current response to end
+    feedback: Feedback | None = None
 
 
 def start(survey: Survey, at: Instant) -> tuple[KioskState, list[Effect]]:
-    state = KioskState(survey=survey, phase=Attract(survey.default_language, at.monotonic))
+    state = KioskState(survey=survey, phase=Attract(survey.default_language))
     return state, [LightButtons(frozenset(survey.first.buttons))]
 
 
 def step(state: KioskState, event: Event) -> tuple[KioskState, list[Effect]]:
-    phase = state.phase
     if isinstance(event, SurveyReplaced):
         return _replace_survey(state, event)
-    if isinstance(event, Shutdown):
-        if isinstance(phase, Asking):
-            return _to_attract(state, event.at, [SaveResponse(_record(state.survey, phase.draft, event.at, "abandoned", "shutdown"))])
-        return state, []
-    if isinstance(event, NextLanguage):
-        return _next_language(state, event.at), []
     if isinstance(event, Tick):
         return _tick(state, event.at)
-    if isinstance(event, Pressed):
-        return _press(state, event.button, event.at)
-    raise TypeError(f"not a flow event: {event!r}")
+    if not isinstance(event, (Pressed, NextLanguage, Shutdown)):
+        raise TypeError(f"not a flow event: {event!r}")
+    # Deadlines that passed before this event apply first, whoever sends it: a press after
+    # the idle timeout starts a new response, it does not extend the old one.
+    state, effects = _tick(state, event.at)
+    if isinstance(event, Shutdown):
+        state, more = _shutdown(state, event.at)
+    elif isinstance(event, NextLanguage):
+        state, more = _next_language(state, event.at), []
+    else:
+        state, more = _press(state, event.button, event.at)
+    return state, effects + more
 
 
 def next_deadline(state: KioskState) -> float | None:
     """The monotonic moment the state changes by itself (so the main loop can sleep until then)."""
-    phase, survey = state.phase, state.survey
-    if isinstance(phase, Asking):
-        return phase.draft.last_press + survey.idle_timeout_seconds
-    if isinstance(phase, ThankYou):
-        return phase.until
-    if survey.attract_rotate_seconds > 0 and len(survey.languages) > 1:
-        return phase.since + survey.attract_rotate_seconds
-    return None
+    moments = [m for m in (_phase_deadline(state), state.feedback.until if state.feedback else None) if m is not None]
+    return min(moments, default=None)
 
 
-def current_question(state: KioskState) -> Question:
-    """The question on screen (the attract screen shows the first one)."""
-    if isinstance(state.phase, Asking):
-        return state.survey.question(state.phase.question_id)
-    return state.survey.first
+def next_wakeup(state: KioskState, now: float) -> float | None:
+    """The next moment the state *or what it shows* changes by itself: a deadline or a countdown step."""
+    moments = [next_deadline(state)]
+    idle = _idle_deadline(state)
+    seconds = state.survey.countdown_seconds
+    if idle is not None and seconds > 0:
+        # The number shown changes when ceil(idle - now) does: at idle - k for whole k below
+        # the countdown's length, and it first appears at idle - countdown_seconds.
+        steps = [idle - seconds] + [idle - k for k in range(1, math.ceil(seconds))]
+        moments.append(min((m for m in steps if m > now), default=None))
+    return min((m for m in moments if m is not None), default=None)
+
+
+def countdown(state: KioskState, now: float) -> int | None:
+    """Whole seconds left before an idle reset, during its last ``countdown_seconds``; else None."""
+    idle = _idle_deadline(state)
+    if idle is None:
+        return None
+    left = idle - now
+    if left <= 0 or left > state.survey.countdown_seconds:
+        return None
+    return math.ceil(left)
 
 
 # --- transitions -------------------------------------------------------------------------
@@ -200,80 +299,194 @@ def current_question(state: KioskState) -> Question:
 
 def _press(state: KioskState, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
     phase, survey = state.phase, state.survey
+    now = at.monotonic
+    if isinstance(phase, Burst):
+        return _burst_press(state, phase, button, at)
+    if isinstance(phase, ThankYou) and phase.pending is not None:
+        return _hold_press(state, phase, phase.pending, button, at)
     if isinstance(phase, ThankYou):
-        if survey.misuse_window_seconds > 0:
-            return _misuse(state, phase, button, at)
-        state, _ = _to_attract(state, at, [])
-        phase = state.phase
-        survey = state.survey
+        if not phase.ready:
+            record = _single_press_record(survey, phase.language, button, at)
+            return _not_an_option(state, button, now), [SaveResponse(record)]
+        state, effects = _to_attract(state, [])
+        return _with_effects(_press(state, button, at), effects)
     if isinstance(phase, Attract):
-        question = survey.first
-        if question.option_for(button) is None:
-            return state, []  # a button the start screen does not offer starts nothing
-        draft = Draft(language=phase.language, started=at, last_press=at.monotonic)
-    else:
-        assert isinstance(phase, Asking)
-        draft = phase.draft
-        question = survey.question(phase.question_id)
+        if survey.first.option_for(button) is None:
+            # Not part of any response: kept as its own misuse row, with a cue on screen.
+            record = _single_press_record(survey, phase.language, button, at)
+            return _not_an_option(state, button, now), [SaveResponse(record), HintButtons(frozenset(survey.first.buttons))]
+        draft = Draft(language=phase.language, started=at, last_press=now)
+        return _take(state, Asking(survey.first.id, draft), button, at, shown=phase)
+    assert isinstance(phase, Asking)
+    if now - phase.draft.last_press >= survey.pause_seconds:
+        phase = replace(phase, draft=replace(phase.draft, suspect=True))
+    return _take(state, phase, button, at, shown=phase)
 
-    draft = replace(draft, presses=draft.presses + (button,), last_press=at.monotonic)
+
+def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Phase) -> tuple[KioskState, list[Effect]]:
+    """Add a press to the response on *asking*, then read it as an answer if it can be one."""
+    survey, now = state.survey, at.monotonic
+    unread = now < asking.shown_at + survey.read_seconds
+    draft = _with_press(asking.draft, button, at, unread)
+    if _is_burst(survey, draft):
+        return _to_burst(state, draft)
+    question = survey.question(asking.question_id)
+    asking = replace(asking, draft=draft)
+    if unread:
+        # Sooner than anyone can read the question: kept in the trail, not an answer, no cue.
+        return replace(state, phase=asking), []
     option = question.option_for(button)
     if option is None:
         # A button this question does not use: kept in the trail, and it proves someone is there.
-        return replace(state, phase=Asking(question.id, draft)), []
+        return _not_an_option(replace(state, phase=asking), button, now), [HintButtons(frozenset(question.buttons))]
 
-    elapsed_ms = round((at.monotonic - draft.started.monotonic) * 1000)
-    answer = Answer(question.id, option.id, button, option.negative, elapsed_ms)
-    draft = replace(draft, answers=draft.answers + (answer,))
+    elapsed_ms = draft.press_ms[-1]
+    draft = replace(draft, answers=draft.answers + (Answer(question.id, option.id, button, option.negative, elapsed_ms),))
+    visible = now + survey.feedback_seconds
+    chosen = Feedback("chosen", button, visible, shown=shown) if survey.feedback_seconds > 0 else None
     following = survey.after(question, option)
     if following is not None:
-        return replace(state, phase=Asking(following.id, draft)), [FlashButton(button), LightButtons(frozenset(following.buttons))]
+        next_phase = Asking(following.id, draft, shown_at=visible)
+        return replace(state, phase=next_phase, feedback=chosen), [FlashButton(button), LightButtons(frozenset(following.buttons))]
 
-    record = _record(survey, draft, at, "completed", "completed")
-    until = at.monotonic + max(survey.thank_you_seconds, survey.misuse_window_seconds)
-    thanks = ThankYou(language=draft.language, negative=record.negative, until=until)
-    return replace(state, phase=thanks), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
+    if chosen is None:  # no moment to wait for: saved at once
+        thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=now)
+        record = _record(survey, draft, at, "completed", "completed")
+        return replace(state, phase=thanks, feedback=None), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
+    hold = now + last_answer_hold(survey)
+    thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=hold, pending=draft, answered=at)
+    return replace(state, phase=thanks, feedback=replace(chosen, until=hold)), [FlashButton(button), LightButtons(frozenset())]
 
 
-def _misuse(state: KioskState, phase: ThankYou, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
-    survey = state.survey
-    record = ResponseRecord(
-        survey_id=survey.id,
-        survey_version=survey.version,
-        language=phase.language,
-        status="abandoned",
-        misuse=True,
-        answers=(),
-        presses=(button,),
-        negative=False,
-        started=at,
-        finished=at,
-        end_reason="misuse",
+def last_answer_hold(survey: Survey) -> float:
+    """How long the last answer stays highlighted, unsaved: long enough that a child's presses
+    right after it (sooner than anyone could read "thank you") are caught as a burst."""
+    return survey.feedback_seconds + survey.read_seconds
+
+
+def _hold_press(state: KioskState, phase: ThankYou, draft: Draft, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
+    """A press right after the last answer: part of that response's trail, and it holds the
+    thank-you back a little longer (a burst is caught within a few such presses)."""
+    draft = _with_press(draft, button, at, unread=True)
+    if _is_burst(state.survey, draft):
+        return _to_burst(state, draft)
+    hold = at.monotonic + last_answer_hold(state.survey)
+    feedback = replace(state.feedback, until=hold) if state.feedback is not None and state.feedback.kind == "chosen" else state.feedback
+    return replace(state, phase=replace(phase, pending=draft, shown_at=hold), feedback=feedback), []
+
+
+def _to_burst(state: KioskState, draft: Draft) -> tuple[KioskState, list[Effect]]:
+    """The start screen returns with every LED dark: nothing rewards the presses that follow."""
+    return replace(state, phase=Burst(language=state.survey.default_language, draft=draft), feedback=None), [LightButtons(frozenset())]
+
+
+def _burst_press(state: KioskState, phase: Burst, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
+    effects: list[Effect] = []
+    draft = phase.draft
+    if len(draft.presses) >= MAX_PRESSES_PER_ROW:
+        effects.append(SaveResponse(_burst_record(state.survey, draft, at)))
+        draft = Draft(language=draft.language, started=at, last_press=at.monotonic)
+    return replace(state, phase=replace(phase, draft=_with_press(draft, button, at))), effects
+
+
+def _with_press(draft: Draft, button: int, at: Instant, unread: bool = False) -> Draft:
+    offset = round((at.monotonic - draft.started.monotonic) * 1000)
+    return replace(
+        draft, presses=draft.presses + (button,), press_ms=draft.press_ms + (offset,), last_press=at.monotonic, unread=draft.unread + unread
     )
-    until = max(phase.until, at.monotonic + survey.misuse_window_seconds)
-    return replace(state, phase=replace(phase, until=until)), [SaveResponse(record)]
+
+
+def _is_burst(survey: Survey, draft: Draft) -> bool:
+    if len(draft.presses) >= MAX_PRESSES_PER_ROW:
+        return True
+    count = survey.burst_presses
+    if count == 0:
+        return False  # burst detection is off
+    if draft.unread >= UNREAD_PRESSES_FOR_BURST:
+        return True
+    if len(draft.press_ms) < count:
+        return False
+    return draft.press_ms[-1] - draft.press_ms[-count] < survey.burst_window_seconds * 1000
+
+
+def _not_an_option(state: KioskState, button: int, now: float) -> KioskState:
+    if state.feedback is not None and state.feedback.kind == "chosen":
+        return state  # the answer just given stays highlighted for its moment
+    return replace(state, feedback=Feedback("not_an_option", button, now + NOT_AN_OPTION_SECONDS))
+
+
+def _with_effects(result: tuple[KioskState, list[Effect]], before: list[Effect]) -> tuple[KioskState, list[Effect]]:
+    state, effects = result
+    return state, before + effects
 
 
 def _tick(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    """Apply every deadline due by *at*, in order (the loop may have woken late)."""
+    now = at.monotonic
+    if state.feedback is not None and now >= state.feedback.until:
+        state = replace(state, feedback=None)
+    effects: list[Effect] = []
+    while (deadline := _phase_deadline(state)) is not None and now >= deadline:
+        state, more = _deadline_passed(state, at)
+        effects += more
+    return state, effects
+
+
+def _deadline_passed(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    ended = _save_open_response(state, at, "idle")  # a complete one is saved before "thank you" shows
+    if ended is not None:
+        return ended
     phase, survey = state.phase, state.survey
-    deadline = next_deadline(state)
-    if deadline is None or at.monotonic < deadline:
-        return state, []
+    assert isinstance(phase, ThankYou)
+    if not phase.ready and at.monotonic < phase.shown_at + survey.thank_you_seconds:
+        # The handover has passed: the next customer may start; their buttons light up.
+        return replace(state, phase=replace(phase, ready=True)), [LightButtons(frozenset(survey.first.buttons))]
+    return _to_attract(state, [])
+
+
+def _phase_deadline(state: KioskState) -> float | None:
+    phase, survey = state.phase, state.survey
     if isinstance(phase, Asking):
-        record = _record(survey, phase.draft, at, "abandoned", "idle")
-        return _to_attract(state, at, [SaveResponse(record)])
+        return phase.draft.last_press + survey.idle_timeout_seconds
+    if isinstance(phase, Burst):
+        return phase.draft.last_press + survey.burst_window_seconds
     if isinstance(phase, ThankYou):
-        return _to_attract(state, at, [])
-    return replace(state, phase=Attract(_language_after(survey, phase.language), at.monotonic)), []
+        if phase.pending is not None:
+            return phase.shown_at
+        if not phase.ready and survey.handover_seconds < survey.thank_you_seconds:
+            return phase.shown_at + survey.handover_seconds
+        return phase.shown_at + survey.thank_you_seconds
+    return None
+
+
+def _idle_deadline(state: KioskState) -> float | None:
+    phase = state.phase
+    return phase.draft.last_press + state.survey.idle_timeout_seconds if isinstance(phase, Asking) else None
+
+
+def _shutdown(state: KioskState, at: Instant) -> tuple[KioskState, list[Effect]]:
+    return _save_open_response(state, at, "shutdown") or (state, [])
+
+
+def _save_open_response(state: KioskState, at: Instant, reason: Literal["idle", "shutdown"]) -> tuple[KioskState, list[Effect]] | None:
+    """Save the row still open (a response in progress, a burst, a complete one not yet saved); None if there is none."""
+    phase, survey = state.phase, state.survey
+    if isinstance(phase, Asking):
+        return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", reason))])
+    if isinstance(phase, Burst):
+        return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
+    if isinstance(phase, ThankYou) and phase.pending is not None:
+        record = _record(survey, phase.pending, phase.answered or at, "completed", "completed")
+        return replace(state, phase=replace(phase, pending=None, answered=None)), [SaveResponse(record)]
+    return None
 
 
 def _next_language(state: KioskState, at: Instant) -> KioskState:
     phase, survey = state.phase, state.survey
-    if isinstance(phase, Attract):
-        # Restart the rotation timer: the customer chose this language and is reading it.
-        return replace(state, phase=Attract(_language_after(survey, phase.language), at.monotonic))
     if isinstance(phase, Asking):
-        draft = replace(phase.draft, language=_language_after(survey, phase.draft.language), last_press=at.monotonic)
+        draft = phase.draft
+        suspect = draft.suspect or at.monotonic - draft.last_press >= survey.pause_seconds
+        draft = replace(draft, language=_language_after(survey, draft.language), last_press=at.monotonic, suspect=suspect)
         return replace(state, phase=replace(phase, draft=draft))
     return replace(state, phase=replace(phase, language=_language_after(survey, phase.language)))
 
@@ -285,9 +498,9 @@ def _replace_survey(state: KioskState, event: SurveyReplaced) -> tuple[KioskStat
     return replace(state, pending_survey=event.survey), []
 
 
-def _to_attract(state: KioskState, at: Instant, effects: list[Effect]) -> tuple[KioskState, list[Effect]]:
+def _to_attract(state: KioskState, effects: list[Effect]) -> tuple[KioskState, list[Effect]]:
     survey = state.pending_survey or state.survey
-    new_state = KioskState(survey=survey, phase=Attract(survey.default_language, at.monotonic))
+    new_state = KioskState(survey=survey, phase=Attract(survey.default_language))
     return new_state, effects + [LightButtons(frozenset(survey.first.buttons))]
 
 
@@ -299,7 +512,6 @@ def _language_after(survey: Survey, language: str) -> str:
 
 
 def _record(survey: Survey, draft: Draft, at: Instant, status: Status, reason: Literal["completed", "idle", "shutdown"]) -> ResponseRecord:
-    negatives = sum(1 for answer in draft.answers if answer.negative)
     return ResponseRecord(
         survey_id=survey.id,
         survey_version=survey.version,
@@ -308,8 +520,52 @@ def _record(survey: Survey, draft: Draft, at: Instant, status: Status, reason: L
         misuse=False,
         answers=draft.answers,
         presses=draft.presses,
-        negative=survey.is_negative(negatives, len(draft.answers)),
+        negative=_negative(survey, draft),
         started=draft.started,
         finished=at,
         end_reason=reason,
+        press_ms=draft.press_ms,
+        suspect=draft.suspect,
+    )
+
+
+def _negative(survey: Survey, draft: Draft) -> bool:
+    # A suspect response may be two customers' answers: nobody is sent to act on it.
+    negatives = sum(1 for answer in draft.answers if answer.negative)
+    return not draft.suspect and survey.is_negative(negatives, len(draft.answers))
+
+
+def _burst_record(survey: Survey, draft: Draft, at: Instant) -> ResponseRecord:
+    """A burst keeps every press and its timing, and nothing else: no answers, never negative."""
+    return ResponseRecord(
+        survey_id=survey.id,
+        survey_version=survey.version,
+        language=draft.language,
+        status="abandoned",
+        misuse=True,
+        answers=(),
+        presses=draft.presses,
+        negative=False,
+        started=draft.started,
+        finished=at,
+        end_reason="burst",
+        press_ms=draft.press_ms,
+    )
+
+
+def _single_press_record(survey: Survey, language: str, button: int, at: Instant) -> ResponseRecord:
+    """A press that belongs to no response (the thank-you screen, a dark button on the start screen)."""
+    return ResponseRecord(
+        survey_id=survey.id,
+        survey_version=survey.version,
+        language=language,
+        status="abandoned",
+        misuse=True,
+        answers=(),
+        presses=(button,),
+        negative=False,
+        started=at,
+        finished=at,
+        end_reason="misuse",
+        press_ms=(0,),
     )

@@ -174,7 +174,7 @@ def _open_screen(profile: Profile, display: Display):  # type: ignore[no-untyped
     from kiosk.screen import Screen
 
     try:
-        return Screen(profile, display.size, display.mode, display.font)
+        return Screen(profile, display.size, display.mode, display.font, display.branding)
     except Exception as exc:  # pygame.error has no finer type; say what failed and how to fix it
         raise StartupError(
             f"cannot open the display ({display.mode}): {exc}\n"

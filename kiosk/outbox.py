@@ -66,6 +66,8 @@ class Response(BaseModel):
     end_reason = CharField()
     answers = TextField()  # JSON list of answers
     presses = TextField()  # JSON list of button numbers
+    press_ms = TextField(default="[]")  # JSON list: each press's ms since the first, parallel to presses
+    suspect = BooleanField(default=False)  # a pause inside it: maybe two customers
     started_wall = FloatField()
     started_monotonic = FloatField()
     finished_wall = FloatField()
@@ -112,8 +114,15 @@ def _migration_2(db: SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "response_refused" ON "responses" ("refused") WHERE "refused" IS NOT NULL')
 
 
+def _migration_3(db: SqliteDatabase) -> None:
+    # One customer, one response: the timing of every press, and the pause flag. Rows written
+    # before this have no press timing ('[]'); they were never flagged.
+    db.execute_sql("ALTER TABLE responses ADD COLUMN press_ms TEXT NOT NULL DEFAULT '[]'")
+    db.execute_sql("ALTER TABLE responses ADD COLUMN suspect INTEGER NOT NULL DEFAULT 0")
+
+
 #: Numbered migrations; ``PRAGMA user_version`` records how many have run. Append, never edit.
-MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 class OutboxError(RuntimeError):
@@ -262,6 +271,8 @@ class Outbox:
             "end_reason": record.end_reason,
             "answers": json.dumps([asdict(a) for a in record.answers], ensure_ascii=False),
             "presses": json.dumps(list(record.presses)),
+            "press_ms": json.dumps(list(record.press_ms)),
+            "suspect": record.suspect,
             "started_wall": record.started.wall,
             "started_monotonic": record.started.monotonic,
             "finished_wall": record.finished.wall,
@@ -447,6 +458,8 @@ def to_public(row: dict[str, Any]) -> dict[str, Any]:
         "end_reason": row["end_reason"],
         "answers": json.loads(row["answers"]),
         "presses": json.loads(row["presses"]),
+        "press_ms": json.loads(row["press_ms"]),
+        "suspect": bool(row["suspect"]),
         "started": {"wall": row["started_wall"], "monotonic": row["started_monotonic"]},
         "finished": {"wall": row["finished_wall"], "monotonic": row["finished_monotonic"]},
         "boot_id": row["boot_id"],

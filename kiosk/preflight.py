@@ -16,6 +16,7 @@ from pathlib import Path
 from hardware.errors import HardwareError
 from hardware.profiles import Profile, load_profile
 from kiosk.config import (
+    BrandingConfig,
     ConfigError,
     KioskConfig,
     PanelKind,
@@ -70,6 +71,7 @@ class Display:
     mode: ScreenMode
     size: tuple[int, int]
     font: str | None  # None: pygame's bundled font
+    branding: BrandingConfig | None = None  # logo and accent, checked when the config was loaded
 
 
 def parse_size(value: str) -> tuple[int, int]:
@@ -122,7 +124,7 @@ def display_of(options: RunOptions, config: KioskConfig) -> Display:
         font = find_font(config.screen.font)
     except FileNotFoundError as exc:
         raise StartupError(str(exc)) from None
-    return Display(mode, size, font)
+    return Display(mode, size, font, config.branding)
 
 
 def panel_kind_of(options: RunOptions, config: KioskConfig, mode: ScreenMode) -> PanelKind:

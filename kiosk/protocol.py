@@ -189,7 +189,7 @@ class ResponsePayload(msgspec.Struct, forbid_unknown_fields=True):
     status: Literal["completed", "abandoned"]
     misuse: bool
     negative: bool
-    end_reason: Literal["completed", "idle", "shutdown", "misuse"]
+    end_reason: Literal["completed", "idle", "shutdown", "misuse", "burst"]
     answers: Annotated[list[AnswerPayload], msgspec.Meta(max_length=MAX_ANSWERS)]
     presses: Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=99)]], msgspec.Meta(max_length=MAX_PRESSES)]
     started: Moment
@@ -199,6 +199,15 @@ class ResponsePayload(msgspec.Struct, forbid_unknown_fields=True):
     # Version 2: the device id the response was recorded under. The fleet stores it only under
     # that device (the topic's) and refuses it otherwise: answers never move to another device.
     device_id: DeviceId | None = None
+    # One customer, one response (protocol 2; a version-1 kiosk sends neither): each press's
+    # offset in ms from the response's first press, parallel to `presses`; and whether a pause
+    # inside the response means it may hold two customers' answers (never negative then).
+    press_ms: Annotated[list[Count], msgspec.Meta(max_length=MAX_PRESSES)] = []
+    suspect: bool = False
+
+    def __post_init__(self) -> None:
+        if self.press_ms and len(self.press_ms) != len(self.presses):
+            raise ValueError(f"press_ms has {len(self.press_ms)} entries for {len(self.presses)} presses (it must have one per press, or none)")
 
 
 class Upload(msgspec.Struct, forbid_unknown_fields=True):

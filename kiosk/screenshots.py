@@ -1,32 +1,64 @@
 """Every screen a survey can show, rendered off-screen to PNG files.
 
 Head office reviews a new survey's wording and layout before pushing it; technicians
-compare a kiosk's screen with the expected one; the docs show them.
+compare a kiosk's screen with the expected one; the docs show them. ``simulate`` writes how
+a screenshot looks with each kind of colour blindness and in greyscale (``make screenshots``
+does it for the start screen), so anyone can see the palette's claim for themselves.
+
+    python -m kiosk.screenshots simulate docs/screenshots/800x480/attract-tr.png --out docs/screenshots/colour-vision
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 from hardware.profiles import Profile
 from kiosk.clock import Instant
+from kiosk.colour import SIMULATED, Vision, simulate_pixels
 from kiosk.flow import Answer, Asking, Attract, Draft, KioskState, ThankYou
 from kiosk.screen import Screen
 from kiosk.survey import Survey
 from kiosk.view import View, view_of
 
 
-def all_views(survey: Survey) -> list[tuple[str, View]]:
-    """(name, view) for the start screen, each question and both thank-you screens, per language."""
+def all_views(survey: Survey, feedback: bool = True) -> list[tuple[str, View]]:
+    """(name, view) for the start screen, each question and both thank-you screens, per language;
+    with *feedback*, also the moments after a press (chosen card, not-an-option cue, idle
+    countdown, thank-you ready for the next customer)."""
     moment = Instant(0.0, 0.0, True)
     views: list[tuple[str, View]] = []
     for language in survey.languages:
-        views.append((f"attract-{language}", view_of(KioskState(survey, Attract(language, 0.0)))))
+        attract = view_of(KioskState(survey, Attract(language)), 0.0)
+        views.append((f"attract-{language}", attract))
+        questions = []
         for question in survey.questions:
             draft = Draft(language=language, started=moment, last_press=0.0, answers=_answers_leading_to(survey, question.id))
-            views.append((f"question-{question.id}-{language}", view_of(KioskState(survey, Asking(question.id, draft)))))
-        views.append((f"thank-you-{language}", view_of(KioskState(survey, ThankYou(language, False, 0.0)))))
-        views.append((f"thank-you-negative-{language}", view_of(KioskState(survey, ThankYou(language, True, 0.0)))))
+            view = view_of(KioskState(survey, Asking(question.id, draft)), 0.0)
+            views.append((f"question-{question.id}-{language}", view))
+            questions.append(view)
+        thanks = view_of(KioskState(survey, ThankYou(language, False, 0.0)), 0.0)
+        views.append((f"thank-you-{language}", thanks))
+        views.append((f"thank-you-negative-{language}", view_of(KioskState(survey, ThankYou(language, True, 0.0)), 0.0)))
+        if feedback:
+            views += _feedback_views(survey, language, attract, questions, thanks)
+    return views
+
+
+def _feedback_views(survey: Survey, language: str, attract: View, questions: list[View], thanks: View) -> list[tuple[str, View]]:
+    """What the screen shows for a moment after a press, as the flow describes it in a View."""
+    views = [(f"attract-chosen-{language}", replace(attract, chosen_button=attract.options[-2].button))]
+    buttons = set(survey.buttons)
+    for question, view in zip(survey.questions, questions):
+        unused = sorted(buttons - set(question.buttons))
+        if unused:
+            views.append((f"question-{question.id}-not-an-option-{language}", replace(view, not_an_option_button=unused[0])))
+            break
+    if len(questions) > 1:
+        views.append((f"question-{survey.questions[1].id}-countdown-{language}", replace(questions[1], countdown=3)))
+    views.append((f"thank-you-ready-{language}", replace(thanks, next_ready=True)))
     return views
 
 
@@ -44,13 +76,45 @@ def _answers_leading_to(survey: Survey, question_id: str) -> tuple[Answer, ...]:
     return paths[question_id]
 
 
-def render_all(survey: Survey, profile: Profile, size: tuple[int, int], out_dir: Path) -> list[Path]:
-    screen = Screen(profile, size, "headless")
+def render_all(survey: Survey, profile: Profile, size: tuple[int, int], out_dir: Path, branding=None) -> list[Path]:  # type: ignore[no-untyped-def]
+    screen = Screen(profile, size, "headless", branding=branding)
     paths = []
     try:
         for name, view in all_views(survey):
-            screen.show(view)
+            screen.show(view, force=True)
             paths.append(screen.save(out_dir / f"{size[0]}x{size[1]}" / f"{name}.png"))
     finally:
         screen.close()
     return paths
+
+
+def simulate(png: Path, vision: Vision, out: Path) -> Path:
+    """Write *png* as seen with *vision* (Machado et al. 2009 dichromacy, or greyscale) to *out*."""
+    import pygame
+
+    image = pygame.image.load(str(png))
+    size = image.get_size()
+    pixels = simulate_pixels(pygame.image.tobytes(image, "RGB"), vision)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pygame.image.save(pygame.image.frombytes(pixels, size, "RGB"), str(out))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.screenshots", description="Colour-vision simulations of screenshots (for the docs).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    simulate_parser = commands.add_parser("simulate", help="write a screenshot as seen with each colour-vision deficiency and in greyscale")
+    simulate_parser.add_argument("png", type=Path, nargs="+")
+    simulate_parser.add_argument("--out", type=Path, required=True, help="directory for NAME-VISION.png")
+    args = parser.parse_args(argv)
+    for png in args.png:
+        if not png.is_file():
+            print(f"error: {png} not found\n  fix: run `kiosk screenshot` first (make screenshots does both)", file=sys.stderr)
+            return 2
+        for vision in SIMULATED:
+            print(simulate(png, vision, args.out / f"{png.stem}-{vision}.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

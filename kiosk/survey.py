@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -25,10 +25,19 @@ MIN_OPTIONS = 2
 MAX_OPTIONS = 5
 MAX_BUTTON = 9
 
+#: How a question's options look. A scale runs from the worst answer (button 1 side) to the
+#: best and shows valence colours and faces; a choice (reasons, topics) shows one neutral
+#: colour and, optionally, an icon per option.
+QuestionKind = Literal["scale", "choice"]
+#: The icons a choice option may name (drawn by kiosk/faces.py, also on the button caps).
+ICON_NAMES = ("clock", "person", "sparkle", "tag", "check", "cross", "question")
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 DEFAULT_SURVEY_PATH = Path(__file__).with_name("surveys") / "default.toml"
+
+DEFAULT_HANDOVER_SECONDS = 1.5
 
 
 class SurveyError(ValueError):
@@ -52,6 +61,7 @@ class _RawOption(msgspec.Struct, forbid_unknown_fields=True):
     label: dict[str, str]
     negative: bool = False
     next: str | None = None
+    icon: str | None = None
 
 
 class _RawQuestion(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,6 +70,7 @@ class _RawQuestion(msgspec.Struct, forbid_unknown_fields=True):
     options: list[_RawOption]
     follow_up: bool = False
     next: str | None = None
+    kind: QuestionKind = "scale"
 
 
 class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,10 +81,18 @@ class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
     thank_you: dict[str, str]
     questions: list[_RawQuestion]
     thank_you_negative: dict[str, str] | None = None
-    idle_timeout_seconds: float = 20.0
-    thank_you_seconds: float = 5.0
-    misuse_window_seconds: float = 4.0
-    attract_rotate_seconds: float = 6.0
+    # Timing: one customer, one response (docs/survey-format.md explains each value).
+    idle_timeout_seconds: float = 9.0
+    countdown_seconds: float = 4.0
+    pause_seconds: float = 5.0
+    read_seconds: float = 0.5
+    feedback_seconds: float = 0.3
+    burst_presses: int = 4
+    burst_window_seconds: float = 2.0
+    thank_you_seconds: float = 4.0
+    handover_seconds: float | None = None  # 1.5 unless given (or given by its old name)
+    misuse_window_seconds: float | None = None  # the old name of handover_seconds, still read
+    attract_rotate_seconds: float | None = None  # no longer used: the start screen shows two languages at once
     negative_threshold: float = 0.5
 
 
@@ -87,6 +106,7 @@ class Option:
     label: dict[str, str]
     negative: bool
     next: str | None
+    icon: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,7 @@ class Question:
     options: tuple[Option, ...]
     follow_up: bool
     next: str | None
+    kind: QuestionKind = "scale"
 
     def option_for(self, button: int) -> Option | None:
         for option in self.options:
@@ -120,9 +141,14 @@ class Survey:
     thank_you_negative: dict[str, str]
     questions: tuple[Question, ...]
     idle_timeout_seconds: float
+    countdown_seconds: float
+    pause_seconds: float
+    read_seconds: float
+    feedback_seconds: float
+    burst_presses: int
+    burst_window_seconds: float
     thank_you_seconds: float
-    misuse_window_seconds: float
-    attract_rotate_seconds: float
+    handover_seconds: float
     negative_threshold: float
 
     @property
@@ -218,6 +244,8 @@ _FIELD_HINTS = {
     "button": "the physical button number, 1 for the leftmost",
     "negative": "true or false",
     "follow_up": "true or false",
+    "kind": '"scale" (faces and valence colours, worst answer on button 1) or "choice" (one neutral colour, optional icons)',
+    "icon": f"one of {', '.join(ICON_NAMES)}",
 }
 
 
@@ -300,9 +328,14 @@ class _Checker:
             thank_you_negative=dict(raw.thank_you_negative or raw.thank_you),
             questions=questions,
             idle_timeout_seconds=raw.idle_timeout_seconds,
+            countdown_seconds=raw.countdown_seconds,
+            pause_seconds=raw.pause_seconds,
+            read_seconds=raw.read_seconds,
+            feedback_seconds=raw.feedback_seconds,
+            burst_presses=raw.burst_presses,
+            burst_window_seconds=raw.burst_window_seconds,
             thank_you_seconds=raw.thank_you_seconds,
-            misuse_window_seconds=raw.misuse_window_seconds,
-            attract_rotate_seconds=raw.attract_rotate_seconds,
+            handover_seconds=self.handover_seconds(),
             negative_threshold=raw.negative_threshold,
         )
 
@@ -320,15 +353,36 @@ class _Checker:
         raw = self.raw
         ranges = {
             "idle_timeout_seconds": (5, 600),
+            "countdown_seconds": (0, 30),
+            "pause_seconds": (1, 600),
+            "read_seconds": (0, 2),
+            "feedback_seconds": (0, 1),
+            "burst_window_seconds": (0.1, 10),
             "thank_you_seconds": (1, 60),
+            "handover_seconds": (0, 60),
             "misuse_window_seconds": (0, 60),
             "attract_rotate_seconds": (0, 600),
             "negative_threshold": (0.01, 1),
         }
         for name, (low, high) in ranges.items():
             value = getattr(raw, name)
-            if not low <= value <= high:
+            if value is not None and not low <= value <= high:
                 raise self.fail(name, f"{value:g} is out of range", f"use a value from {low:g} to {high:g}")
+        if raw.burst_presses != 0 and not 2 <= raw.burst_presses <= 50:
+            raise self.fail("burst_presses", f"{raw.burst_presses} is out of range", "use a whole number from 2 to 50, or 0 to turn burst detection off")
+        if raw.countdown_seconds > raw.idle_timeout_seconds:
+            raise self.fail("countdown_seconds", f"the countdown ({raw.countdown_seconds:g} s) is longer than idle_timeout_seconds ({raw.idle_timeout_seconds:g} s)", "count down at most the whole idle timeout; 4 is usual")
+        if raw.handover_seconds is not None and raw.misuse_window_seconds is not None:
+            raise self.fail("misuse_window_seconds", "both handover_seconds and its old name misuse_window_seconds are given", "keep handover_seconds and remove misuse_window_seconds")
+        handover = self.handover_seconds()
+        name = "misuse_window_seconds" if raw.misuse_window_seconds is not None else "handover_seconds"
+        if handover > raw.thank_you_seconds:
+            raise self.fail(name, f"the handover ({handover:g} s) is longer than the thank-you screen ({raw.thank_you_seconds:g} s)", "make it at most thank_you_seconds; 1.5 is usual")
+
+    def handover_seconds(self) -> float:
+        raw = self.raw
+        given = raw.handover_seconds if raw.handover_seconds is not None else raw.misuse_window_seconds
+        return DEFAULT_HANDOVER_SECONDS if given is None else given
 
     def check_text(self, place: str, text: dict[str, str]) -> None:
         for language in self.raw.languages:
@@ -375,12 +429,34 @@ class _Checker:
                     raise self.fail(oplace, f"button {ro.button} is already used by another option of this question", "give every option of a question its own button")
                 buttons.add(ro.button)
                 self.check_text(f"{oplace} → label", ro.label)
-                options.append(Option(ro.id, ro.button, dict(ro.label), ro.negative, ro.next))
+                self.check_icon(oplace, rq.kind, ro.icon)
+                options.append(Option(ro.id, ro.button, dict(ro.label), ro.negative, ro.next, ro.icon))
             options.sort(key=lambda option: option.button)
-            questions.append(Question(rq.id, dict(rq.text), tuple(options), rq.follow_up, rq.next))
+            if rq.kind == "scale":
+                self.check_scale_order(place, options)
+            questions.append(Question(rq.id, dict(rq.text), tuple(options), rq.follow_up, rq.next, rq.kind))
         if questions[0].follow_up:
             raise self.fail(f'questions[1] "{questions[0].id}"', "the first question is marked follow_up", "the survey starts with its first question; move the follow-up after its parent")
         return tuple(questions)
+
+    def check_icon(self, place: str, kind: str, icon: str | None) -> None:
+        if icon is None:
+            return
+        if kind == "scale":
+            raise self.fail(f"{place} → icon", "a scale question shows faces, not icons", 'remove the icon, or make the question kind = "choice"')
+        if icon not in ICON_NAMES:
+            raise self.fail(f"{place} → icon", f'no icon called "{icon}"', f"use one of {', '.join(ICON_NAMES)}, or leave icon out")
+
+    def check_scale_order(self, place: str, options: list[Option]) -> None:
+        """A scale is drawn worst (left) to best (right): a negative answer right of a
+        positive one would get a happier face and colour than it means."""
+        for left, right in zip(options, options[1:]):
+            if right.negative and not left.negative:
+                raise self.fail(
+                    f'{place} → options "{right.id}"',
+                    f'"{right.id}" (button {right.button}) is negative but "{left.id}" left of it (button {left.button}) is not: a scale runs from the worst answer on the left to the best',
+                    'put the negative answers on the lowest buttons, or write kind = "choice" if no answer is better than another',
+                )
 
     def check_branching(self, questions: tuple[Question, ...]) -> None:
         ids = {q.id for q in questions}
@@ -397,7 +473,8 @@ class _Checker:
                     raise self.fail(target_place, "the question leads to itself", "point next at a later question or \"end\"")
         survey_stub = Survey(
             id="", version=1, languages=(), welcome={}, thank_you={}, thank_you_negative={}, questions=questions,
-            idle_timeout_seconds=0, thank_you_seconds=0, misuse_window_seconds=0, attract_rotate_seconds=0, negative_threshold=1,
+            idle_timeout_seconds=0, countdown_seconds=0, pause_seconds=0, read_seconds=0, feedback_seconds=0, burst_presses=0, burst_window_seconds=0,
+            thank_you_seconds=0, handover_seconds=0, negative_threshold=1,
         )
         reached = {questions[0].id}
         self.walk(survey_stub, questions[0], [questions[0].id], reached, set())

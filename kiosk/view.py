@@ -3,16 +3,20 @@
 The screen draws a ``View`` and knows nothing of surveys or flow phases; the flow knows
 nothing of pixels. Keeping this translation pure lets tests check every screen's words
 without a display, and lets the screen redraw only when the view really changed.
+
+A view holds no timing: the flow decides how long press feedback lasts and clears it at a
+deadline, and ``view_of`` takes the current (monotonic) time only to say how many whole
+seconds an idle countdown has left, so the view changes once a second at most.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
-from kiosk.flow import Asking, Attract, KioskState, ThankYou, current_question
-from kiosk.survey import Question, Survey
+from kiosk.flow import Attract, Burst, KioskState, Phase, ThankYou, countdown
+from kiosk.survey import Question, QuestionKind, Survey
 
 #: How each language names itself, for the language hint on the start screen.
 LANGUAGE_NAMES = {
@@ -34,12 +38,23 @@ LANGUAGE_NAMES = {
 class OptionView:
     button: int
     label: str
+    icon: str | None = None  # choice questions only (a scale shows faces by position)
+
+
+@dataclass(frozen=True)
+class SecondaryText:
+    """The start screen's words in a second language, drawn smaller under the primary ones."""
+
+    language: str
+    heading: str
+    text: str
+    options: tuple[OptionView, ...]
 
 
 @dataclass(frozen=True)
 class View:
     kind: Literal["attract", "question", "thank_you"]
-    language: str
+    language: str  # the primary language: everything above is in it
     heading: str
     text: str
     options: tuple[OptionView, ...] = ()
@@ -47,16 +62,42 @@ class View:
     step: int = 0  # questions answered so far + 1 (0 where no progress is shown)
     steps: int = 0  # step + the longest remaining path
     negative: bool = False
+    #: The card of this button is highlighted as just chosen (this view is the screen it was chosen on).
+    chosen_button: int | None = None
+    #: This button was pressed but is not an option on this screen: a subtle "not an option" cue.
+    not_an_option_button: int | None = None
+    #: Whole seconds left before a mid-survey reset, only during its last few seconds; else None.
+    countdown: int | None = None
+    #: Start screen only: the same words in a second language (None with a one-language survey).
+    secondary: SecondaryText | None = None
+    #: Thank-you only: the handover has passed and the first question's buttons are lit again,
+    #: so a press now is the next customer's first answer.
+    next_ready: bool = False
+    #: How the options look: "scale" (valence colours and faces, worst on the left) or
+    #: "choice" (one neutral colour, optional icons).
+    question_kind: QuestionKind = "scale"
 
 
-def view_of(state: KioskState) -> View:
-    phase, survey = state.phase, state.survey
+def view_of(state: KioskState, now: float) -> View:
+    """The view of *state* at monotonic time *now* (used only for the countdown)."""
+    feedback = state.feedback
+    if feedback is not None and feedback.kind == "chosen" and feedback.shown is not None:
+        # For a moment the answered screen stays, with the chosen card lit; the flow has moved on.
+        return replace(_phase_view(state.survey, feedback.shown), chosen_button=feedback.button)
+    view = _phase_view(state.survey, state.phase)
+    if feedback is not None and feedback.kind == "not_an_option":
+        view = replace(view, not_an_option_button=feedback.button)
+    left = countdown(state, now)
+    return view if left is None else replace(view, countdown=left)
+
+
+def _phase_view(survey: Survey, phase: Phase) -> View:
     if isinstance(phase, ThankYou):
         texts = survey.thank_you_negative if phase.negative else survey.thank_you
-        return View(kind="thank_you", language=phase.language, heading="", text=texts[phase.language], negative=phase.negative)
+        return View(kind="thank_you", language=phase.language, heading="", text=texts[phase.language], negative=phase.negative, next_ready=phase.ready)
 
-    question = current_question(state)
-    if isinstance(phase, Attract):
+    if isinstance(phase, (Attract, Burst)):
+        question = survey.first
         language = phase.language
         names = tuple(LANGUAGE_NAMES.get(code, code.upper()) for code in survey.languages) if len(survey.languages) > 1 else ()
         return View(
@@ -66,9 +107,11 @@ def view_of(state: KioskState) -> View:
             text=question.text[language],
             options=_options(question, language),
             languages=names,
+            secondary=_secondary(survey, question, language),
+            question_kind=question.kind,
         )
 
-    assert isinstance(phase, Asking)
+    question = survey.question(phase.question_id)
     language = phase.draft.language
     answered = len(phase.draft.answers)
     return View(
@@ -79,11 +122,26 @@ def view_of(state: KioskState) -> View:
         options=_options(question, language),
         step=answered + 1,
         steps=answered + _longest_path(survey, question.id),
+        question_kind=question.kind,
     )
 
 
+def _secondary_language(survey: Survey, primary: str) -> str | None:
+    """The language shown small beside *primary*: the survey's default one, or after it the second."""
+    if len(survey.languages) < 2:
+        return None
+    return survey.languages[1] if primary == survey.default_language else survey.default_language
+
+
+def _secondary(survey: Survey, question: Question, primary: str) -> SecondaryText | None:
+    language = _secondary_language(survey, primary)
+    if language is None:
+        return None
+    return SecondaryText(language, survey.welcome[language], question.text[language], _options(question, language))
+
+
 def _options(question: Question, language: str) -> tuple[OptionView, ...]:
-    return tuple(OptionView(option.button, option.label[language]) for option in question.options)
+    return tuple(OptionView(option.button, option.label[language], option.icon) for option in question.options)
 
 
 @lru_cache(maxsize=256)

@@ -46,7 +46,8 @@ def test_presses_reach_the_fleet_store_exactly_once(fleet_server, fleet_env, tmp
     config = tmp_path / "kiosk.toml"
     added = run("fleet", "device", "add", "kiosk-e2e", "--site", "Gaziantep Şahinbey", "--out", str(config), "--broker-url", f"mqtt://127.0.0.1:{fleet_server}", "--allow-loopback", env=fleet_env)
     assert added.returncode == 0, added.stderr
-    script = "3\n4\nwait 0.3\n2\n2\nwait 4.5\n1\n1\n1\nwait 2\n"  # a happy customer, a child on the thank-you screen, an unhappy customer
+    # A happy customer, a child on the thank-you screen, an unhappy customer (people press a second apart).
+    script = "3\nwait 1\n4\nwait 1\n2\n2\nwait 4.5\n1\nwait 1\n1\nwait 1\n1\nwait 2\n"
     kiosk = run("kiosk", "run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(tmp_path / "kiosk"), stdin=script, env=fleet_env)
     assert kiosk.returncode == 0, kiosk.stdout + kiosk.stderr
 

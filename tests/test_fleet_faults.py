@@ -39,7 +39,7 @@ import pytest
 from fleet.broker import BrokerFiles, find_mosquitto, render_config
 from kiosk.outbox import DB_FILENAME
 from kiosk.protocol import PROTOCOL_VERSION, Ack, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, decode, encode, topic
-from kiosk.survey import DEFAULT_SURVEY_PATH
+from tests import scenarios
 from tests.mqtt_helpers import Client, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -332,12 +332,9 @@ class Kiosk:
 
 @pytest.fixture(scope="module")
 def survey_file(tmp_path_factory) -> Path:
-    """The default survey with no misuse window: a press on thank-you starts the next customer."""
-    text = DEFAULT_SURVEY_PATH.read_text()
-    text = text.replace("misuse_window_seconds = 3", "misuse_window_seconds = 0").replace("thank_you_seconds = 4", "thank_you_seconds = 1")
-    assert "misuse_window_seconds = 0" in text
+    """The default survey at machine speed: a press on thank-you starts the next customer."""
     path = tmp_path_factory.mktemp("survey") / "fast.toml"
-    path.write_text(text)
+    path.write_text(scenarios.survey_text(**scenarios.MACHINE_SPEED), encoding="utf-8")
     return path
 
 

@@ -218,4 +218,7 @@ def to_payload(row: dict[str, Any]) -> ResponsePayload:
         finished=Moment(**row["finished"]),
         boot_id=row["boot_id"],
         clock_synced=row["clock_synced"],
+        # Rows made before the outbox recorded press timing (and the fleet simulator's) have neither.
+        press_ms=row.get("press_ms", [])[:MAX_PRESSES],
+        suspect=row.get("suspect", False),
     )

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from hardware.errors import PanelError
-from hardware.gpio import FLASH_SECONDS, LIT_BRIGHTNESS, GpioPanel
+from hardware.gpio import FLASH_SECONDS, HINT_SECONDS, LIT_BRIGHTNESS, GpioPanel
 from hardware.panel import ButtonPress, LanguagePress
 from hardware.profiles import load_profile, parse_profile
 from kiosk.app import Kiosk
-from kiosk.flow import Asking, Attract, ThankYou
+from kiosk.flow import Asking, Attract, ThankYou, last_answer_hold
 from kiosk.outbox import Outbox
 from kiosk.screen import Screen
 
@@ -73,6 +73,19 @@ def test_light_and_flash(mock_factory, profile):
     assert panel.led_value(2) == 1
     assert panel.settle(FLASH_SECONDS * 10)
     assert [panel.led_value(n) for n in (1, 2, 3, 4)] == [0, 0, 1, 0]
+    panel.close()
+
+
+def test_a_hint_blinks_the_lit_buttons_off_once_and_never_cuts_a_flash_short(mock_factory, profile):
+    panel = GpioPanel(profile, pin_factory=mock_factory)
+    panel.light(frozenset({1, 4}))
+    panel.hint(frozenset({1, 4}))
+    assert [panel.led_value(n) for n in (1, 2, 3, 4)] == [0, 0, 0, 0]
+    assert panel.settle(HINT_SECONDS * 20)
+    assert [panel.led_value(n) for n in (1, 2, 3, 4)] == [1, 0, 0, 1]
+    panel.flash(4)
+    panel.hint(frozenset({1, 4}))
+    assert [panel.led_value(n) for n in (1, 2, 3, 4)] == [0, 0, 0, 1]
     panel.close()
 
 
@@ -152,11 +165,16 @@ def test_mock_presses_answer_the_survey_end_to_end(kiosk, mock_factory, clock):
     clock.advance(1)
     press(mock_factory, 6)  # button 2: staff
     drain(kiosk)
+    assert kiosk.screen.layout.cards.keys() == {1, 2, 3, 4}  # for a moment the chosen card on "what went wrong?"
+    clock.advance(kiosk.state.survey.feedback_seconds)
+    kiosk.tick()
     assert kiosk.screen.layout.cards.keys() == {1, 4}  # "would you recommend us?": no or yes
     clock.advance(1)
     press(mock_factory, 19)  # button 4: hmm, "yes" — would recommend anyway
     drain(kiosk)
     assert isinstance(kiosk.state.phase, ThankYou)
+    clock.advance(last_answer_hold(kiosk.state.survey))
+    kiosk.tick()  # the chosen card's moment is over: saved, then "thank you" drawn
     (row,) = kiosk.outbox.responses()
     assert [a["option"] for a in row["answers"]] == ["very-unhappy", "staff", "yes"]
     assert row["device_id"] == "gpio-test" and row["status"] == "completed"
@@ -172,7 +190,7 @@ def test_language_button_switches_the_screen(kiosk, mock_factory, profile):
     press(mock_factory, profile.language_pin)
     drain(kiosk)
     assert kiosk.state.phase.language == "en"
-    assert " ".join(kiosk.screen.layout.text_lines) == "Were you satisfied with our service today?"
+    assert " ".join(kiosk.screen.layout.text_lines) == "How was your visit?"
 
 
 def test_a_press_after_the_idle_timeout_starts_a_new_response_even_if_the_loop_woke_late(kiosk, mock_factory, clock, survey):

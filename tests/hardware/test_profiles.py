@@ -15,8 +15,17 @@ def test_bundled_profiles_have_four_and_five_buttons():
 def test_buttons_are_spread_evenly_left_to_right_with_their_colours():
     profile = load_profile("arcade-4")
     assert [b.position for b in profile.buttons] == [0.125, 0.375, 0.625, 0.875]
-    assert profile.button(1).colour == (0xD3, 0x2F, 0x2F)
+    assert profile.button(1).colour == (0xB7, 0x1C, 0x1C)
     assert profile.language_pin == 17
+
+
+def test_bundled_profiles_record_the_printed_caps_colours():
+    """The caps in hardware/button-caps carry the screen's scale colours; the profiles say so."""
+    from kiosk.palette import scale_steps
+
+    for name in ("arcade-4", "arcade-5"):
+        profile = load_profile(name)
+        assert [b.colour for b in profile.buttons] == [colour for colour, _ in scale_steps(len(profile.buttons))]
 
 
 def test_profile_can_be_loaded_by_path(tmp_path):

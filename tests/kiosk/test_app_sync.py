@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hardware.panel import ButtonPress
 from hardware.scripted import ScriptedPanel
+from kiosk import flow
 from kiosk import outbox as outbox_module
 from kiosk.app import Kiosk, Stamped
 from kiosk.outbox import Outbox
@@ -27,6 +28,8 @@ def test_answers_the_full_disk_held_back_wake_the_sync_when_written(profile, sur
         before = outbox.health().unsent
         for button in (3, 4):  # a happy customer, recommends: the response completes
             kiosk.handle(Stamped(ButtonPress(button), clock.advance(1)))
+        clock.advance(flow.last_answer_hold(survey))
+        kiosk.tick()  # and is saved, before "thank you" shows
         assert outbox.unsaved >= 2 and woken == [before], "told, but its answer is not on the card yet"
         waiting = outbox.unsaved
         db.execute_sql("PRAGMA max_page_count = 1073741823")  # space again

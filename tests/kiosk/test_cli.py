@@ -33,7 +33,27 @@ def responses(data_dir, *extra):
 def test_validate_a_good_survey():
     result = kiosk("validate", str(DEFAULT_SURVEY_PATH), "--profile", "arcade-4")
     assert result.returncode == 0
-    assert "ok:" in result.stdout and "what-went-wrong  (follow-up)" in result.stdout
+    assert "ok:" in result.stdout and "what-went-wrong  (follow-up): choice" in result.stdout
+    assert "legible on pi-7in" in result.stdout and "warning" not in result.stderr
+
+
+def test_validate_warns_about_words_too_small_to_read_and_names_them(tmp_path):
+    wordy = tmp_path / "wordy.toml"
+    wordy.write_text(DEFAULT_SURVEY_PATH.read_text().replace('label.en = "Bad"', 'label.en = "Rather disappointing"').replace('text.tr = "Ne ters gitti?"', 'text.tr = "Bugün ziyaretiniz sırasında ne ters gitti, lütfen söyleyin?"'))
+    result = kiosk("validate", str(wordy), "--profile", "arcade-4", "--display", "pi-7in", "--display", "22in-1920x1080")
+    assert result.returncode == 0, "too small is a warning, not an error"
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr
+    question, label = sorted(warnings, key=lambda w: "label" in w)
+    assert 'question-what-went-wrong-tr: question "Bugün ziyaretiniz sırasında ne ters gitti, lütfen söyleyin?"' in question and "pi-7in needs at least 48 px" in question
+    assert 'attract-en: label "Rather disappointing"' in label and "pi-7in needs at least 30 px" in label
+    assert result.stderr.count("fix: shorten it to about") == 2
+    assert "legible on 22in-1920x1080" in result.stdout  # the same words are large enough on a bigger panel
+
+
+def test_validate_display_needs_a_profile():
+    result = kiosk("validate", str(DEFAULT_SURVEY_PATH), "--display", "pi-7in")
+    assert result.returncode == 2 and "--display needs --profile" in result.stderr
 
 
 def test_validate_a_broken_survey_names_file_place_and_fix(tmp_path):
@@ -55,7 +75,7 @@ def test_validate_against_a_panel_with_too_few_buttons(tmp_path):
 
 def test_a_scripted_session_is_buffered_and_printed_as_json_lines(tmp_path):
     data = tmp_path / "data"
-    result = run_script(data, "3\n4\nwait 0.2\n1\n1\n")
+    result = run_script(data, "3\nwait 1\n4\nwait 1\n1\n1\n")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = responses(data)
     assert [(r["status"], r["misuse"]) for r in rows] == [("completed", False), ("abandoned", True), ("abandoned", True)]
@@ -67,16 +87,16 @@ def test_a_scripted_session_is_buffered_and_printed_as_json_lines(tmp_path):
 
 def test_end_of_input_mid_survey_saves_it_as_abandoned(tmp_path):
     data = tmp_path / "data"
-    assert run_script(data, "1\n2\n").returncode == 0
+    assert run_script(data, "1\nwait 1\n2\n").returncode == 0
     (row,) = responses(data)
     assert row["status"] == "abandoned" and row["end_reason"] == "shutdown" and len(row["answers"]) == 2
 
 
 def test_an_unknown_button_in_a_script_stops_with_status_2_and_writes_nothing_for_it(tmp_path):
     data = tmp_path / "data"
-    result = run_script(data, "3\n4\nwait 0.1\nwait 5\n7\n")
+    result = run_script(data, "3\nwait 1\n4\nwait 0.1\nwait 5\n7\n")
     assert result.returncode == 2
-    assert "line 5: button 7 is not on panel 'arcade-4'" in result.stdout
+    assert "line 6: button 7 is not on panel 'arcade-4'" in result.stdout
     rows = responses(data)
     assert len(rows) == 1 and rows[0]["status"] == "completed"
 
@@ -188,7 +208,7 @@ def test_wiring_check_presses_are_never_recorded_and_the_next_kiosk_run_is_unaff
 
     assert first_pixel(shot) == HAZARD, "the test screen is marked as such from its edge"
     # The service's normal run on the same data directory records real answers, and only those.
-    assert run_script(data, "3\n4\n").returncode == 0
+    assert run_script(data, "3\nwait 1\n4\nwait 1\n").returncode == 0
     (row,) = responses(data)
     assert [a["option"] for a in row["answers"]] == ["happy", "yes"] and row["presses"] == [3, 4]
 
@@ -269,7 +289,7 @@ def test_a_second_kiosk_on_the_same_data_dir_is_refused_with_who_holds_it(tmp_pa
         # Not even a window opens for the error: the other kiosk has the display.
         windowed = kiosk("run", "--window", "--error-hold", "30", "--data-dir", str(data), timeout=20)
         assert windowed.returncode == 2 and "another kiosk is already running" in windowed.stderr
-        service.stdin.write("3\n4\n")
+        service.stdin.write("3\nwait 1\n4\nwait 1\n")
         service.stdin.close()
         assert service.wait(20) == 0
     finally:

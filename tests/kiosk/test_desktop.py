@@ -88,7 +88,7 @@ def test_keys_in_a_real_window_answer_the_survey(display, tmp_path):
         window = the_window(display, log)
         assert "Geometry: 800x480" in xdotool(display, "getwindowgeometry", window)
         xdotool(display, "windowfocus", "--sync", window)
-        xdotool(display, "key", "--delay", "150", "l", "1", "2", "4")  # English; very unhappy → staff → yes
+        xdotool(display, "key", "--delay", "900", "l", "1", "2", "4")  # English; very unhappy → staff → yes
         assert log.wait_for("thank-you shown"), log.entries
         xdotool(display, "key", "F12")
         assert log.wait_for("screenshot saved"), log.entries

@@ -19,18 +19,16 @@ from pathlib import Path
 import pytest
 
 from kiosk.outbox import DB_FILENAME
-from kiosk.survey import DEFAULT_SURVEY_PATH
+from tests import scenarios
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def fast_survey(tmp_path: Path) -> Path:
-    """The default survey with no misuse window: a press on thank-you starts the next response."""
-    text = DEFAULT_SURVEY_PATH.read_text()
-    text = text.replace("misuse_window_seconds = 3", "misuse_window_seconds = 0").replace("thank_you_seconds = 4", "thank_you_seconds = 1")
+    """The default survey at machine speed: a press on thank-you starts the next response."""
     path = tmp_path / "fast.toml"
-    path.write_text(text)
+    path.write_text(scenarios.survey_text(**scenarios.MACHINE_SPEED), encoding="utf-8")
     return path
 
 

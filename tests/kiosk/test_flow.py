@@ -8,8 +8,14 @@ from hypothesis import strategies as st
 
 from kiosk import flow
 from kiosk.clock import Instant
-from kiosk.flow import Asking, Attract, FlashButton, LightButtons, SaveResponse, ThankYou
+from kiosk.flow import Asking, Attract, Burst, FlashButton, HintButtons, LightButtons, SaveResponse, ThankYou
 from kiosk.survey import parse_survey
+from tests import scenarios
+from tests.dummy_clock import FakeClock
+
+ALL = frozenset({1, 2, 3, 4})
+#: A customer's pace between presses in these tests: well above read_seconds + the chosen feedback.
+PACE = 1.0
 
 
 class Run:
@@ -26,11 +32,20 @@ class Run:
         self.saved += [e.record for e in effects if isinstance(e, SaveResponse)]
         return effects
 
-    def press(self, button, after=0.5):
+    def press(self, button, after=PACE):
         return self.send(flow.Pressed(button, self.clock.advance(after)))
 
     def wait(self, seconds):
         return self.send(flow.Tick(self.clock.advance(seconds)))
+
+    def language(self, after=0.1):
+        return self.send(flow.NextLanguage(self.clock.advance(after)))
+
+    def finish(self, *buttons):
+        """Answer with *buttons* at PACE and let the last answer's moment pass (it is saved then)."""
+        for button in buttons:
+            self.press(button)
+        return self.wait(flow.last_answer_hold(self.state.survey))
 
     @property
     def phase(self):
@@ -43,25 +58,28 @@ def run(survey, clock):
 
 
 def test_starts_on_the_attract_screen_with_the_first_questions_buttons_lit(run):
-    assert isinstance(run.phase, Attract)
-    assert run.phase.language == "tr"
-    assert run.effects == [LightButtons(frozenset({1, 2, 3, 4}))]
+    assert run.phase == Attract("tr")
+    assert run.effects == [LightButtons(ALL)]
 
 
-def test_happy_path_answers_two_questions_then_thanks(run):
+def test_happy_path_answers_two_questions_then_thanks(run, survey):
     effects = run.press(3)
     assert isinstance(run.phase, Asking) and run.phase.question_id == "recommend"
     assert effects == [FlashButton(3), LightButtons(frozenset({1, 4}))]
     effects = run.press(4, after=1.2)
     assert isinstance(run.phase, ThankYou) and not run.phase.negative
-    assert [type(e) for e in effects] == [FlashButton, SaveResponse, LightButtons]
+    assert effects == [FlashButton(4), LightButtons(frozenset())]
+    assert run.saved == []  # for the last chosen card's moment: a burst may still follow
+    effects = run.wait(flow.last_answer_hold(survey))
+    assert [type(e) for e in effects] == [SaveResponse]  # saved before the frame that says thank you
     (record,) = run.saved
-    assert record.status == "completed" and not record.misuse and not record.negative
+    assert record.status == "completed" and not record.misuse and not record.negative and not record.suspect
     assert [(a.question, a.option, a.button) for a in record.answers] == [("satisfaction", "happy", 3), ("recommend", "yes", 4)]
     assert record.answers[1].elapsed_ms == 1200
-    assert record.presses == (3, 4)
+    assert record.presses == (3, 4) and record.press_ms == (0, 1200)
     assert record.language == "tr"
-    assert record.survey_id == "exit-default" and record.survey_version == 1
+    assert record.survey_id == "exit-default" and record.survey_version == 2
+    assert record.finished.monotonic - record.started.monotonic == pytest.approx(1.2)  # the last answer, not the save
 
 
 def test_unhappy_branches_to_the_follow_up_then_rejoins(run):
@@ -69,7 +87,7 @@ def test_unhappy_branches_to_the_follow_up_then_rejoins(run):
     assert run.phase.question_id == "what-went-wrong"
     run.press(2)
     assert run.phase.question_id == "recommend"
-    run.press(1)
+    run.finish(1)
     (record,) = run.saved
     assert [a.question for a in record.answers] == ["satisfaction", "what-went-wrong", "recommend"]
     assert record.negative
@@ -78,12 +96,15 @@ def test_unhappy_branches_to_the_follow_up_then_rejoins(run):
 
 def test_thank_you_ends_after_its_time_and_attract_returns(run, survey):
     run.press(4)
-    run.press(4)
+    run.finish(4)
     run.wait(survey.thank_you_seconds - 0.1)
     assert isinstance(run.phase, ThankYou)
     effects = run.wait(0.2)
     assert isinstance(run.phase, Attract)
-    assert effects == [LightButtons(frozenset({1, 2, 3, 4}))]
+    assert effects == [LightButtons(ALL)]
+
+
+# --- idle, countdown --------------------------------------------------------------------------
 
 
 def test_idle_mid_survey_saves_the_partial_response_as_abandoned(run, survey):
@@ -100,103 +121,257 @@ def test_idle_mid_survey_saves_the_partial_response_as_abandoned(run, survey):
 
 def test_each_press_restarts_the_idle_timer(run, survey):
     run.press(1)
-    run.press(2, after=survey.idle_timeout_seconds - 1)
+    run.press(2, after=survey.pause_seconds - 1)
     run.wait(survey.idle_timeout_seconds - 1)
     assert isinstance(run.phase, Asking)
 
 
-def test_presses_on_the_thank_you_screen_are_saved_as_misuse_and_extend_it(run, survey):
-    run.press(4)
-    run.press(4)
-    for _ in range(20):  # a child on the buttons
-        run.press(2, after=0.1)
-    completed, *misuse = run.saved
-    assert completed.status == "completed"
-    assert len(misuse) == 20
-    assert all(r.misuse and r.answers == () and r.presses == (2,) and r.end_reason == "misuse" for r in misuse)
-    assert isinstance(run.phase, ThankYou)
-    # The screen stays until the window has passed since the *last* press.
-    run.wait(survey.misuse_window_seconds - 0.1)
-    assert isinstance(run.phase, ThankYou)
-    run.wait(0.2)
-    assert isinstance(run.phase, Attract)
+def test_countdown_only_in_the_last_seconds_before_the_reset(run, survey):
     run.press(3)
-    assert isinstance(run.phase, Asking)  # the next customer counts again
+    pressed = run.clock.monotonic
+    assert flow.countdown(run.state, pressed + 1) is None
+    assert flow.countdown(run.state, pressed + survey.idle_timeout_seconds - 2.5) == 3
+    assert flow.countdown(run.state, pressed + survey.idle_timeout_seconds) is None  # reset, not "0"
+    run.wait(survey.feedback_seconds)
+    assert flow.countdown(run.state, pressed + survey.idle_timeout_seconds - 1) == 1
 
 
-def test_misuse_presses_get_no_led_flash(run):
+def test_a_late_press_after_the_idle_timeout_starts_a_new_response(run, survey):
+    run.press(3)
+    effects = run.press(4, after=survey.idle_timeout_seconds + 5)  # no tick ran in between
+    abandoned, = run.saved
+    assert abandoned.status == "abandoned" and [a.option for a in abandoned.answers] == ["happy"]
+    assert run.phase.question_id == "recommend" and [a.option for a in run.phase.draft.answers] == ["very-happy"]
+    assert effects[0] == SaveResponse(abandoned)
+
+
+# --- one customer, one response ---------------------------------------------------------------
+
+
+def test_a_press_after_a_pause_keeps_the_response_whole_but_suspect_and_never_negative(run, survey):
+    run.press(1)  # very unhappy …
+    run.press(4, after=survey.pause_seconds)  # … then "price" after a pause: the same person, or the next?
+    run.finish(4)
+    (record,) = run.saved
+    assert record.suspect and not record.negative and record.status == "completed"
+    assert [a.option for a in record.answers] == ["very-unhappy", "price", "yes"]
+    assert record.press_ms == (0, survey.pause_seconds * 1000, survey.pause_seconds * 1000 + PACE * 1000)
+    assert not run.phase.negative  # the neutral thank-you: the person there may be happy
+
+
+def test_a_language_press_after_a_pause_marks_the_response_too(run, survey):
+    run.press(3)
+    run.language(after=survey.pause_seconds)
+    run.finish(4)
+    assert run.saved[0].suspect and run.saved[0].language == "en"
+
+
+def test_just_under_the_pause_nothing_is_flagged(run, survey):
+    run.press(1)
+    run.press(2, after=survey.pause_seconds - 0.01)
+    run.finish(1)
+    assert not run.saved[0].suspect and run.saved[0].negative
+
+
+def test_a_press_sooner_than_anyone_reads_the_new_question_is_kept_but_no_answer(run, survey):
+    run.press(3)  # → "recommend?"
+    effects = run.press(4, after=0.15)  # a double tap: still showing the chosen card
+    assert effects == [] and run.phase.question_id == "recommend" and len(run.phase.draft.answers) == 1
+    run.press(1, after=survey.feedback_seconds + survey.read_seconds)  # read, then answered
+    run.wait(flow.last_answer_hold(survey))
+    (record,) = run.saved
+    assert record.presses == (3, 4, 1) and [a.option for a in record.answers] == ["happy", "no"]
+
+
+def test_a_burst_becomes_one_misuse_row_with_every_press_and_the_leds_go_dark(run, survey):
+    run.press(2)  # a plausible first answer …
+    run.press(3, after=0.1)  # … a press nobody could have read: a double tap, perhaps …
+    assert isinstance(run.phase, Asking)
+    effects = run.press(3, after=0.1)  # … and a second one: a child
+    assert isinstance(run.phase, Burst) and effects == [LightButtons(frozenset())]
+    run.press(3, after=0.1)
+    for _ in range(10):  # the child goes on: nothing flashes, nothing is saved yet
+        assert run.press(1, after=0.1) == []
+    run.wait(survey.burst_window_seconds - 0.01)
+    assert isinstance(run.phase, Burst)
+    effects = run.wait(0.01)
+    assert isinstance(run.phase, Attract) and effects[-1] == LightButtons(ALL)
+    (record,) = run.saved
+    assert record.misuse and record.end_reason == "burst" and record.status == "abandoned"
+    assert record.answers == () and not record.negative
+    assert record.presses == (2,) + (3,) * (survey.burst_presses - 1) + (1,) * 10
+    assert record.press_ms[-1] == 100 * (len(record.presses) - 1)
+
+
+def test_presses_that_could_each_be_read_are_a_burst_when_too_many_come_too_fast(run, survey):
+    run.press(1)  # → "what went wrong?", readable after feedback_seconds + read_seconds
+    readable = survey.feedback_seconds + survey.read_seconds
+    run.press(5, after=readable)  # not an option …
+    run.press(5, after=0.5)  # … not an option …
+    assert isinstance(run.phase, Asking)
+    run.press(5, after=2 - readable - 0.5 - 0.01)  # … the fourth press within 2 s
+    assert isinstance(run.phase, Burst)
+
+
+def test_a_burst_that_starts_with_a_plausible_last_answer_is_still_caught(run, survey):
+    run.press(3)  # → "recommend?"
+    run.press(1, after=2)  # "no" … a completed negative response, unless:
+    for _ in range(survey.burst_presses - 1):
+        run.press(4, after=0.1)
+    assert isinstance(run.phase, Burst) and run.saved == []
+    run.wait(survey.burst_window_seconds)
+    (record,) = run.saved
+    assert record.misuse and not record.negative and record.status == "abandoned" and record.presses == (3, 1, 4, 4, 4)
+
+
+def test_one_extra_press_after_the_last_answer_joins_its_trail(run, survey):
+    run.press(3)
     run.press(4)
-    run.press(4)
-    effects = run.press(1)
-    assert not any(isinstance(e, FlashButton) for e in effects)
+    run.press(4, after=0.2)
+    assert run.saved == []  # the thank-you waits for the chosen card's moment after that press
+    run.wait(flow.last_answer_hold(survey))
+    (record,) = run.saved
+    assert record.status == "completed" and record.presses == (3, 4, 4) and len(record.answers) == 2
 
 
-def test_without_a_misuse_window_a_press_on_thank_you_starts_the_next_response(survey, clock):
-    run = Run(replace(survey, misuse_window_seconds=0), clock)
-    run.press(4)
-    run.press(4)
-    run.press(3, after=0.2)
-    assert isinstance(run.phase, Asking) and run.phase.draft.answers[0].option == "happy"
-    assert len(run.saved) == 1
+def test_a_very_long_response_is_misuse_and_a_burst_row_is_bounded(run):
+    run.press(3)
+    for _ in range(flow.MAX_PRESSES_PER_ROW - 1):
+        run.press(2, after=0.7)  # not an option on "recommend?", slower than a burst
+    assert isinstance(run.phase, Burst)
+    run.press(2, after=0.05)
+    run.wait(10)
+    first, second = run.saved
+    assert len(first.presses) == flow.MAX_PRESSES_PER_ROW and second.presses == (2,)
+    assert first.misuse and second.misuse
 
 
-def test_a_button_the_question_does_not_use_is_kept_in_the_trail_not_answered(run):
+def test_without_a_feedback_moment_the_next_screen_and_the_save_come_at_once(survey, clock):
+    run = Run(replace(survey, feedback_seconds=0), clock)
+    assert run.press(3) == [FlashButton(3), LightButtons(frozenset({1, 4}))]
+    assert run.state.feedback is None
+    effects = run.press(4)
+    assert [type(e) for e in effects] == [FlashButton, SaveResponse, LightButtons] and run.saved[0].status == "completed"
+
+
+def test_burst_detection_can_be_turned_off(survey, clock):
+    run = Run(replace(survey, burst_presses=0), clock)
+    run.press(3)
+    for _ in range(10):
+        run.press(2, after=0.05)
+    assert isinstance(run.phase, Asking)
+
+
+# --- feedback ---------------------------------------------------------------------------------
+
+
+def test_the_chosen_card_is_state_with_a_deadline(run, survey):
+    run.press(3)
+    assert run.state.feedback == flow.Feedback("chosen", 3, run.clock.monotonic + survey.feedback_seconds, shown=Attract("tr"))
+    assert flow.next_deadline(run.state) == run.clock.monotonic + survey.feedback_seconds
+    run.wait(survey.feedback_seconds)
+    assert run.state.feedback is None
+
+
+def test_a_button_the_question_does_not_use_is_kept_in_the_trail_with_a_cue(run):
     run.press(4)  # → recommend, which uses buttons 1 and 4
     effects = run.press(2)
-    assert effects == [] and run.phase.question_id == "recommend"
-    run.press(1)
+    assert effects == [HintButtons(frozenset({1, 4}))] and run.phase.question_id == "recommend"
+    assert run.state.feedback.kind == "not_an_option" and run.state.feedback.button == 2
+    run.finish(1)
     (record,) = run.saved
     assert record.presses == (4, 2, 1)
     assert [a.button for a in record.answers] == [4, 1]
 
 
-def test_a_button_the_start_screen_does_not_use_starts_nothing(clock):
+def test_a_button_the_start_screen_does_not_use_is_its_own_misuse_row(clock):
     two_buttons = parse_survey(TWO_QUESTIONS)
     run = Run(two_buttons, clock)
     effects = run.press(2)
-    assert effects == [] and isinstance(run.phase, Attract)
+    assert isinstance(run.phase, Attract)
+    (record,) = run.saved
+    assert record.misuse and record.presses == (2,) and record.press_ms == (0,) and record.end_reason == "misuse"
+    assert effects[1:] == [HintButtons(frozenset({1, 3}))]
+    assert run.state.feedback.kind == "not_an_option"
 
 
-def test_attract_rotates_languages_and_the_first_press_keeps_the_shown_one(run, survey):
-    run.wait(survey.attract_rotate_seconds)
-    assert run.phase.language == "en"
-    run.wait(survey.attract_rotate_seconds)
-    assert run.phase.language == "tr"
-    run.wait(survey.attract_rotate_seconds)
-    run.press(4, after=0.1)
-    run.wait(survey.attract_rotate_seconds)  # no rotation mid-survey
+# --- thank-you and the next customer ------------------------------------------------------------
+
+
+def test_presses_before_the_handover_are_misuse_and_do_not_hold_the_next_customer_back(run, survey):
     run.press(4)
-    assert run.saved[0].language == "en"
-    assert run.phase.language == "en"
+    run.finish(4)
+    for _ in range(10):  # a child on the buttons during the thank-you
+        run.press(2, after=survey.handover_seconds / 20)
+    completed, *misuse = run.saved
+    assert completed.status == "completed" and len(misuse) == 10
+    assert all(r.misuse and r.answers == () and r.presses == (2,) and r.end_reason == "misuse" and not r.negative for r in misuse)
+    assert not any(isinstance(e, FlashButton) for e in run.effects)
+    assert run.state.feedback.kind == "not_an_option"
+    effects = run.wait(survey.handover_seconds / 2)  # the handover counts from the thank-you, not from the last press
+    assert run.phase.ready and effects == [LightButtons(ALL)]
+    run.press(3, after=0.1)  # the next customer
+    assert isinstance(run.phase, Asking) and run.phase.draft.answers[0].option == "happy"
+
+
+def test_after_the_handover_a_press_answers_the_first_question(run, survey):
+    run.press(4)
+    run.finish(4)
+    run.wait(survey.handover_seconds)
+    assert isinstance(run.phase, ThankYou) and run.phase.ready
+    run.press(1, after=0.2)
+    assert run.phase.question_id == "what-went-wrong"
+    assert len(run.saved) == 1
+
+
+def test_without_a_handover_the_next_press_starts_at_once(survey, clock):
+    run = Run(replace(survey, handover_seconds=0), clock)
+    run.press(4)
+    run.finish(4)
+    run.press(3, after=0.01)
+    assert isinstance(run.phase, Asking) and run.phase.draft.answers[0].option == "happy"
+
+
+def test_a_late_tick_applies_every_deadline_in_order(run, survey):
+    run.press(4)
+    run.press(4)
+    effects = run.wait(60)  # the loop was busy: the save, then straight past the thank-you
+    assert [type(e) for e in effects] == [SaveResponse, LightButtons]
+    assert isinstance(run.phase, Attract)
+
+
+# --- language ---------------------------------------------------------------------------------
+
+
+def test_the_start_screen_never_changes_by_itself(run):
+    assert flow.next_deadline(run.state) is None and flow.next_wakeup(run.state, run.clock.monotonic) is None
+    run.wait(3600)
+    assert run.phase == Attract("tr")
 
 
 def test_language_button_switches_everywhere_and_resets_on_attract(run, survey):
-    run.send(flow.NextLanguage(run.clock.advance(0.1)))
+    run.language()
     assert run.phase.language == "en"
     run.press(3)
-    run.send(flow.NextLanguage(run.clock.advance(0.1)))
+    run.language()
     assert run.phase.draft.language == "tr"
-    run.send(flow.NextLanguage(run.clock.advance(0.1)))
-    run.press(4)
+    run.language()
+    run.finish(4)
     assert run.saved[0].language == "en"
-    run.send(flow.NextLanguage(run.clock.advance(0.1)))
+    run.language()
     assert run.phase.language == "tr"
     run.wait(survey.thank_you_seconds + 1)
-    assert run.phase == Attract("tr", run.clock.monotonic)
+    assert run.phase == Attract("tr")
 
 
 def test_language_button_mid_survey_counts_as_activity(run, survey):
     run.press(3)
-    run.send(flow.NextLanguage(run.clock.advance(survey.idle_timeout_seconds - 1)))
+    run.language(after=survey.idle_timeout_seconds - 1)
     run.wait(survey.idle_timeout_seconds - 1)
     assert isinstance(run.phase, Asking)
 
 
-def test_single_language_survey_never_rotates(clock):
-    run = Run(parse_survey(TWO_QUESTIONS), clock)
-    assert flow.next_deadline(run.state) is None
-    run.wait(3600)
-    assert run.phase.language == "tr"
+# --- survey replacement, shutdown ---------------------------------------------------------------
 
 
 def test_survey_replaced_on_attract_applies_at_once(run, clock):
@@ -211,7 +386,7 @@ def test_survey_replaced_mid_response_waits_for_the_response_to_end(run, survey,
     new = parse_survey(TWO_QUESTIONS)
     run.send(flow.SurveyReplaced(new, clock.now()))
     assert run.state.survey is survey and run.state.pending_survey is new
-    run.press(4)
+    run.finish(4)
     assert run.saved[0].survey_id == "exit-default"
     run.wait(survey.thank_you_seconds)
     assert run.state.survey is new and run.state.pending_survey is None
@@ -227,6 +402,16 @@ def test_survey_replaced_then_idle_abandon_applies_it(run, survey, clock):
     assert run.state.survey is new
 
 
+def test_survey_replaced_during_a_burst_applies_when_it_ends(run, survey, clock):
+    for _ in range(survey.burst_presses):
+        run.press(1, after=0.1)
+    new = parse_survey(TWO_QUESTIONS)
+    run.send(flow.SurveyReplaced(new, clock.now()))
+    assert isinstance(run.phase, Burst) and run.state.survey is survey
+    run.wait(survey.burst_window_seconds)
+    assert run.state.survey is new and run.saved[0].survey_id == "exit-default"
+
+
 def test_shutdown_mid_response_saves_it_as_abandoned(run):
     run.press(1)
     run.send(flow.Shutdown(run.clock.advance(1)))
@@ -234,11 +419,27 @@ def test_shutdown_mid_response_saves_it_as_abandoned(run):
     assert record.status == "abandoned" and record.end_reason == "shutdown"
 
 
+def test_shutdown_right_after_the_last_answer_saves_it_completed(run):
+    run.press(3)
+    run.press(4)
+    run.send(flow.Shutdown(run.clock.advance(0.05)))
+    (record,) = run.saved
+    assert record.status == "completed" and len(record.answers) == 2
+
+
+def test_shutdown_during_a_burst_saves_it(run, survey):
+    for _ in range(survey.burst_presses):
+        run.press(1, after=0.1)
+    run.send(flow.Shutdown(run.clock.advance(0.1)))
+    (record,) = run.saved
+    assert record.end_reason == "burst" and len(record.presses) == survey.burst_presses
+
+
 @pytest.mark.parametrize("phase_setup", ["attract", "thank_you"])
 def test_shutdown_outside_a_response_saves_nothing(run, phase_setup):
     if phase_setup == "thank_you":
         run.press(4)
-        run.press(4)
+        run.finish(4)
     before = len(run.saved)
     assert run.send(flow.Shutdown(run.clock.advance(1))) == []
     assert len(run.saved) == before
@@ -248,22 +449,28 @@ def test_records_carry_wall_monotonic_and_sync_state(run):
     run.clock.synced = False
     run.press(4)
     run.clock.synced = True
-    run.press(4)
+    run.finish(4)
     (record,) = run.saved
     assert not record.started.clock_synced and record.finished.clock_synced
-    assert record.finished.monotonic - record.started.monotonic == pytest.approx(0.5)
-    assert record.finished.wall - record.started.wall == pytest.approx(0.5)
+    assert record.finished.monotonic - record.started.monotonic == pytest.approx(PACE)
+    assert record.finished.wall - record.started.wall == pytest.approx(PACE)
 
 
 def test_next_deadline_per_phase(run, survey, clock):
-    assert flow.next_deadline(run.state) == clock.monotonic + survey.attract_rotate_seconds
+    assert flow.next_deadline(run.state) is None
     run.press(3)
-    assert flow.next_deadline(run.state) == clock.monotonic + survey.idle_timeout_seconds
-    run.press(4)
-    assert flow.next_deadline(run.state) == clock.monotonic + max(survey.thank_you_seconds, survey.misuse_window_seconds)
+    assert flow.next_deadline(run.state) == clock.monotonic + survey.feedback_seconds
+    run.wait(survey.feedback_seconds)
+    assert flow.next_deadline(run.state) == clock.monotonic - survey.feedback_seconds + survey.idle_timeout_seconds
+    run.finish(4)
+    assert flow.next_deadline(run.state) == clock.monotonic + survey.handover_seconds
+    run.wait(survey.handover_seconds)
+    assert flow.next_deadline(run.state) == clock.monotonic - survey.handover_seconds + survey.thank_you_seconds
 
 
-def test_early_ticks_change_nothing(run):
+def test_early_ticks_change_nothing(run, survey):
+    run.press(3)
+    run.wait(survey.feedback_seconds)
     state = run.state
     assert run.send(flow.Tick(run.clock.advance(0.01))) == []
     assert run.state is state
@@ -306,73 +513,93 @@ text.tr = "Tekrar gelir misiniz?"
 """
 
 
-# --- properties over random customers ---------------------------------------------------
+# --- properties over random people ---------------------------------------------------------------
 
-events = st.lists(
-    st.one_of(
-        st.tuples(st.just("press"), st.integers(min_value=1, max_value=5), st.floats(min_value=0, max_value=30)),
-        st.tuples(st.just("tick"), st.just(0), st.floats(min_value=0, max_value=30)),
-        st.tuples(st.just("lang"), st.just(0), st.floats(min_value=0, max_value=5)),
-    ),
-    max_size=60,
-)
+#: Gaps between presses: bursts, double taps, brisk and slow readers, walk-aways.
+gaps = st.one_of(st.floats(0.01, 0.35), st.floats(0.35, 3), st.floats(3, 10), st.floats(10, 30))
+buttons = st.integers(min_value=scenarios.LANGUAGE, max_value=5)  # 5: a button no question uses
+scripts = st.lists(st.tuples(gaps, buttons), max_size=60)
+
+
+def timeline(script, who="someone", start=0.0):
+    presses, at = [], start
+    for gap, button in script:
+        at += gap
+        presses.append(scenarios.Press(round(at, 3), button, who))
+    return presses
+
+
+def check_record(survey, record):
+    assert record.finished.monotonic >= record.started.monotonic
+    assert len(record.press_ms) == len(record.presses) and list(record.press_ms) == sorted(record.press_ms)
+    assert not (record.suspect and record.negative)
+    if record.misuse:
+        assert record.answers == () and record.status == "abandoned" and not record.negative
+        return
+    # The answers follow the survey's own branching, each one a press of the response.
+    question = survey.first
+    for answer in record.answers:
+        assert answer.question == question.id
+        option = question.option_for(answer.button)
+        assert option is not None and option.id == answer.option
+        assert answer.elapsed_ms in record.press_ms
+        question = survey.after(question, option)
+    assert (record.status == "completed") == (question is None)
+
+
+def has_burst(survey, record):
+    n, window = survey.burst_presses, survey.burst_window_seconds * 1000
+    return any(record.press_ms[i + n - 1] - record.press_ms[i] < window for i in range(len(record.press_ms) - n + 1))
 
 
 @settings(max_examples=300, deadline=None)
-@given(events)
-def test_every_started_response_is_saved_exactly_once_and_valid(survey, script):
-    from tests.dummy_clock import FakeClock
+@given(scripts, st.sampled_from([0.0, 120.0]))
+def test_every_press_ends_up_in_exactly_one_valid_row(survey, script, settle):
+    played = scenarios.play(survey, timeline(script), settle=settle)
+    assert played.lost == [] and played.unexplained == 0
+    for record in played.rows:
+        check_record(survey, record)
 
-    clock = FakeClock()
-    run = Run(survey, clock)
-    starts = 0
-    for kind, button, delay in script:
-        before = run.phase
-        if kind == "press":
-            run.press(button, after=delay)
-            if isinstance(before, Attract) and isinstance(run.phase, Asking | ThankYou):
-                starts += 1
-        elif kind == "tick":
-            run.wait(delay)
-        else:
-            run.send(flow.NextLanguage(clock.advance(delay)))
-    if isinstance(run.phase, Asking):
-        run.send(flow.Shutdown(clock.advance(0)))
-    real = [r for r in run.saved if not r.misuse]
-    assert len(real) == starts
-    for record in run.saved:
-        assert record.finished.monotonic >= record.started.monotonic
-        if record.misuse:
-            assert record.answers == () and record.status == "abandoned"
-            continue
-        assert record.answers, "a real response has at least the first answer"
-        # The answers follow the survey's own branching.
-        question = survey.first
-        for answer in record.answers:
-            assert answer.question == question.id
-            option = question.option_for(answer.button)
-            assert option is not None and option.id == answer.option
-            question = survey.after(question, option)
-        assert (record.status == "completed") == (question is None)
-        assert [a.elapsed_ms for a in record.answers] == sorted(a.elapsed_ms for a in record.answers)
+
+@settings(max_examples=300, deadline=None)
+@given(scripts, scripts, st.integers(4, 20), st.floats(0.01, 0.66), st.lists(st.integers(1, 5), min_size=1, max_size=4))
+def test_a_burst_is_never_a_completed_or_negative_response(survey, before, after, count, interval, mashed):
+    assert survey.burst_presses <= 4  # every child here presses at least that often …
+    assert survey.feedback_seconds >= 0.3  # … and faster than the last answer's moment lasts
+    lead = timeline(before)
+    start = (lead[-1].at if lead else 0.0) + 0.5
+    child = scenarios.burst("child", mashed, start, count=count, interval=interval)
+    tail = timeline(after, start=child[-1].at + 0.5)
+    played = scenarios.play(survey, lead + child + tail)
+    assert played.lost == [] and played.unexplained == 0
+    for record, owners in zip(played.rows, played.owners):
+        if has_burst(survey, record) or owners.count("child") >= survey.burst_presses:
+            assert record.misuse and not record.negative and record.status != "completed"
 
 
 @settings(max_examples=200, deadline=None)
-@given(events)
-def test_the_flow_is_deterministic(survey, script):
-    from tests.dummy_clock import FakeClock
+@given(scripts, st.lists(st.floats(0.0, 0.999), max_size=10), st.floats(0, 10), st.sampled_from([1, 2, 3, 4]))
+def test_the_next_customer_is_never_held_back_longer_than_the_handover(survey, before, misuse, wait, button):
+    clock = FakeClock()
+    run = Run(survey, clock)
+    for gap, pressed in before:  # whatever happened before …
+        run.send(flow.NextLanguage(clock.advance(gap)) if pressed == scenarios.LANGUAGE else flow.Pressed(pressed, clock.advance(gap)))
+    run.wait(120)  # … has settled
+    run.finish(3, 4)  # a customer is done: "thank you" shows from now
+    shown = clock.monotonic
+    for fraction in sorted(misuse):  # presses before the handover, as many and as fast as you like
+        run.send(flow.Pressed(2, clock.advance(max(shown + fraction * survey.handover_seconds - clock.monotonic, 0))))
+    run.press(button, after=shown + survey.handover_seconds + wait - clock.monotonic)
+    assert isinstance(run.phase, Asking), "the next customer's press must start their response"
+    assert run.phase.draft.presses == (button,) and [a.question for a in run.phase.draft.answers] == [survey.first.id]
 
+
+@settings(max_examples=200, deadline=None)
+@given(scripts)
+def test_the_flow_is_deterministic(survey, script):
     def replay():
-        clock = FakeClock()
-        run = Run(survey, clock)
-        for kind, button, delay in script:
-            if kind == "press":
-                run.press(button, after=delay)
-            elif kind == "tick":
-                run.wait(delay)
-            else:
-                run.send(flow.NextLanguage(clock.advance(delay)))
-        return run.state, run.saved
+        played = scenarios.play(survey, timeline(script), settle=0)
+        return played.rows, played.owners
 
     assert replay() == replay()
 

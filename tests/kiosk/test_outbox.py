@@ -27,6 +27,7 @@ def record(misuse=False, status="completed", answers=2, at=100.0):
         started=Instant(at, 1_790_000_000.0 + at, False),
         finished=Instant(at + 2, 1_790_000_002.0 + at, True),
         end_reason="misuse" if misuse else "completed",
+        press_ms=(0,) if misuse else tuple(i * 900 for i in range(answers)),
     )
 
 
@@ -53,7 +54,7 @@ def test_saves_every_field_with_a_device_made_uuid(box):
         {"question": "q0", "option": "happy", "button": 3, "negative": False, "elapsed_ms": 0},
         {"question": "q1", "option": "happy", "button": 3, "negative": False, "elapsed_ms": 900},
     ]
-    assert row["presses"] == [3, 3]
+    assert row["presses"] == [3, 3] and row["press_ms"] == [0, 900] and row["suspect"] is False
     assert row["started"] == {"wall": 1_790_000_100.0, "monotonic": 100.0}
     assert row["finished"] == {"wall": 1_790_000_102.0, "monotonic": 102.0}
     assert row["clock_synced"] is True and row["sent_at"] is None
@@ -182,19 +183,26 @@ def test_a_second_open_outbox_is_refused_not_silently_rebound(box, tmp_path):
     assert len(list(box.responses())) == 1
 
 
-def test_an_outbox_from_the_first_release_is_migrated_with_its_rows(tmp_path):
-    """A kiosk updated in the field keeps its unsent answers: schema 1 → 2 adds ``refused``."""
-    db = sqlite3.connect(tmp_path / DB_FILENAME)
-    for statement in outbox_module._SCHEMA_1:
-        db.execute(statement)
-    db.execute(
+def old_outbox(tmp_path, version, uuid_, presses="[]"):
+    """An outbox file as an earlier release left it (schema *version*), with one unsent row."""
+    import peewee
+
+    db = peewee.SqliteDatabase(str(tmp_path / DB_FILENAME))
+    for migration in outbox_module.MIGRATIONS[:version]:
+        migration(db)
+    db.execute_sql(
         "INSERT INTO responses (uuid, device_id, survey_id, survey_version, language, status, misuse, negative, end_reason, answers, presses,"
         " started_wall, started_monotonic, finished_wall, finished_monotonic, boot_id, clock_synced) VALUES"
-        " ('6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b11', 'k', 's', 1, 'tr', 'completed', 0, 0, 'completed', '[]', '[]', 1, 1, 2, 2, 'b', 1)"
+        " (?, 'k', 's', 1, 'tr', 'completed', 0, 0, 'completed', '[]', ?, 1, 1, 2, 2, 'b', 1)",
+        (uuid_, presses),
     )
-    db.execute("PRAGMA user_version = 1")
-    db.commit()
+    db.execute_sql(f"PRAGMA user_version = {version}")
     db.close()
+
+
+def test_an_outbox_from_the_first_release_is_migrated_with_its_rows(tmp_path):
+    """A kiosk updated in the field keeps its unsent answers: schema 1 → 2 adds ``refused``."""
+    old_outbox(tmp_path, 1, "6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b11")
     box = Outbox("k", "b").open(tmp_path)
     try:
         assert [row["uuid"] for _, row in box.pending(0, 10)] == ["6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b11"]
@@ -202,3 +210,26 @@ def test_an_outbox_from_the_first_release_is_migrated_with_its_rows(tmp_path):
     finally:
         box.close()
     assert sqlite3.connect(tmp_path / DB_FILENAME).execute("PRAGMA user_version").fetchone()[0] == len(outbox_module.MIGRATIONS)
+
+
+def test_a_suspect_response_keeps_its_flag_and_press_timing(box):
+    from dataclasses import replace
+
+    box.save(replace(record(answers=3), suspect=True, press_ms=(0, 6000, 7500)))
+    (row,) = box.responses()
+    assert row["suspect"] is True and row["press_ms"] == [0, 6000, 7500]
+
+
+def test_rows_saved_before_press_timing_existed_read_as_untimed_and_unflagged(tmp_path):
+    """Schema 2 → 3 adds ``press_ms`` and ``suspect``; unsent answers from before are kept and still sent."""
+    from kiosk.sync.engine import to_payload
+
+    old_outbox(tmp_path, 2, "6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b12", presses="[3, 4]")
+    box = Outbox("k", "b").open(tmp_path)
+    try:
+        ((_, row),) = box.pending(0, 10)
+        assert row["press_ms"] == [] and row["suspect"] is False
+        payload = to_payload(row)
+        assert payload.presses == [3, 4] and payload.press_ms == [] and payload.suspect is False
+    finally:
+        box.close()

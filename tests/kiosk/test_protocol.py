@@ -129,6 +129,10 @@ def test_whole_uploads_rejected(payload, reason):
         {"boot_id": "boot\u0000"},  # PostgreSQL text cannot hold NUL
         {"started": {"wall": 1.0}},
         {"unexpected": True},
+        {"press_ms": [0, 120]},  # two offsets for one press
+        {"press_ms": [-1]},
+        {"suspect": "yes"},
+        {"end_reason": "child"},
     ],
 )
 def test_one_bad_response_is_refused_alone_by_uuid(bad):
@@ -137,6 +141,18 @@ def test_one_bad_response_is_refused_alone_by_uuid(bad):
     assert [str(r.uuid) for r in checked.upload.responses] == [good["uuid"]]
     assert [str(r.uuid) for r in checked.refused] == [broken["uuid"]]
     assert checked.refused[0].reason
+
+
+def test_press_timing_and_the_suspect_flag_travel_and_are_optional():
+    timed = response(presses=[1, 4, 4], press_ms=[0, 6000, 7500], suspect=True, negative=False)
+    burst = response(presses=[2] * 15, press_ms=list(range(0, 1500, 100)), misuse=True, answers=[], end_reason="burst", negative=False, status="abandoned")
+    version_1 = response()  # a kiosk that does not send them yet
+    checked = p.decode_upload(upload([timed, burst, version_1]))
+    assert not checked.refused
+    first, second, third = checked.upload.responses
+    assert first.press_ms == [0, 6000, 7500] and first.suspect
+    assert second.end_reason == "burst" and len(second.press_ms) == 15
+    assert third.press_ms == [] and third.suspect is False
 
 
 def test_a_response_without_a_readable_uuid_is_counted_not_acknowledged():

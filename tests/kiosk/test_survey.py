@@ -42,8 +42,8 @@ text = { tr = "Neden?", en = "Why?" }
 
 def test_default_survey_is_turkish_and_english(survey):
     assert survey.languages == ("tr", "en")
-    assert survey.first.text["tr"] == "Bugün hizmetimizden memnun kaldınız mı?"
-    assert survey.question("recommend").text["tr"] == "Bizi bir arkadaşınıza tavsiye eder misiniz?"
+    assert survey.first.text["tr"] == "Ziyaretiniz nasıldı?"
+    assert survey.question("recommend").text["tr"] == "Bizi tavsiye eder misiniz?"
     assert survey.buttons == frozenset({1, 2, 3, 4})
 
 
@@ -95,6 +95,11 @@ CASES = [
     (broken('  next = "why"\n', ''), 'questions[2] "why"', "no answer ever leads to this question", "next"),
     (broken('[[questions]]\nid = "q1"', '[[questions]]\nid = "q1"\nfollow_up = true'), 'questions[1] "q1"', "first question is marked follow_up", "move the follow-up"),
     ('id = "x"\nversion = 1\n', "", 'missing required field "languages"', 'add "languages"'),
+    (broken('id = "q1"\n', 'id = "q1"\nkind = "skala"\n'), 'questions[1] "q1" → kind', "Invalid enum value 'skala'", '"scale"'),
+    (broken('  id = "yes"\n', '  id = "yes"\n  icon = "clock"\n'), 'options[2] "yes" → icon', "a scale question shows faces, not icons", 'kind = "choice"'),
+    (broken('id = "why"\n', 'id = "why"\nkind = "choice"\n').replace('  id = "rude"\n', '  id = "rude"\n  icon = "thumbs"\n'), 'options[2] "rude" → icon', 'no icon called "thumbs"', "clock, person"),
+    (broken('  id = "yes"\n  button = 2\n', '  id = "yes"\n  button = 2\n  negative = true\n').replace('  id = "no"\n  button = 1\n  negative = true\n', '  id = "no"\n  button = 1\n'),
+     'questions[1] "q1" → options "yes"', "a scale runs from the worst answer on the left", 'kind = "choice"'),
     ('id = "x"\nversion = 1\nlanguages = [\n', "", "not valid TOML", "double quotes"),
 ]
 
@@ -114,6 +119,43 @@ def test_mistakes_name_the_place_and_the_fix(document, place, problem, fix):
 def test_idle_timeout_out_of_range():
     with pytest.raises(SurveyError, match="idle_timeout_seconds: 2 is out of range"):
         parse_survey("idle_timeout_seconds = 2\n" + GOOD)
+
+
+@pytest.mark.parametrize(
+    "line, place, fix",
+    [
+        ("burst_presses = 1", "burst_presses", "from 2 to 50, or 0"),
+        ("read_seconds = 3", "read_seconds", "from 0 to 2"),
+        ("feedback_seconds = 2", "feedback_seconds", "from 0 to 1"),
+        ("pause_seconds = 0", "pause_seconds", "from 1 to 600"),
+        ("countdown_seconds = 12", "countdown_seconds", "at most the whole idle timeout"),
+        ("handover_seconds = 5", "handover_seconds", "at most thank_you_seconds"),
+        ("misuse_window_seconds = 5", "misuse_window_seconds", "at most thank_you_seconds"),
+        ("handover_seconds = 1\nmisuse_window_seconds = 1", "misuse_window_seconds", "remove misuse_window_seconds"),
+    ],
+)
+def test_timing_keys_out_of_range_name_the_key_and_the_fix(line, place, fix):
+    with pytest.raises(SurveyError) as caught:
+        parse_survey(line + "\n" + GOOD)
+    assert caught.value.place == place and fix in caught.value.fix
+
+
+def test_timing_defaults_and_the_old_key_names():
+    survey = parse_survey(GOOD)
+    assert (survey.idle_timeout_seconds, survey.countdown_seconds, survey.pause_seconds) == (9, 4, 5)
+    assert (survey.read_seconds, survey.feedback_seconds, survey.burst_presses, survey.burst_window_seconds) == (0.5, 0.3, 4, 2)
+    assert (survey.thank_you_seconds, survey.handover_seconds) == (4, 1.5)
+    # A survey written for an older kiosk still loads: the old name of the handover, and the
+    # start screen's language rotation, which no longer exists, read and ignored.
+    old = parse_survey("misuse_window_seconds = 3\nattract_rotate_seconds = 6\n" + GOOD)
+    assert old.handover_seconds == 3 and not hasattr(old, "attract_rotate_seconds")
+
+
+def test_the_bundled_survey_states_every_timing_key_at_its_default():
+    bundled, defaults = load_survey(DEFAULT_SURVEY_PATH), parse_survey(GOOD)
+    for key in ("idle_timeout_seconds", "countdown_seconds", "pause_seconds", "read_seconds", "feedback_seconds", "burst_presses", "burst_window_seconds", "thank_you_seconds", "handover_seconds"):
+        assert getattr(bundled, key) == getattr(defaults, key), key
+        assert f"\n{key} = " in DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"), key
 
 
 def test_too_many_options():
@@ -146,3 +188,24 @@ def test_missing_file(tmp_path):
 
 def test_default_path_points_inside_the_package():
     assert DEFAULT_SURVEY_PATH.is_file()
+
+
+def test_question_kinds_and_icons(survey):
+    assert [q.kind for q in survey.questions] == ["scale", "choice", "scale"]
+    reasons = survey.question("what-went-wrong")
+    assert [o.icon for o in reasons.options] == ["clock", "person", "sparkle", "tag"]
+    assert all(o.icon is None for o in survey.first.options)
+
+
+def test_kind_defaults_to_scale_and_a_choice_may_mix_negative_answers():
+    assert [q.kind for q in parse_survey(GOOD).questions] == ["scale", "scale"]
+    mixed = broken('id = "why"\n', 'id = "why"\nkind = "choice"\n').replace('  id = "rude"\n', '  id = "rude"\n  negative = true\n  icon = "person"\n')
+    why = parse_survey(mixed).question("why")
+    assert why.kind == "choice" and [o.negative for o in why.options] == [False, True] and why.options[1].icon == "person"
+
+
+def test_every_icon_a_survey_may_name_has_a_drawing():
+    from kiosk.faces import ICONS
+    from kiosk.survey import ICON_NAMES
+
+    assert set(ICONS) == set(ICON_NAMES)

@@ -1,0 +1,201 @@
+"""Scripted people at the kiosk, through the real flow: who pressed what and when, and which
+stored row each press ended up in.
+
+Shared by the scenario tests (tests/kiosk/test_scenarios.py) and the scenario table in
+``make bench`` (benchmarks/bench_scenarios.py), so the table reports exactly what the tests
+check. Nothing here decides an outcome: ``play`` runs the flow as the kiosk's main loop does
+(ticking at every moment the flow asks to be woken) and traces each press to its row by the
+row's own start time and ``press_ms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kiosk import flow
+from kiosk.flow import ResponseRecord
+from kiosk.survey import DEFAULT_SURVEY_PATH, Survey
+from tests.dummy_clock import FakeClock
+
+#: Timings for scripts that press as fast as a machine, to test something else (faults, soak,
+#: backlogs): no reading time, no feedback moment, no burst or pause rules, no handover, and
+#: the thank-you over in a second. A press on thank-you starts the next customer at once.
+MACHINE_SPEED = {
+    "idle_timeout_seconds": 20,
+    "pause_seconds": 600,
+    "read_seconds": 0,
+    "feedback_seconds": 0,
+    "burst_presses": 0,
+    "thank_you_seconds": 1,
+    "handover_seconds": 0,
+}
+
+#: How long each scripted person takes to read a question and press (a brisk customer).
+BRISK = 1.5
+#: Where a first customer can walk away on the default survey: the presses made before.
+WALK_AWAYS: dict[str, tuple[int, ...]] = {
+    "what-went-wrong": (1,),  # very unhappy, then gone at the follow-up
+    "recommend (after happy)": (3,),  # happy, then gone at the last question
+    "recommend (after a reason)": (2, 1),  # unhappy, waiting time, then gone at the last question
+}
+#: What a second customer presses, not knowing the screen is someone else's survey.
+SECOND_CUSTOMERS: dict[str, tuple[int, ...]] = {
+    "very happy twice": (4, 4),
+    "unhappy customer": (2, 3, 1),
+}
+GAPS = (3.0, 6.0, 10.0, 15.0)
+#: The default survey's paths a slow reader may take.
+READER_PATHS: dict[str, tuple[int, ...]] = {"happy": (3, 4), "unhappy": (1, 2, 1), "very happy, no": (4, 1)}
+READER_PACES = (4.0, 5.0, 6.0, 7.0, 8.0)
+#: A child on the buttons: 15 presses 0.1 s apart.
+BURST_PRESSES, BURST_INTERVAL = 15, 0.1
+BURST_BUTTONS: dict[str, tuple[int, ...]] = {
+    **{f"button {b}": (b,) for b in (1, 2, 3, 4)},
+    "mixed 1-2-3-4": (1, 2, 3, 4),
+    "mixed 4-1-3-2": (4, 1, 3, 2),
+}
+#: What was pressed before the child came, to reach each screen (then a pause of BRISK).
+BURST_AT: dict[str, tuple[int, ...]] = {
+    "satisfaction (start screen)": (),
+    "what-went-wrong": (1,),
+    "recommend (after happy)": (3,),
+    "recommend (after a reason)": (2, 1),
+    "thank-you": (3, 4),
+}
+
+Outcome = Literal["merged", "flagged", "split"]
+
+
+#: A "button" number in scripts for the language button (it is no press of an answer button).
+LANGUAGE = 0
+
+
+@dataclass(frozen=True)
+class Press:
+    at: float  # seconds from the start of the scenario
+    button: int  # LANGUAGE for the language button
+    who: str
+
+
+def person(who: str, buttons: Sequence[int], start: float, pace: float | Sequence[float] = BRISK) -> list[Press]:
+    """*who* presses *buttons*, the first at *start*, then one every *pace* seconds (or after each gap in it)."""
+    gaps = [pace] * len(buttons) if isinstance(pace, (int, float)) else list(pace)
+    presses, at = [], start
+    for index, button in enumerate(buttons):
+        if index:
+            at += gaps[index - 1]
+        presses.append(Press(round(at, 6), button, who))
+    return presses
+
+
+def burst(who: str, buttons: Sequence[int], start: float, count: int = BURST_PRESSES, interval: float = BURST_INTERVAL) -> list[Press]:
+    return [Press(round(start + i * interval, 6), buttons[i % len(buttons)], who) for i in range(count)]
+
+
+@dataclass
+class Played:
+    rows: list[ResponseRecord]
+    owners: list[tuple[str, ...]]  # per row: who made each of its presses, in order
+    lost: list[Press] = field(default_factory=list)  # presses found in no row
+    unexplained: int = 0  # presses in rows that match no scripted press
+
+    def rows_with(self, who: str) -> list[tuple[ResponseRecord, tuple[str, ...]]]:
+        return [(row, owners) for row, owners in zip(self.rows, self.owners) if who in owners]
+
+    def mixed(self, a: str, b: str) -> list[ResponseRecord]:
+        return [row for row, owners in zip(self.rows, self.owners) if a in owners and b in owners]
+
+
+def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0) -> Played:
+    """Run *presses* through the flow as the main loop would, then let it settle and stop."""
+    clock = FakeClock()
+    origin = clock.monotonic
+    state, _ = flow.start(survey, clock.now())
+    rows: list[ResponseRecord] = []
+
+    def send(event: flow.Event) -> None:
+        nonlocal state
+        state, effects = flow.step(state, event)
+        rows.extend(e.record for e in effects if isinstance(e, flow.SaveResponse))
+
+    def run_until(moment: float) -> None:
+        while (wake := flow.next_wakeup(state, clock.monotonic)) is not None and wake <= moment:
+            clock.advance(max(wake - clock.monotonic, 0.0))
+            send(flow.Tick(clock.now()))
+        clock.advance(max(moment - clock.monotonic, 0.0))
+
+    script = sorted(presses, key=lambda p: p.at)
+    for press in script:
+        run_until(origin + press.at)
+        send(flow.NextLanguage(clock.now()) if press.button == LANGUAGE else flow.Pressed(press.button, clock.now()))
+    run_until(clock.monotonic + settle)
+    send(flow.Shutdown(clock.now()))
+    return _trace(rows, [p for p in script if p.button != LANGUAGE], origin)
+
+
+def _trace(rows: list[ResponseRecord], script: list[Press], origin: float) -> Played:
+    """Whose press is each press in each row: matched by time (the row's start + press_ms) and button."""
+    waiting = {(round((p.at) * 1000), p.button): p for p in script}
+    owners: list[tuple[str, ...]] = []
+    unexplained = 0
+    for row in rows:
+        start_ms = round((row.started.monotonic - origin) * 1000)
+        who = []
+        for button, offset in zip(row.presses, row.press_ms, strict=True):
+            found = next((waiting.pop(key) for key in ((start_ms + offset + d, button) for d in (0, -1, 1)) if key in waiting), None)
+            if found is None:
+                unexplained += 1
+                who.append("?")
+            else:
+                who.append(found.who)
+        owners.append(tuple(who))
+    return Played(rows, owners, lost=sorted(waiting.values(), key=lambda p: p.at), unexplained=unexplained)
+
+
+def survey_text(**keys: float) -> str:
+    """The default survey's TOML with these top-level timing keys set to other values."""
+    lines = DEFAULT_SURVEY_PATH.read_text(encoding="utf-8").splitlines()
+    for key, value in keys.items():
+        matches = [i for i, line in enumerate(lines) if line.startswith(f"{key} =")]
+        assert len(matches) == 1, f"the default survey has no single {key} line"
+        lines[matches[0]] = f"{key} = {value}"
+    return "\n".join(lines) + "\n"
+
+
+# --- the scenarios the issue asks for ---------------------------------------------------------
+
+
+def two_customers(survey: Survey, walk_away: Sequence[int], second: Sequence[int], gap: float) -> Played:
+    """A first customer presses *walk_away* and leaves; *gap* s after their last press a second one starts."""
+    first = person("first", walk_away, 0.0)
+    return play(survey, first + person("second", second, first[-1].at + gap))
+
+
+def two_customer_outcome(played: Played) -> Outcome:
+    """merged: one row holds both customers' presses and nothing marks it; flagged: such rows are
+    all marked suspect or misuse; split: no row holds both."""
+    mixed = played.mixed("first", "second")
+    if not mixed:
+        return "split"
+    return "flagged" if all(row.suspect or row.misuse for row in mixed) else "merged"
+
+
+def slow_reader(survey: Survey, path: Sequence[int], paces: float | Sequence[float]) -> Played:
+    return play(survey, person("reader", path, 0.0, paces))
+
+
+def child_burst(survey: Survey, before: Sequence[int], buttons: Sequence[int], interval: float = BURST_INTERVAL) -> Played:
+    """Someone presses *before* at a brisk pace to reach a screen; a BRISK later the child mashes."""
+    lead = person("lead", before, 0.0) if before else []
+    start = lead[-1].at + BRISK if lead else 0.0
+    return play(survey, lead + burst("child", buttons, start, interval=interval))
+
+
+def child_outcome(played: Played) -> Literal["flagged", "merged"]:
+    """flagged: every row with the child's presses is misuse (no answers, never negative, never
+    completed); merged: some of them were stored as answers."""
+    rows = [row for row, _ in played.rows_with("child")]
+    wrong = any(not row.misuse or row.negative or row.status == "completed" or row.answers for row in rows)
+    return "merged" if wrong else "flagged"
