@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	@sh scripts/system-deps.sh test
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 # Every decoder of untrusted input, ingest on SQLite and PostgreSQL, and export, with

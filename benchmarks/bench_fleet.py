@@ -45,20 +45,21 @@ import threading
 import time
 import uuid as uuidlib
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
-import table  # noqa: E402  (benchmarks/table.py, beside this script)
 import paho.mqtt.client as mqtt  # noqa: E402
+import table  # noqa: E402  (benchmarks/table.py, beside this script)
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 
-from kiosk.protocol import PROTOCOL_VERSION, ResponsePayload, SenderClock, Upload, encode, subscription, topic  # noqa: E402
+from kiosk.contract.protocol import PROTOCOL_VERSION, ResponsePayload, SenderClock, Upload, encode, subscription, topic  # noqa: E402
 
 INGEST_RATIO_BAR = 0.70
 BATCH_RATE_BAR = 20_000.0
@@ -128,7 +129,7 @@ def login_accepted(port: int, username: str, password: str, clean_session_of: st
     result: list[bool] = []
     done = threading.Event()
 
-    def on_connect(c, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def on_connect(c, userdata, flags, reason_code, properties) -> None:
         result.append(not reason_code.is_failure)
         done.set()
 
@@ -165,8 +166,8 @@ def wire_template(work_dir: Path) -> dict[str, Any]:
     """One response exactly as a kiosk puts it on the wire: committed by a real Outbox, read back
     by the sync's query and converted by the sync engine, so size and shape are the real ones."""
     from kiosk.clock import boot_id
+    from kiosk.contract.sync_engine import to_payload
     from kiosk.outbox import Outbox
-    from kiosk.sync.engine import to_payload
 
     outbox = Outbox("bench-template", boot_id()).open(work_dir)
     try:
@@ -215,7 +216,7 @@ class _AckIds(msgspec.Struct):
 
 
 _ack_ids = msgspec.json.Decoder(_AckIds)
-ACK_UUID_LIMIT = 200 * 8  # kiosk.protocol.Ack's stored max_length (MAX_BATCH * 8)
+ACK_UUID_LIMIT = 200 * 8  # kiosk.contract.protocol.Ack's stored max_length (MAX_BATCH * 8)
 
 
 class _Device:
@@ -469,10 +470,10 @@ def bare_subscriber_main(port: int, password: str, expected: int, report: Any, l
     client = mqtt_client("bench-bare-subscriber", "fleet", password)
     count = 0
 
-    def on_connect(c, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def on_connect(c, userdata, flags, reason_code, properties) -> None:
         c.subscribe(subscription("responses"), qos=1)
 
-    def on_message(c, userdata, message) -> None:  # noqa: ANN001
+    def on_message(c, userdata, message) -> None:
         nonlocal count
         count += 1
         if count == expected:
@@ -600,7 +601,7 @@ class FleetServer:
         runner = f"import cProfile, sys; from fleet.cli import main; sys.argv[0] = 'fleet'; cProfile.run('main()', {str(self.profile)!r})"
         return [sys.executable, "-c", runner, *args]
 
-    def __enter__(self) -> "FleetServer":
+    def __enter__(self) -> FleetServer:
         """Start the server and wait until it serves. A start that fails is retried and recorded
         in ``rig.failed_starts``: the table reports it, as an operator would meet it."""
         env = {**os.environ, "NABIZ_FLEET_BROKER": f"mqtt://fleet:{self.rig.fleet_password}@127.0.0.1:{self.rig.port}"}
@@ -758,7 +759,7 @@ def backlog_kiosk_main(device_id: str, password: str, broker: str, rows: int, da
 def kiosk_log_to(path: Path) -> None:
     """Log as ``kiosk run`` does (JSON lines, INFO), into *path*: the sync's logging costs what
     it costs on a kiosk, and paho's messages land there instead of over the table."""
-    from kiosk.logs import setup_logging
+    from kiosk.contract.logs import setup_logging
 
     path.parent.mkdir(parents=True, exist_ok=True)
     setup_logging("json", "INFO")
@@ -932,7 +933,7 @@ def latency_kiosk_main(device_id: str, password: str, broker: str, responses: in
                 saves.append(time.perf_counter() - pressed)
                 uuid = outbox.last_uuid
                 with outbox.acked:
-                    if not outbox.acked.wait_for(lambda: uuid in outbox.acked_at, timeout=30):
+                    if not outbox.acked.wait_for(lambda uuid=uuid: uuid in outbox.acked_at, timeout=30):
                         raise RuntimeError(f"response {n} was not acknowledged within 30 s")
                 samples.append(outbox.acked_at[uuid] - pressed)
                 press_walls[uuid] = pressed_wall
@@ -1013,7 +1014,7 @@ def bench_screen_during_drain(rig: Rig, device_id: str, backlog: int, work_dir: 
 
 
 def screen_rows(result: dict[str, Any]) -> list[Row]:
-    ms = lambda seconds: f"{seconds * 1000:.2f} ms"  # noqa: E731
+    ms = lambda seconds: f"{seconds * 1000:.2f} ms"
     return [Row(f"(f) press → frame while the sync drains {result['backlog']:,} (headless 800x480)", f"p50 {ms(result['during_p50_s'])}, p99 {ms(result['during_p99_s'])}",
                 f"same kiosk, sync not started: p50 {ms(result['baseline_p50_s'])}, p99 {ms(result['baseline_p99_s'])}; {result['presses_during']} presses during a {result['drain_s']:.2f} s drain, max {ms(result['during_max_s'])}",
                 f"p99 ≤ {FRAME_BAR_S * 1000:.0f} ms", result["during_p99_s"] / FRAME_BAR_S, 1.0, higher_is_better=False, passed=None if result["unsent_left"] == 0 else False)]
@@ -1092,7 +1093,7 @@ def rate(value: float, unit: str) -> str:
 
 def single_rows(result: dict[str, Any]) -> list[Row]:
     bare, fleet = result["bare_median"], result["fleet_median"]
-    spread = lambda runs: "/".join(f"{r['rate']:,.0f}" for r in runs)  # noqa: E731
+    spread = lambda runs: "/".join(f"{r['rate']:,.0f}" for r in runs)
     publishers = statistics.median(r["messages"] / r["publishers_done_s"] for r in result["bare"] + result["fleet"])
     return [
         Row("(a) bare paho subscriber, 1 response/message", rate(bare, "msg"), f"median of {spread(result['bare'])}; {result['devices']} devices, {result['messages_per_round']:,} msgs/round", "limit", None),
@@ -1164,7 +1165,7 @@ class Plan:
     load: tuple[int, float, float]  # simulated kiosks, responses/s over all of them, seconds of traffic
 
     @classmethod
-    def of(cls, quick: bool) -> "Plan":
+    def of(cls, quick: bool) -> Plan:
         if quick:
             return cls(2, 4, 400, 1, 1000, 1, 2000, 4, (20, 50), 40, (100, 50.0, 10.0))
         return cls(3, 8, 1000, 3, 2000, 2, 10_000, 10, (100, 100), 200, (1000, 100.0, 25.0))

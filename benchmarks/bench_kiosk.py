@@ -33,8 +33,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 # Before pygame is imported anywhere: draw off-screen and keep pygame's banner off the table.
 os.environ["SDL_VIDEODRIVER"] = "dummy"
@@ -49,16 +50,16 @@ import table  # noqa: E402  (benchmarks/table.py, beside this script)
 from hardware.panel import ButtonPress, LanguagePress  # noqa: E402
 from hardware.profiles import load_profile  # noqa: E402
 from hardware.scripted import ScriptedPanel  # noqa: E402
+from kiosk import flow  # noqa: E402
 from kiosk import outbox as outbox_module  # noqa: E402
 from kiosk.app import Kiosk, Stamped  # noqa: E402
 from kiosk.clock import SystemClock, boot_id, kernel_clock_synced  # noqa: E402
-from kiosk import flow  # noqa: E402
-from kiosk.clock import Instant  # noqa: E402
+from kiosk.contract.clock import Instant  # noqa: E402
+from kiosk.contract.logs import setup_logging  # noqa: E402
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey, load_survey  # noqa: E402
 from kiosk.flow import Answer, Attract, ResponseRecord, ThankYou  # noqa: E402
-from kiosk.logs import setup_logging  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
 from kiosk.screen import Screen  # noqa: E402
-from kiosk.survey import DEFAULT_SURVEY_PATH, Survey, load_survey  # noqa: E402
 
 PROFILE = "arcade-4"
 SIZES = ((800, 480), (1920, 1080))
@@ -359,8 +360,8 @@ def bench_outbox(writes: int, work_dir: Path) -> dict[str, Any]:
 
         ours, limit = [], []
         for record, row in zip(records, values):
-            ours.append(timed_ns(lambda: outbox.save(record)))
-            limit.append(timed_ns(lambda: bare_write(row)))
+            ours.append(timed_ns(lambda record=record: outbox.save(record)))
+            limit.append(timed_ns(lambda row=row: bare_write(row)))
         stored = {"outbox": outbox.health().rows - 1, "bare": bare.execute("SELECT count(*) FROM responses").fetchone()[0]}
     finally:
         bare.close()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import table  # noqa: E402  (benchmarks/table.py, beside this script)
 
 from kiosk import flow  # noqa: E402
-from kiosk.survey import DEFAULT_SURVEY_PATH, Survey, load_survey  # noqa: E402
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey, load_survey  # noqa: E402
 from tests import scenarios  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "scenarios.json"

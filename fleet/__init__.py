@@ -1,7 +1,7 @@
 """Nabız fleet: the server behind the kiosks.
 
 Importing this package opens nothing (no broker, no database, no sockets): ``fleet.cli``
-composes the parts. The kiosk never imports from here; both sides share ``kiosk.protocol``.
+composes the parts. The kiosk never imports from here; both sides share ``kiosk.contract.protocol``.
 """
 
 __version__ = "0.2.0"

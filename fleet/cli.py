@@ -10,9 +10,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NoReturn
+from typing import NoReturn
 
 import click
 
@@ -89,7 +90,7 @@ def serve(data_dir, db_url, broker_url, bind, port, tls_cert, tls_key, tls_port,
     from fleet.ingest import Ingest
     from fleet.link import BrokerURL, FleetLink, LinkError
     from fleet.server import FleetServer
-    from kiosk.logs import setup_logging
+    from kiosk.contract.logs import setup_logging
 
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together\n  fix: give both PEM files, or neither")

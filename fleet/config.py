@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from fleet.broker import configured_listeners
-from kiosk.config import service_data_dir
+from kiosk.contract.deployment import service_data_dir
 
 
 class FleetConfigError(ValueError):

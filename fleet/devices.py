@@ -19,8 +19,8 @@ from fleet import dynsec, identity
 from fleet.broker import BrokerError, BrokerFiles, hash_password, new_password, verify_password
 from fleet.dynsec import ADMIN_USER, FLEET_CLIENT_ID, FLEET_USER, AdminLogin, BrokerControl, ControlError
 from fleet.store import Device, database
-from kiosk.config import config_template
-from kiosk.protocol import device_id_problem
+from kiosk.contract.deployment import config_template
+from kiosk.contract.protocol import device_id_problem
 
 
 class RegistryError(ValueError):

@@ -11,7 +11,7 @@ Why this plugin and not Mosquitto's ``password_file`` + ``acl_file`` (the experi
   another kiosk's id or the fleet's and knock it off. ``use_username_as_clientid`` would do
   that too, but would give every fleet worker the same id, and checks no subscription.
 - Mosquitto 2.0.11's plugin has no ``%u`` patterns: every device gets its own role with
-  literal topics, made from the channel table (``kiosk.protocol``), as the fleet's role is.
+  literal topics, made from the channel table (``kiosk.contract.protocol``), as the fleet's role is.
 - It does not re-read its file on SIGHUP. The file is rendered from the registry whenever
   ``fleet serve`` starts the broker; a running broker is changed by commands on
   ``$CONTROL/dynamic-security/v1`` from the fleet's admin login (``BrokerControl``), and saves
@@ -34,7 +34,7 @@ from typing import Any, Self
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from kiosk.protocol import DOWNSTREAM, UPSTREAM, subscription, topic
+from kiosk.contract.protocol import DOWNSTREAM, UPSTREAM, subscription, topic
 
 #: The fleet's broker logins. Device ids may not take them (``fleet.devices``).
 FLEET_USER = "fleet"

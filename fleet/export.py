@@ -19,8 +19,9 @@ import csv
 import json
 import logging
 import math
-from datetime import datetime, timezone
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
 
 from fleet.store import StoredResponse
 
@@ -35,7 +36,7 @@ CSV_COLUMNS = [
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def select(since: float | None = None, until: float | None = None, site: str | None = None, device: str | None = None, page: int = 2000) -> Iterator[dict]:

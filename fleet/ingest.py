@@ -23,15 +23,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import msgspec
 import peewee
 
 from fleet import identity, timefix
 from fleet.store import Device, database, insert_responses
-from kiosk.protocol import Ack, Health, ProtocolError, Refusal, Status, canonical_uuid, check_sender, decode, decode_upload, parse_topic, reason_text
+from kiosk.contract.protocol import Ack, Health, ProtocolError, Refusal, Status, canonical_uuid, check_sender, decode, decode_upload, parse_topic, reason_text
 
 log = logging.getLogger(__name__)
 

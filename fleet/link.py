@@ -33,9 +33,8 @@ from paho.mqtt.properties import Properties
 
 from fleet.dynsec import FLEET_CLIENT_ID
 from fleet.ingest import Received
-from kiosk.config import BrokerAddress, ConfigError
-from kiosk.protocol import UPSTREAM, subscription, topic
-from kiosk.sync.link import no_delay
+from kiosk.contract.protocol import UPSTREAM, subscription, topic
+from kiosk.contract.transport import AddressError, BrokerAddress, no_delay
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +54,14 @@ class BrokerURL:
     tls: bool
 
     @classmethod
-    def parse(cls, url: str) -> "BrokerURL":
+    def parse(cls, url: str) -> BrokerURL:
         """The kiosk's address rules (schemes, default ports) plus the fleet's login."""
         problem = f"broker {url!r} is not mqtt://[USER:PASSWORD@]HOST[:PORT]\n  fix: e.g. NABIZ_FLEET_BROKER=mqtt://fleet:secret@broker.example.com:1883"
         if "://" not in url:
             raise LinkError(problem)
         try:
             address = BrokerAddress.parse(url)
-        except ConfigError:
+        except AddressError:
             raise LinkError(problem) from None
         parsed = urlparse(url)
         username = unquote(parsed.username) if parsed.username else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import peewee
 
@@ -26,7 +26,7 @@ from fleet import devices
 from fleet.ingest import UNSTORABLE, Ingest, Received
 from fleet.link import FleetLink
 from fleet.store import database
-from kiosk.protocol import encode, split_ack
+from kiosk.contract.protocol import encode, split_ack
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from kiosk.clock import Instant
-from kiosk.config import BrokerAddress
-from kiosk.protocol import Ack, ProtocolError, decode, topic
-from kiosk.sync.backoff import Backoff
-from kiosk.sync.engine import SyncEngine
+from kiosk.contract.clock import Instant
+from kiosk.contract.protocol import Ack, ProtocolError, decode, topic
+from kiosk.contract.sync_engine import SyncEngine
+from kiosk.contract.transport import Backoff, BrokerAddress
 
 SURVEY_ID = "exit-default"
 SURVEY_VERSION = 1
@@ -186,7 +185,7 @@ class _WorkerReport:
 def _worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: float, made_counter, acked_counter, start_barrier, results) -> None:
     try:
         results.put(_run_worker(plan, device_ids, seed, share, made_counter, acked_counter, start_barrier))
-    except Exception as exc:  # report, never hang the parent waiting for a result
+    except Exception as exc:  # noqa: BLE001 -- report, never hang the parent waiting for a result
         results.put(_WorkerReport(error=f"{type(exc).__name__}: {exc}"))
 
 

@@ -28,7 +28,7 @@ unsynchronised one would be. (The protocol already refuses times no clock gives:
 
 from __future__ import annotations
 
-from kiosk.protocol import ResponsePayload, SenderClock
+from kiosk.contract.protocol import ResponsePayload, SenderClock
 
 #: 2020-01-01T00:00:00Z: no synchronised kiosk clock reads earlier.
 EARLIEST_SYNCED_WALL = 1_577_836_800.0

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from gpiozero import LED, PWMLED, Button, Device
 from gpiozero.exc import GPIOZeroError

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, Union
+from typing import Protocol
 
 from hardware.profiles import Profile
 
@@ -38,7 +39,7 @@ class InputEnded:
     error: str | None = None
 
 
-PanelEvent = Union[ButtonPress, LanguagePress, ScreenshotRequest, InputEnded]
+PanelEvent = ButtonPress | LanguagePress | ScreenshotRequest | InputEnded
 Sink = Callable[[PanelEvent], None]
 
 

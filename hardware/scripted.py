@@ -15,7 +15,8 @@ hours doing something else than intended.
 from __future__ import annotations
 
 import threading
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from hardware.errors import ScriptError
 from hardware.panel import ButtonPress, InputEnded, LanguagePress, PanelEvent, ScreenshotRequest, Sink, WithoutLeds

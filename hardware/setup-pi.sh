@@ -167,7 +167,7 @@ elif [ -f "$CONFIG" ]; then
         || die "the kiosk would not start with $CONFIG: fix it and run this script again (the service was not restarted)"
 else
     TEMPLATE=$(mktemp)
-    "$VENV/bin/python" -c 'import sys; from kiosk.config import config_template; sys.stdout.write(config_template(sys.argv[1]))' "$DEVICE_ID" > "$TEMPLATE"
+    "$VENV/bin/python" -c 'import sys; from kiosk.contract.deployment import config_template; sys.stdout.write(config_template(sys.argv[1]))' "$DEVICE_ID" > "$TEMPLATE"
     sh "$INSTALL_CONFIG" "$TEMPLATE" "$CONFIG" "$USER_NAME" "$VENV/bin/kiosk" || { rm -f "$TEMPLATE"; die "the default config did not pass its check (the reason is above)"; }
     rm -f "$TEMPLATE"
     echo "   wrote $CONFIG (device_id = $DEVICE_ID)"

@@ -14,17 +14,17 @@ import logging
 import queue
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
 
 from hardware.keyboard import KeyboardPanel
 from hardware.panel import ButtonPress, InputEnded, LanguagePress, Panel, PanelEvent, ScreenshotRequest
 from kiosk import flow, systemd
-from kiosk.clock import Clock, Instant
+from kiosk.contract.clock import Clock, Instant
+from kiosk.contract.survey import Survey
 from kiosk.outbox import Outbox
 from kiosk.screen import Key, Quit, Screen
-from kiosk.survey import Survey
 from kiosk.view import view_of
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Stamped:
-    event: Union[PanelEvent, Stop, Snapshot]
+    event: PanelEvent | Stop | Snapshot
     at: Instant
 
 
@@ -80,7 +80,7 @@ class Kiosk:
 
     # --- event intake (any thread) ----------------------------------------------------
 
-    def submit(self, event: Union[PanelEvent, Stop, Snapshot]) -> None:
+    def submit(self, event: PanelEvent | Stop | Snapshot) -> None:
         self.inbox.put(Stamped(event, self.clock.now()))
 
     def install_signal_handlers(self) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -20,8 +21,8 @@ from hardware.errors import HardwareError
 from hardware.profiles import available_profiles, load_profile
 from kiosk import __version__, preflight
 from kiosk.config import ConfigError, default_data_dir, load_config
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
 from kiosk.legibility import DEFAULT_PANEL, PANELS, check
-from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey
 
 if TYPE_CHECKING:
     from kiosk.outbox import Outbox

@@ -15,21 +15,9 @@ import ctypes.util
 import functools
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Instant:
-    monotonic: float
-    wall: float
-    clock_synced: bool
-
-
-class Clock(Protocol):
-    def now(self) -> Instant: ...
-
+from kiosk.contract.clock import Instant
 
 #: systemd-timesyncd touches this file once the clock is synchronised.
 TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")

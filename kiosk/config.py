@@ -10,13 +10,13 @@ import os
 import socket
 import tomllib
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import urlparse
 
 import msgspec
 
 from kiosk.colour import contrast, parse_hex, to_hex
+from kiosk.contract.deployment import service_data_dir
+from kiosk.contract.transport import AddressError, BrokerAddress
 from kiosk.palette import BACKGROUND
 
 SYSTEM_CONFIG = Path("/etc/nabiz/kiosk.toml")
@@ -61,25 +61,6 @@ class OutboxConfig(msgspec.Struct, forbid_unknown_fields=True):
     reserve_mb: int = 100
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> "BrokerAddress":
-        parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ConfigError(f"broker {url!r} is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]\n  fix: e.g. broker = \"mqtts://fleet.example.com:8883\"")
-        tls = parsed.scheme == "mqtts"
-        try:
-            port = parsed.port or (8883 if tls else 1883)
-        except ValueError:
-            raise ConfigError(f"broker {url!r} has a bad port\n  fix: a number from 1 to 65535") from None
-        return cls(parsed.hostname, port, tls)
-
-
 class SyncSettings(msgspec.Struct, forbid_unknown_fields=True):
     """How a kiosk reaches the fleet (the ``[fleet]`` table of the kiosk config)."""
 
@@ -118,32 +99,6 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     branding: BrandingConfig = msgspec.field(default_factory=BrandingConfig)
 
 
-def config_template(device_id: str, site: str = "", fleet: str = "") -> str:
-    """The kiosk config every install starts from: ``setup-pi.sh`` writes it for a kiosk
-    without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended.
-    Every key: docs/operations.md."""
-    quote = lambda text: msgspec.json.encode(text).decode()  # a JSON string is a TOML basic string  # noqa: E731
-    return f"""# Nabız kiosk configuration. Every key: docs/operations.md
-device_id = {quote(device_id)}
-site = {quote(site)}
-data_dir = "/var/lib/nabiz-kiosk"
-# survey = "/etc/nabiz/survey.toml"     # default: the bundled Turkish/English survey
-log_format = "text"
-log_level = "INFO"
-
-[panel]
-kind = "gpio"
-profile = "arcade-4"                     # or arcade-5, or the path of your own profile .toml
-
-[screen]
-mode = "fullscreen"                      # uses the display's own resolution
-
-[outbox]
-max_rows = 500000
-reserve_mb = 100
-{fleet}"""
-
-
 def load_config(path: str | Path | None = None) -> KioskConfig:
     if path is None:
         env = os.environ.get("NABIZ_KIOSK_CONFIG")
@@ -166,7 +121,7 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
     if config.fleet.broker:
         try:
             BrokerAddress.parse(config.fleet.broker)
-        except ConfigError as exc:
+        except AddressError as exc:
             raise ConfigError(f"{path}: fleet.broker: {exc}") from None
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
@@ -229,17 +184,6 @@ def is_raspberry_pi() -> bool:
 
 def has_desktop() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def service_data_dir(name: str) -> Path:
-    """systemd's StateDirectory when run as a service, /var/lib/NAME as root, else the user's data home."""
-    state = os.environ.get("STATE_DIRECTORY")
-    if state:
-        return Path(state.split(":")[0])
-    if os.geteuid() == 0:
-        return Path("/var/lib") / name
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / name
 
 
 def default_data_dir() -> Path:

@@ -52,10 +52,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal, Union
+from typing import Literal
 
-from kiosk.clock import Instant
-from kiosk.survey import Survey
+from kiosk.contract.clock import Instant
+from kiosk.contract.survey import Survey
 
 Status = Literal["completed", "abandoned"]
 EndReason = Literal["completed", "idle", "shutdown", "misuse", "burst"]
@@ -100,7 +100,7 @@ class Shutdown:
     at: Instant
 
 
-Event = Union[Pressed, Tick, NextLanguage, SurveyReplaced, Shutdown]
+Event = Pressed | Tick | NextLanguage | SurveyReplaced | Shutdown
 
 
 # --- what a response is ------------------------------------------------------------------
@@ -161,7 +161,7 @@ class HintButtons:
     buttons: frozenset[int]
 
 
-Effect = Union[SaveResponse, LightButtons, FlashButton, HintButtons]
+Effect = SaveResponse | LightButtons | FlashButton | HintButtons
 
 
 # --- phases and state --------------------------------------------------------------------
@@ -215,7 +215,7 @@ class Burst:
     draft: Draft
 
 
-Phase = Union[Attract, Asking, ThankYou, Burst]
+Phase = Attract | Asking | ThankYou | Burst
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class _Startup:
         self.screen = None
 
     def settings(self) -> tuple[KioskConfig, Profile]:
-        from kiosk.logs import setup_logging
+        from kiosk.contract.logs import setup_logging
 
         self.config = config = config_of(self.options)
         setup_logging(self.options.log_format or config.log_format, config.log_level)
@@ -74,7 +74,7 @@ class _Startup:
 
 def run_kiosk(options: RunOptions) -> int:
     """The survey on screen and buttons until stopped; the process's exit status."""
-    from kiosk.logs import setup_logging
+    from kiosk.contract.logs import setup_logging
 
     setup_logging(options.log_format or "text", "INFO")  # until the config names its own
     with ExitStack() as stack:
@@ -122,7 +122,7 @@ def _serve(config: KioskConfig, survey, screen, panel, outbox, directory: Path) 
 
 def run_wiring_check(options: RunOptions, timeout: float | None) -> int:
     """Test mode: 0 when every button reported a press, 1 when one never did, 2 on an error."""
-    from kiosk.logs import setup_logging
+    from kiosk.contract.logs import setup_logging
     from kiosk.technician import WiringCheck
     from kiosk.wiring import report
 
@@ -175,7 +175,7 @@ def _open_screen(profile: Profile, display: Display):  # type: ignore[no-untyped
 
     try:
         return Screen(profile, display.size, display.mode, display.font, display.branding)
-    except Exception as exc:  # pygame.error has no finer type; say what failed and how to fix it
+    except Exception as exc:  # noqa: BLE001 -- pygame.error has no finer type; say what failed and how to fix it
         raise StartupError(
             f"cannot open the display ({display.mode}): {exc}\n"
             "  fix: on a Pi console use SDL_VIDEODRIVER=kmsdrm and the 'video' and 'render' groups; use --headless to run without a display",

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 from hardware.profiles import Profile
-from kiosk.survey import Survey
+from kiosk.contract.survey import Survey
 
 VIEWING_DISTANCE_MM = 2000
 QUESTION_ARCMIN = 16  # ISO 9241-303's minimum character height for reading

@@ -34,7 +34,7 @@ class DataDirLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, directory: str | Path, holder: str) -> "DataDirLock":
+    def acquire(cls, directory: str | Path, holder: str) -> DataDirLock:
         """Take the lock for *holder* (e.g. "kiosk run"), or raise saying who has it."""
         directory = Path(directory)
         try:

@@ -26,9 +26,10 @@ import shutil
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import peewee
 from peewee import BooleanField, CharField, FloatField, IntegerField, Model, SqliteDatabase, TextField
@@ -146,7 +147,7 @@ class Health:
 
 
 class Outbox:
-    _open_instance: "Outbox | None" = None
+    _open_instance: Outbox | None = None
 
     def __init__(
         self,
@@ -168,7 +169,7 @@ class Outbox:
 
     # --- opening --------------------------------------------------------------------
 
-    def open(self, data_dir: str | Path) -> "Outbox":
+    def open(self, data_dir: str | Path) -> Outbox:
         """Open (and migrate) the outbox in *data_dir*. One open outbox per process: the
         database handle is module-wide, as peewee recommends, so a second one is refused."""
         if Outbox._open_instance is not None and Outbox._open_instance is not self:

@@ -27,8 +27,8 @@ from kiosk.config import (
     default_screen_mode,
     load_config,
 )
-from kiosk.protocol import device_id_problem
-from kiosk.survey import DEFAULT_SURVEY_PATH, Survey, SurveyError, load_survey
+from kiosk.contract.protocol import device_id_problem
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey, SurveyError, load_survey
 
 #: How long a kiosk that cannot start keeps its error on screen before exiting (status 2,
 #: so systemd starts it again and a fix copied in meanwhile is picked up).

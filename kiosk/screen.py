@@ -23,10 +23,10 @@ import logging
 import math
 import os
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from collections.abc import Hashable
 
 from hardware.profiles import Profile
 from kiosk.colour import RGB, ink_for, parse_hex

@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from hardware.profiles import Profile
-from kiosk.clock import Instant
 from kiosk.colour import SIMULATED, Vision, simulate_pixels
+from kiosk.contract.clock import Instant
+from kiosk.contract.survey import Survey
 from kiosk.flow import Answer, Asking, Attract, Draft, KioskState, ThankYou
 from kiosk.screen import Screen
-from kiosk.survey import Survey
 from kiosk.view import View, view_of
 
 

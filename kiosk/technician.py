@@ -12,8 +12,8 @@ import logging
 import queue
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Union
 
 from hardware.keyboard import KeyboardPanel
 from hardware.panel import ButtonPress, InputEnded, LanguagePress, Panel, PanelEvent, ScreenshotRequest
@@ -25,7 +25,7 @@ from kiosk.technician_screen import Drawn, Fonts, draw_startup_error, draw_wirin
 
 log = logging.getLogger(__name__)
 
-LoopEvent = Union[PanelEvent, Stop, Snapshot]
+LoopEvent = PanelEvent | Stop | Snapshot
 
 
 class ScreenLoop:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
+from kiosk.contract.survey import Question, QuestionKind, Survey
 from kiosk.flow import Attract, Burst, KioskState, Phase, ThankYou, countdown
-from kiosk.survey import Question, QuestionKind, Survey
 
 #: How each language names itself, for the language hint on the start screen.
 LANGUAGE_NAMES = {

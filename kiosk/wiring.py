@@ -9,7 +9,6 @@ each one is seen to work. Nothing here can save a response, by construction. Lik
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Union
 
 from hardware.panel import ButtonPress, LanguagePress
 from hardware.profiles import Profile, describe_pin
@@ -32,8 +31,8 @@ class Flash:
     button: int
 
 
-Effect = Union[Light, Flash]
-Event = Union[ButtonPress, LanguagePress]
+Effect = Light | Flash
+Event = ButtonPress | LanguagePress
 
 
 @dataclass(frozen=True)

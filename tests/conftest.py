@@ -6,9 +6,9 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-from hardware.profiles import load_profile  # noqa: E402
-from kiosk.survey import DEFAULT_SURVEY_PATH, load_survey  # noqa: E402
-from tests.dummy_clock import FakeClock  # noqa: E402
+from hardware.profiles import load_profile
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, load_survey
+from tests.dummy_clock import FakeClock
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A clock tests move by hand: the flow and the kiosk read time only through it."""
 
-from kiosk.clock import Instant
+from kiosk.contract.clock import Instant
 
 
 class FakeClock:

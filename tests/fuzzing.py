@@ -1,6 +1,6 @@
 """Hypothesis strategies for fuzzing what arrives from outside: MQTT topics and JSON payloads.
 
-Shared by the kiosk's fuzz tests (every decoder in ``kiosk.protocol``) and the fleet's (ingest
+Shared by the kiosk's fuzz tests (every decoder in ``kiosk.contract.protocol``) and the fleet's (ingest
 on a real store, then export). Payloads come three ways:
 
 - *near misses*: a valid payload of each channel with a few values replaced by anything JSON
@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from kiosk import protocol as p
+from kiosk.contract import protocol as p
 
 
 def fuzz_settings(examples: int) -> settings:

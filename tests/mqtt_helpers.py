@@ -9,7 +9,7 @@ import queue
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -66,7 +66,7 @@ class Client:
             self.pubacks[mid] = reason_code
             self._puback.notify_all()
 
-    def connect(self, timeout: float = 5.0) -> "Client":
+    def connect(self, timeout: float = 5.0) -> Client:
         self.client.connect("127.0.0.1", self.port, keepalive=30)
         self.client.loop_start()
         assert self.connack.wait(timeout), "no CONNACK"
@@ -119,7 +119,7 @@ def upload(device_id: str, count: int = 1, boot_id: str = "boot-test") -> tuple[
     """An Upload of *count* fresh, valid responses as a kiosk publishes it, and their uuids."""
     import uuid as uuidlib
 
-    from kiosk.protocol import PROTOCOL_VERSION, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, encode
+    from kiosk.contract.protocol import PROTOCOL_VERSION, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, encode
 
     now = time.time()
     responses = [

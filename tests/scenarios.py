@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kiosk import flow
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey
 from kiosk.flow import ResponseRecord
-from kiosk.survey import DEFAULT_SURVEY_PATH, Survey
 from tests.dummy_clock import FakeClock
 
 #: Timings for scripts that press as fast as a machine, to test something else (faults, soak,

@@ -37,8 +37,8 @@ from pathlib import Path
 import pytest
 
 from fleet.broker import BrokerFiles, find_mosquitto, render_config
+from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, decode, encode, topic
 from kiosk.outbox import DB_FILENAME
-from kiosk.protocol import PROTOCOL_VERSION, Ack, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, decode, encode, topic
 from tests import scenarios
 from tests.mqtt_helpers import Client, free_port, wait_until
 
@@ -536,7 +536,7 @@ def test_kiosk_sigkilled_mid_sync_twice(tmp_path, procs, survey_file, backlog_ou
     for cycle, kill_after in enumerate((300, 1500)):
         kiosk.start(connect=False)
         kiosk.customers(20)
-        wait_until(lambda: kiosk.acked() >= kill_after, 30, interval=0.005, what=f"cycle {cycle}: the drain to pass {kill_after}")
+        wait_until(lambda kill_after=kill_after: kiosk.acked() >= kill_after, 30, interval=0.005, what=f"cycle {cycle}: the drain to pass {kill_after}")
         kiosk.kill()
         rows = kiosk.rows()
         marked = {uuid for uuid, sent_at, _ in rows if sent_at is not None}

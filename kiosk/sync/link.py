@@ -15,20 +15,19 @@ survive reconnects.
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from kiosk.config import BrokerAddress, ConfigError
-from kiosk.protocol import PROTOCOL_VERSION, Status, encode, topic
-from kiosk.sync.backoff import Backoff
+from kiosk.config import ConfigError
+from kiosk.contract.protocol import PROTOCOL_VERSION, Status, encode, topic
+from kiosk.contract.transport import Backoff, BrokerAddress, no_delay
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class Incoming:
     payload: bytes
 
 
-LinkEvent = Union[LinkUp, LinkDown, Incoming]
+LinkEvent = LinkUp | LinkDown | Incoming
 #: What paho's thread calls with each event; it must only queue it.
 EventSink = Callable[[LinkEvent], None]
 
@@ -211,11 +210,3 @@ class MqttLink:
 
     def _status(self, online: bool, reason: str) -> bytes:
         return encode(Status(v=PROTOCOL_VERSION, device_id=self.device_id, online=online, software=self.software, boot_id=self.boot_id, reason=reason))
-
-
-def no_delay(client: mqtt.Client) -> None:
-    """Send small packets at once (call on connect). paho leaves Nagle on: a publish right
-    after a PUBACK, or an Ack after a quiet spell, waited ~40 ms for the broker's delayed ACK."""
-    sock = client.socket()
-    if sock is not None and hasattr(sock, "setsockopt"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

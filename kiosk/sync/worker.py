@@ -13,19 +13,19 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import peewee
 
-from kiosk.clock import Clock
 from kiosk.config import SyncSettings
+from kiosk.contract.clock import Clock
+from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, Health, ProtocolError, SenderClock, decode, encode, topic
+from kiosk.contract.sync_engine import SyncEngine
+from kiosk.contract.transport import Backoff, BrokerAddress
 from kiosk.outbox import Outbox
-from kiosk.protocol import PROTOCOL_VERSION, Ack, Health, ProtocolError, SenderClock, decode, encode, topic
 from kiosk.sync import system
-from kiosk.sync.backoff import Backoff
-from kiosk.sync.engine import SyncEngine
-from kiosk.sync.link import BrokerAddress, Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
+from kiosk.sync.link import Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class _Stop:
     grace: float  # seconds to wait for Acks of what is already sent
 
 
-_Event = Union[LinkEvent, _Saved, _Stop]
+_Event = LinkEvent | _Saved | _Stop
 _SAVED = _Saved()
 
 
@@ -101,7 +101,7 @@ class FleetSync:
 
     # --- the kiosk's side (any thread; never blocks) ------------------------------------------
 
-    def start(self) -> "FleetSync":
+    def start(self) -> FleetSync:
         self._thread = threading.Thread(target=self._run, name="fleet-sync", daemon=True)
         self._thread.start()
         self.link.start()

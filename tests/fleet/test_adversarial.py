@@ -27,8 +27,8 @@ import pytest
 
 from fleet.broker import FLEET_USER
 from fleet.link import BrokerURL, FleetLink
-from kiosk.config import BrokerAddress
-from kiosk.protocol import Ack, decode, topic
+from kiosk.contract.protocol import Ack, decode, topic
+from kiosk.contract.transport import BrokerAddress
 from kiosk.sync.link import MqttLink
 from tests.mqtt_helpers import Client, free_port, upload, wait_until
 

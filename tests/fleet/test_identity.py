@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fleet import devices, identity
 from fleet.identity import conflicting_boots, merge_runs
 from fleet.ingest import Ingest, Received
-from kiosk.protocol import PROTOCOL_VERSION, Status, encode
+from kiosk.contract.protocol import PROTOCOL_VERSION, Status, encode
 
 
 def runs_of(*boots: str, start: float = 0.0, step: float = 1.0) -> list:

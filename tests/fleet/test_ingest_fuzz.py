@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from fleet import devices
 from fleet.ingest import Ingest, Received
 from fleet.store import StoredResponse
-from kiosk.protocol import Ack, decode, encode, split_ack
+from kiosk.contract.protocol import Ack, decode, encode, split_ack
 from tests.fuzzing import fuzz_settings, payloads, topics
 from tests.kiosk.test_protocol import response, upload
 

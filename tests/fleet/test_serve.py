@@ -37,7 +37,7 @@ class RunningFleet:
         self.thread: threading.Thread | None = None
         self.server: FleetServer | None = None
 
-    def start(self) -> "RunningFleet":
+    def start(self) -> RunningFleet:
         self.stop_event = threading.Event()
         link = FleetLink(self.url, client_id="nabiz-fleet-test")
         link.start()
@@ -218,7 +218,7 @@ class UnsyncedClock:
     """A Pi whose NTP never answered: the right monotonic time, a wall clock years off."""
 
     def now(self):
-        from kiosk.clock import Instant
+        from kiosk.contract.clock import Instant
 
         return Instant(time.monotonic(), time.time() - 3 * 365 * 86400, False)
 

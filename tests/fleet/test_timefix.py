@@ -11,7 +11,7 @@ from hypothesis import given
 
 from fleet import timefix
 from fleet.export import iso
-from kiosk.protocol import Moment, ResponsePayload, SenderClock, decode_upload
+from kiosk.contract.protocol import Moment, ResponsePayload, SenderClock, decode_upload
 from tests.fuzzing import fuzz_settings, uploads
 
 RECEIVED = 1_795_942_805.0  # 2026-11-24T09:00:05Z

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.survey import DEFAULT_SURVEY_PATH
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 

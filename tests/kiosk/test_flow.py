@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk import flow
-from kiosk.clock import Instant
+from kiosk.contract.clock import Instant
+from kiosk.contract.survey import parse_survey
 from kiosk.flow import Asking, Attract, Burst, FlashButton, HintButtons, LightButtons, SaveResponse, ThankYou
-from kiosk.survey import parse_survey
 from tests import scenarios
 from tests.dummy_clock import FakeClock
 

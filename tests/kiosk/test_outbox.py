@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from kiosk import outbox as outbox_module
-from kiosk.clock import Instant
+from kiosk.contract.clock import Instant
 from kiosk.flow import Answer, ResponseRecord
 from kiosk.outbox import DB_FILENAME, Outbox, OutboxError
 
@@ -222,7 +222,7 @@ def test_a_suspect_response_keeps_its_flag_and_press_timing(box):
 
 def test_rows_saved_before_press_timing_existed_read_as_untimed_and_unflagged(tmp_path):
     """Schema 2 → 3 adds ``press_ms`` and ``suspect``; unsent answers from before are kept and still sent."""
-    from kiosk.sync.engine import to_payload
+    from kiosk.contract.sync_engine import to_payload
 
     old_outbox(tmp_path, 2, "6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b12", presses="[3, 4]")
     box = Outbox("k", "b").open(tmp_path)

@@ -136,7 +136,7 @@ def test_sigterm_mid_survey_saves_the_response_and_exits_cleanly(tmp_path):
 
 def test_the_config_template_is_a_valid_config(tmp_path):
     """What setup-pi.sh writes (and fleet device add extends): loads as written, Turkish intact."""
-    from kiosk.config import config_template
+    from kiosk.contract.deployment import config_template
 
     path = tmp_path / "kiosk.toml"
     path.write_text(config_template("ist-kadikoy-01", 'Kadıköy "çıkış"'), encoding="utf-8")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from kiosk import protocol as p
+from kiosk.contract import protocol as p
 
 
 def response(**changes) -> dict:

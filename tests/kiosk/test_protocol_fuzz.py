@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk import protocol as p
+from kiosk.contract import protocol as p
 from tests.fuzzing import fuzz_settings, payloads, topics
 
 

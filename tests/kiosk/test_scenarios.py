@@ -131,8 +131,8 @@ def test_the_thank_you_screen_is_announced_once_per_response_after_its_save(prof
     import logging
 
     from hardware.panel import ButtonPress
-    from kiosk import flow
     from hardware.scripted import ScriptedPanel
+    from kiosk import flow
     from kiosk.app import Kiosk, Stamped
     from kiosk.outbox import Outbox
     from kiosk.screen import Screen

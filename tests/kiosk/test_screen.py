@@ -11,18 +11,18 @@ import pytest
 from hardware.profiles import load_profile
 from kiosk.colour import contrast, difference
 from kiosk.config import BrandingConfig
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, load_survey, parse_survey
 from kiosk.faces import FACES
 from kiosk.palette import BACKGROUND, CHOICE, MUTED, scale_steps
 from kiosk.screen import Key, Screen
 from kiosk.screenshots import all_views, render_all
-from kiosk.survey import DEFAULT_SURVEY_PATH, load_survey, parse_survey
 from kiosk.view import View
 from tests.pixels import Image, far_from, ink_of, mask
 
 SIZES = [(800, 480), (1920, 1080)]
 VIEWS = all_views(load_survey(DEFAULT_SURVEY_PATH))
 SCALE_VIEWS = [(name, view) for name, view in all_views(load_survey(DEFAULT_SURVEY_PATH), feedback=False) if view.options and view.question_kind == "scale"]
-ids = lambda v: v if isinstance(v, str) else ""  # noqa: E731
+ids = lambda v: v if isinstance(v, str) else ""
 
 # The bars of issue 9 (kiosk/palette.py and kiosk/legibility.py say why).
 MIN_DELTA_E = 20.0

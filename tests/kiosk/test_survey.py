@@ -2,7 +2,7 @@
 
 import pytest
 
-from kiosk.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey, parse_survey
+from kiosk.contract.survey import DEFAULT_SURVEY_PATH, SurveyError, load_survey, parse_survey
 
 GOOD = """
 id = "exit"
@@ -205,7 +205,7 @@ def test_kind_defaults_to_scale_and_a_choice_may_mix_negative_answers():
 
 
 def test_every_icon_a_survey_may_name_has_a_drawing():
+    from kiosk.contract.survey import ICON_NAMES
     from kiosk.faces import ICONS
-    from kiosk.survey import ICON_NAMES
 
     assert set(ICONS) == set(ICON_NAMES)

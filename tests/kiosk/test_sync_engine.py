@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
+from kiosk.contract.protocol import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, Ack, Refusal, decode
+from kiosk.contract.sync_engine import SyncEngine
+from kiosk.contract.transport import Backoff
 from kiosk.outbox import Outbox
-from kiosk.protocol import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, Ack, Refusal, decode
-from kiosk.sync.backoff import Backoff
-from kiosk.sync.engine import SyncEngine
 from tests.kiosk.test_outbox import record
 
 
@@ -187,7 +187,7 @@ def test_batches_stay_under_the_payload_limit(box, wire, clock):
     engine.on_connected()
     sizes = [len(u.responses) for u in wire.sent]
     assert sum(sizes) == 200 and all(s <= 200 for s in sizes)
-    from kiosk.protocol import encode
+    from kiosk.contract.protocol import encode
 
     assert all(len(encode(u)) <= MAX_PAYLOAD_BYTES for u in wire.sent)
 

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from kiosk import flow
-from kiosk.clock import Instant
+from kiosk.contract.clock import Instant
 from kiosk.flow import Answer, Asking, Attract, Draft, KioskState, ThankYou
 from kiosk.view import OptionView, SecondaryText, view_of
 

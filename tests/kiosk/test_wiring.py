@@ -8,10 +8,9 @@ does: which button reported, on which GPIO, and that every LED lights.
 import queue
 import threading
 
+import pygame
 from hypothesis import given
 from hypothesis import strategies as st
-
-import pygame
 
 from hardware.gpio import GpioPanel
 from hardware.keyboard import KeyboardPanel

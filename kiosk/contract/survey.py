@@ -35,7 +35,7 @@ ICON_NAMES = ("clock", "person", "sparkle", "tag", "check", "cross", "question")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
-DEFAULT_SURVEY_PATH = Path(__file__).with_name("surveys") / "default.toml"
+DEFAULT_SURVEY_PATH = Path(__file__).parents[1] / "surveys" / "default.toml"  # kiosk/surveys: the kiosk ships it
 
 DEFAULT_HANDOVER_SECONDS = 1.5
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -280,7 +280,7 @@ def split_ack(ack: Ack) -> list[Ack]:
     ]
 
 
-Message = Union[Upload, Status, Health, Ack]
+Message = Upload | Status | Health | Ack
 _EXPECTED: dict[Channel, type] = {"responses": Upload, "status": Status, "health": Health, "ack": Ack}
 
 

@@ -22,11 +22,12 @@ calls, time comes from the injected clock. The kiosk's sync worker drives it, an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from kiosk.clock import Clock
-from kiosk.protocol import (
+from kiosk.contract.clock import Clock
+from kiosk.contract.protocol import (
     MAX_PAYLOAD_BYTES,
     MAX_PRESSES,
     PROTOCOL_VERSION,
