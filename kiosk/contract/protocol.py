@@ -68,9 +68,8 @@ _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 #: Broker usernames the fleet keeps for itself; no device may take them.
 RESERVED_IDS = frozenset({"fleet", "admin", "root"})
 
-Channel = Literal["responses", "status", "health", "ack"]
-UPSTREAM: tuple[Channel, ...] = ("responses", "status", "health")
-DOWNSTREAM: tuple[Channel, ...] = ("ack",)
+#: The channels' names; ``CHANNELS`` (below the payloads) says everything else about each.
+Channel = Literal["responses", "status", "health", "ack", "help"]
 
 
 class ProtocolError(ValueError):
@@ -204,6 +203,10 @@ class ResponsePayload(msgspec.Struct, forbid_unknown_fields=True):
     # inside the response means it may hold two customers' answers (never negative then).
     press_ms: Annotated[list[Count], msgspec.Meta(max_length=MAX_PRESSES)] = []
     suspect: bool = False
+    # The customer's answer to the kiosk's offer of help after a negative response: True (yes,
+    # send someone), False (no), None (not offered: not negative, no offer in the survey, or the
+    # link to the fleet was down so no one could have been told).
+    help_requested: bool | None = None
 
     def __post_init__(self) -> None:
         if self.press_ms and len(self.press_ms) != len(self.presses):
@@ -280,8 +283,66 @@ def split_ack(ack: Ack) -> list[Ack]:
     ]
 
 
-Message = Upload | Status | Health | Ack
-_EXPECTED: dict[Channel, type] = {"responses": Upload, "status": Status, "health": Health, "ack": Ack}
+class HelpUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """The fleet tells a kiosk where a customer's request for help stands (retained, per device).
+
+    ``waiting``: the alert is raised and staff are being told; ``coming``: a person
+    acknowledged (``staff``, maybe an ``eta_minutes``); ``closed``: resolved, expired or
+    cancelled. The kiosk shows it only while the customer who asked (``response_uuid``) is
+    still on its help screen: a retained update for an earlier customer is dropped and logged.
+    ``callback_url`` is a short-lived signed link to the fleet's call-back page, shown as a QR
+    when nobody has come within ``wait_s``."""
+
+    v: int
+    alert_id: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+    response_uuid: EchoedUuid
+    state: Literal["waiting", "coming", "closed"]
+    at: WallClock  # the fleet's wall clock when the state changed
+    staff: Text64 = ""
+    eta_minutes: Annotated[int, msgspec.Meta(ge=0, le=240)] | None = None
+    wait_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 45.0
+    callback_url: Annotated[str, msgspec.Meta(max_length=512, pattern=r"^(https?://[^\x00-\x20]+)?$")] = ""
+
+
+Message = Upload | Status | Health | Ack | HelpUpdate
+
+
+# --- channels: declared once ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One channel of every device's namespace: the broker's ACL, both sides' subscriptions,
+    the fleet's dispatch and the topic table in docs/protocol.md are all made from these."""
+
+    name: Channel
+    direction: Literal["up", "down"]  # up: kiosk → fleet; down: fleet → kiosk
+    qos: int
+    retained: bool
+    payload: type
+    purpose: str
+
+
+CHANNELS: tuple[ChannelSpec, ...] = (
+    ChannelSpec("responses", "up", 1, False, Upload, "1 to 200 responses; the fleet answers with an Ack once it has stored them"),
+    ChannelSpec("status", "up", 1, True, Status, "birth message (online) on connect; the same shape, offline, is the Last Will"),
+    ChannelSpec("health", "up", 0, False, Health, "versions, survey, backlog, disk, temperature, uptime"),
+    ChannelSpec("ack", "down", 1, False, Ack, "which uuids the fleet has stored, or refused for good"),
+    ChannelSpec("help", "down", 1, True, HelpUpdate, "a customer's request for help: waiting, who is coming, or closed"),
+)
+CHANNEL: dict[str, ChannelSpec] = {spec.name: spec for spec in CHANNELS}
+UPSTREAM: tuple[Channel, ...] = tuple(spec.name for spec in CHANNELS if spec.direction == "up")
+DOWNSTREAM: tuple[Channel, ...] = tuple(spec.name for spec in CHANNELS if spec.direction == "down")
+_EXPECTED: dict[Channel, type] = {spec.name: spec.payload for spec in CHANNELS}
+
+
+def channel_table() -> str:
+    """The topic table of docs/protocol.md (a test keeps the docs equal to it)."""
+    rows = ["| topic | direction | QoS | retained | payload | what |", "| --- | --- | --- | --- | --- | --- |"]
+    for spec in CHANNELS:
+        direction = "kiosk → fleet" if spec.direction == "up" else "fleet → kiosk"
+        rows.append(f"| `{ROOT}/<device>/{spec.name}` | {direction} | {spec.qos} | {'yes' if spec.retained else 'no'} | `{spec.payload.__name__}` | {spec.purpose} |")
+    return "\n".join(rows) + "\n"
 
 
 class _Envelope(msgspec.Struct):
