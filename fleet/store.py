@@ -108,8 +108,15 @@ def _migration_1(db: peewee.Database) -> None:
     db.create_tables([Device, StoredResponse])
 
 
+def _migration_escalation(db: peewee.Database) -> None:
+    """Alerts, their audit trail, the notification outbox and delivery log, used ack tokens."""
+    from fleet.escalation.tables import create_escalation_tables  # imported here: those tables import this module
+
+    create_escalation_tables(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_escalation]
 
 #: Columns in the order ``insert_responses`` takes its tuples.
 RESPONSE_FIELDS = [

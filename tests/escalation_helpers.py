@@ -1,0 +1,68 @@
+"""Factories for the escalation tests: configs, responses, intents; and a racer process.
+
+Run as ``python -m tests.escalation_helpers race URL N``: raises N intents (one per key)
+against the store at URL, as a second fleet worker process would, and prints how many it created.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid as uuidlib
+
+from fleet.escalation.config import check_document
+from fleet.escalation.rules import Intent, NewResponse
+
+NOW = 1_790_000_000.0  # a Wednesday, 2026-09-22 ~14:13 in Istanbul
+
+SITE = {"id": "kadikoy", "name": "Kadıköy", "time_zone": "Europe/Istanbul", "language": "tr"}
+
+
+def config(**sections):
+    """A valid escalation config; sections given replace the defaults."""
+    document = {
+        "sites": [SITE, {"id": "airport", "name": "Airport gate 4", "time_zone": "Europe/London", "language": "en"}],
+        "contacts": [
+            {"id": "ayse", "name": "Ayşe Yılmaz", "sites": ["kadikoy"], "roles": ["staff", "shift-lead"], "urls": ["json://127.0.0.1:9/ayse"]},
+            {"id": "tech", "name": "Teknik Servis", "sites": ["*"], "roles": ["technician"], "urls": ["json://127.0.0.1:9/tech"]},
+        ],
+        "policies": [{"id": "staff-now", "stages": [{"roles": ["staff"]}, {"after_minutes": 5, "roles": ["shift-lead"]}], "repeat": 1, "repeat_after_minutes": 10}],
+        "rules": [
+            {"id": "help", "kind": "response", "on": "help", "policy": "staff-now", "severity": "urgent"},
+            {"id": "negative", "kind": "response", "on": "negative", "policy": "staff-now"},
+            {"id": "cleaning", "kind": "response", "on": "answer", "question": "what-went-wrong", "options": ["cleanliness"], "policy": "staff-now"},
+            {"id": "mood", "kind": "window", "policy": "staff-now"},
+            {"id": "offline", "kind": "offline", "policy": "staff-now", "after_minutes": 10},
+            {"id": "health", "kind": "health", "policy": "staff-now"},
+        ],
+    }
+    document.update(sections)
+    return check_document(document, "test.toml")
+
+
+def response(negative=True, site="kadikoy", device="kiosk-1", at=NOW, answers=None, **extra) -> NewResponse:
+    if answers is None:
+        answers = (("satisfaction", "very-unhappy" if negative else "happy"),)
+    return NewResponse(uuid=str(uuidlib.uuid4()), device_id=device, site=site, occurred_at=at, negative=negative, answers=tuple(answers), **extra)
+
+
+def intent(rule="negative", scope="device:kiosk-1", uuids=(), kind="response", site="kadikoy", device="kiosk-1", **facts) -> Intent:
+    return Intent(rule=rule, kind=kind, scope=scope, site=site, device_id=device, severity="high", response_uuids=tuple(uuids), facts=facts)
+
+
+def _race(url: str, count: int) -> None:
+    from fleet.escalation.alerts import raise_or_attach
+    from fleet.store import open_database
+
+    open_database(url)
+    print("ready", flush=True)
+    sys.stdin.readline()  # both racers start together
+    created = 0
+    for number in range(count):
+        result = raise_or_attach(intent(rule="mood", kind="window", scope=f"site:s{number}", site=f"s{number}", device=None), NOW)
+        created += bool(result and result.created)
+    print(created, flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "race":
+        _race(sys.argv[2], int(sys.argv[3]))
