@@ -12,7 +12,7 @@ import uuid as uuidlib
 from fleet.escalation.config import check_document
 from fleet.escalation.rules import Intent, NewResponse
 
-NOW = 1_790_000_000.0  # a Wednesday, 2026-09-22 ~14:13 in Istanbul
+NOW = 1_790_000_000.0  # Monday 2026-09-21 17:13 in Istanbul
 
 SITE = {"id": "kadikoy", "name": "Kadıköy", "time_zone": "Europe/Istanbul", "language": "tr"}
 

@@ -131,6 +131,7 @@ Rule = Union[ResponseRule, WindowRule, OfflineRule, HealthRule]
 class Notifications(msgspec.Struct, forbid_unknown_fields=True):
     public_url: str = "http://localhost:8080"  # where staff's phones reach the fleet's web pages (the ack link)
     send_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
+    senders: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2  # sends in parallel (each a child process)
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 12
     retry_first_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     retry_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600.0

@@ -23,9 +23,10 @@ never counted in a window.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Iterable, Mapping
 
-from fleet.escalation.config import EscalationConfig, HealthRule, OfflineRule, ResponseRule, Rule, WindowRule
+from fleet.escalation.config import EscalationConfig, HealthRule, OfflineRule, ResponseRule, WindowRule
 from fleet.escalation.hours import is_within
 
 
@@ -154,6 +155,12 @@ def _matches(rule: ResponseRule, response: NewResponse) -> bool:
 # --- window rules ------------------------------------------------------------------------
 
 
+def window_query(rule: WindowRule, site: str, device_id: str | None, now: float) -> WindowQuery:
+    """The window of *rule* that a response of (site, device) falls in, ending now."""
+    scope = scope_of(rule.scope, site, device_id)
+    return WindowQuery(rule.id, scope, site, device_id if rule.scope == "device" else None, now - rule.minutes * 60)
+
+
 def window_queries(config: EscalationConfig, responses: Iterable[NewResponse], now: float) -> list[WindowQuery]:
     """The windows that the new (countable) responses fall in, one per (rule, scope)."""
     queries: dict[tuple[str, str], WindowQuery] = {}
@@ -162,18 +169,16 @@ def window_queries(config: EscalationConfig, responses: Iterable[NewResponse], n
             continue
         for rule in config.rules:
             if isinstance(rule, WindowRule) and rule.applies_to(response.site) and rule.minutes > 0:
-                since = now - rule.minutes * 60
-                if response.occurred_at < since:
-                    continue  # an old response from a backlog does not belong to the window now
-                scope = scope_of(rule.scope, response.site, response.device_id)
-                device = response.device_id if rule.scope == "device" else None
-                queries.setdefault((rule.id, scope), WindowQuery(rule.id, scope, response.site, device, since))
+                query = window_query(rule, response.site, response.device_id, now)
+                if response.occurred_at >= query.since:  # an old response from a backlog is not in the window now
+                    queries.setdefault((rule.id, query.scope), query)
     return list(queries.values())
 
 
 def window_breached(rule: WindowRule, total: int, negative: int) -> bool:
-    """At least ``min_responses`` responses, of which at least ``percent`` % negative."""
-    return total >= rule.min_responses and negative * 100 >= rule.percent * total
+    """At least ``min_responses`` responses, of which at least ``percent`` % negative (exact
+    arithmetic: 50 % of 4 is 2, not 1.9999999)."""
+    return total >= rule.min_responses and negative * 100 >= Fraction(rule.percent) * total
 
 
 def window_verdicts(config: EscalationConfig, counts: Iterable[WindowCount], uuids: Mapping[str, tuple[str, ...]] | None = None) -> tuple[list[Intent], list[Clear]]:
@@ -253,7 +258,3 @@ def _health(rule: HealthRule, device: DeviceSnapshot, scope: str) -> Intent | Cl
         return Clear(rule.id, scope, "health is back within limits")
     facts = {"problems": problems, "disk_free_bytes": device.disk_free_bytes, "oldest_unsent_age_s": device.oldest_unsent_age_s, "refused": device.refused}
     return Intent(rule.id, "health", scope, device.site, device.device_id, rule.severity, (), facts)
-
-
-def rules_of_kind(config: EscalationConfig, kind: type) -> list[Rule]:
-    return [rule for rule in config.rules if isinstance(rule, kind) and rule.enabled]

@@ -22,8 +22,10 @@ def mask_phone_numbers(text: str) -> str:
     """Keep a phone number's first three and last two digits: enough to tell two apart."""
 
     def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0).replace("%2B", "+"))
-        return (match.group(0)[:1] if match.group(0)[:1] == "+" else "") + digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+        found = match.group(0)
+        digits = re.sub(r"\D", "", found.replace("%2B", ""))
+        plus = "+" if found.startswith(("+", "%2B")) else ""
+        return plus + digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
 
     return _PHONE.sub(mask, text)
 
