@@ -115,8 +115,15 @@ def _migration_escalation(db: peewee.Database) -> None:
     create_escalation_tables(db)
 
 
+def _migration_callbacks(db: peewee.Database) -> None:
+    """Call-back requests: the phone numbers customers leave on the web's call-back page."""
+    from fleet.web.callbacks import create_callback_table  # imported here: that table imports this module
+
+    create_callback_table(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_escalation]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_escalation, _migration_callbacks]
 
 #: Columns in the order ``insert_responses`` takes its tuples.
 RESPONSE_FIELDS = [

@@ -1,0 +1,70 @@
+"""What every page handler needs: the settings, the escalation config, the key, the clock, the
+hooks; and the small helpers they share (language, local time, refusal pages, origin check)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from litestar import Request
+from litestar.response import Template
+
+from fleet.escalation.alerts import AlertRow
+from fleet.escalation.config import EscalationConfig, Site
+from fleet.web import language
+from fleet.web.settings import WebSettings
+from fleet.web.text import TEXT
+
+log = logging.getLogger("fleet.web")
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class WebContext:
+    settings: WebSettings
+    escalation: EscalationConfig
+    key: bytes
+    clock: Callable[[], float]
+    on_acknowledged: Callable[[AlertRow], None]  # after the commit: the lead tells the kiosk
+    wake: Callable[[], None]  # after a notification was queued: the notifier sends it now
+
+    def language(self, request: Request, site_language: str | None = None) -> str:
+        return language.choose(request.query_params.get("lang"), request.headers.get("accept-language"), site_language or "tr")
+
+    def site_of(self, alert: AlertRow) -> Site:
+        return self.escalation.site(alert.site)
+
+
+def local_time(site: Site, at: float, lang: str) -> str:
+    return datetime.fromtimestamp(at, site.zone).strftime(TEXT[lang]["date_format"])
+
+
+def page(template: str, lang: str, status_code: int = 200, **context: Any) -> Template:
+    """A page in *lang*, never cached (it is about one alert, one token, one customer)."""
+    return Template(template_name=template, context={"t": TEXT[lang], "lang": lang, "languages": language.LANGUAGES, **context}, status_code=status_code, headers=NO_STORE)
+
+
+def refusal(lang: str, texts: tuple[str, str, str], status_code: int, detail: str = "") -> Template:
+    title, message, fix = texts
+    return page("refused.html", lang, status_code, title=title, message=message, fix=fix, detail=detail)
+
+
+def client(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def same_origin(request: Request, settings: WebSettings) -> bool:
+    """Did a browser send this form from our own page? Browsers say so on every POST: Fetch
+    Metadata (Sec-Fetch-Site) where they have it, else Origin. A client that sends neither
+    (curl, an old browser) is let through: what protects the form is the token (see docs)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    return origin.lower() in (own, settings.public_origin)
