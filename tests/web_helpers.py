@@ -48,7 +48,7 @@ class WebRig:
 
     def start(self) -> "WebRig":
         app = create_app(self.settings, self.config, self.key, clock=self.now, on_acknowledged=self.acknowledged.append, wake=self._wake)
-        self.server = WebServer(app, "127.0.0.1", 0)
+        self.server = WebServer(app, "127.0.0.1", 0, trusted_proxies=self.settings.trusted_proxies)
         self.server.start()
         self.base = self.server.url
         # The escalation signs links with the public URL the notifications carry: this server's.
