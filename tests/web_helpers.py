@@ -23,7 +23,16 @@ from tests.escalation_helpers import config, response
 
 CALL_CENTRE = {"id": "callcentre", "name": "Çağrı Merkezi", "sites": ["*"], "roles": ["call-centre"], "urls": ["json://127.0.0.1:9/callcentre"]}
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def web_config(call_centre_url: str | None = None) -> EscalationConfig:
@@ -46,7 +55,7 @@ class WebRig:
     wakes: int = 0
     also_wake: Callable[[], None] | None = None  # e.g. a real notifier worker's wake
 
-    def start(self) -> "WebRig":
+    def start(self) -> WebRig:
         app = create_app(self.settings, self.config, self.key, clock=self.now, on_acknowledged=self.acknowledged.append, wake=self._wake)
         self.server = WebServer(app, "127.0.0.1", 0, trusted_proxies=self.settings.trusted_proxies)
         self.server.start()

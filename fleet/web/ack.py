@@ -18,10 +18,10 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 
 from fleet.escalation import alerts, tokens
-from fleet.escalation.alerts import AlertNotFound, AlertRow, AlertStateError
-from fleet.escalation.tables import UsedToken, writing
+from fleet.escalation.alerts import AlertRow, AlertStateError
+from fleet.escalation.tables import writing
 from fleet.web import callbacks
-from fleet.web.context import WebContext, client, local_time, log, page, refusal, same_origin
+from fleet.web.context import Refused, WebContext, client, local_time, log, page, refusal, refuse_if_used, same_origin, token_alert
 from fleet.web.text import TEXT
 
 MAX_NAME = 128
@@ -47,52 +47,46 @@ class AckController(Controller):
 def ack_page(token: str, request: Request, web: WebContext) -> Template:
     lang = web.language(request)
     try:
-        claims = tokens.verify(web.key, token, web.clock())
-        alert = alerts.get_alert(claims.alert_id)
-    except tokens.TokenError as exc:
-        return _refused(request, web, lang, exc.reason)
-    except AlertNotFound:
-        return _refused(request, web, lang, "missing")
-    lang = web.language(request, web.site_of(alert).language)
-    if UsedToken.get_or_none(UsedToken.token_id == claims.nonce) is not None:
-        return _refused(request, web, lang, "used", alert)
+        claims, alert = token_alert(web, token, "ack")
+        lang = web.language(request, web.site_of(alert).language)
+        refuse_if_used(claims, alert)
+    except Refused as refused:
+        return _refused(request, web, lang, refused)
     contact = next((c for c in web.escalation.contacts if c.id == claims.contact), None)
     form = {"name": contact.name if contact else "", "eta": "", "comment": ""}
     return _form_page(web, lang, alert, form, {})
 
 
 def ack_submit(token: str, request: Request, web: WebContext, data: dict[str, str]) -> Template:
-    lang = data.get("lang") if data.get("lang") in TEXT else web.language(request)
-    if not same_origin(request, web.settings):
-        return _refused(request, web, lang, "cross_site")
+    lang = web.form_language(request, data)
     try:
-        claims = tokens.verify(web.key, token, web.clock())
-        alert = alerts.get_alert(claims.alert_id)
-    except tokens.TokenError as exc:
-        return _refused(request, web, lang, exc.reason)
-    except AlertNotFound:
-        return _refused(request, web, lang, "missing")
-    form = {key: (data.get(key) or "").strip() for key in ("name", "eta", "comment")}
-    errors = _check(form)
-    if errors:
-        return _form_page(web, lang, alert, form, errors, status_code=400)
-    eta = int(form["eta"]) if form["eta"] else None
-    now = web.clock()
-    try:
-        with writing():
-            tokens.redeem(web.key, token, now)
-            acknowledged = alerts.acknowledge(alert.id, form["name"], now, "link", eta, form["comment"])
-    except tokens.TokenError as exc:  # used (or expired) between the check above and now
-        return _refused(request, web, lang, exc.reason, alert)
-    except AlertStateError:
-        return _refused(request, web, lang, "state", alerts.get_alert(alert.id), status_code=409)
+        if not same_origin(request, web.settings):
+            raise Refused("cross_site")
+        claims, alert = token_alert(web, token, "ack")
+        form = {key: (data.get(key) or "").strip() for key in ("name", "eta", "comment")}
+        errors = _check(form)
+        if errors:
+            return _form_page(web, lang, alert, form, errors, status_code=400)
+        eta = int(form["eta"]) if form["eta"] else None
+        now = web.clock()
+        try:
+            with writing():
+                tokens.redeem(web.key, token, now)
+                acknowledged = alerts.acknowledge(alert.id, form["name"], now, "link", eta, form["comment"])
+        except tokens.TokenError as exc:  # used (or expired) since the check above
+            raise Refused(exc.reason, alert) from None
+        except AlertStateError:
+            raise Refused("state", alerts.get_alert(alert.id), status_code=409) from None
+    except Refused as refused:
+        return _refused(request, web, lang, refused)
     log.info("alert acknowledged by link", extra={"alert": alert.id, "by": form["name"], "contact": claims.contact, "eta_minutes": eta})
     _tell(web, acknowledged)
-    site = web.site_of(acknowledged)
     words = TEXT[lang]["ack"]
     return page(
-        "ack_done.html", lang, alert=_view(web, acknowledged, lang),
-        done=words["done"].format(name=form["name"], id=acknowledged.id, time=local_time(site, now, lang)),
+        "ack_done.html",
+        lang,
+        alert=_view(web, acknowledged, lang),
+        done=words["done"].format(name=form["name"], id=acknowledged.id, time=local_time(web.site_of(acknowledged), now, lang)),
         done_help=words["done_help"] if _is_help(acknowledged) else "",
     )
 
@@ -120,17 +114,22 @@ def _check(form: dict[str, str]) -> dict[str, str]:
 def _form_page(web: WebContext, lang: str, alert: AlertRow, form: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Template:
     words = TEXT[lang]["ack"]
     return page(
-        "ack.html", lang, status_code, alert=_view(web, alert, lang), form=form,
+        "ack.html",
+        lang,
+        status_code,
+        alert=_view(web, alert, lang),
+        form=form,
         errors={field: words["errors"][key] for field, key in errors.items()},
-        button=words["button_help"] if _is_help(alert) else words["button"], max_eta=alerts.MAX_ETA_MINUTES,
+        button=words["button_help"] if _is_help(alert) else words["button"],
+        max_eta=alerts.MAX_ETA_MINUTES,
     )
 
 
-def _refused(request: Request, web: WebContext, lang: str, reason: str, alert: AlertRow | None = None, status_code: int = 403) -> Template:
-    log.warning("acknowledge link refused", extra={"reason": reason, "alert": alert.id if alert else None, "client": client(request)})
-    texts = TEXT[lang]["refused"]["ack"].get(reason, TEXT[lang]["refused"]["ack"]["forged"])
-    view = _view(web, alert, lang) if alert else None
-    return refusal(lang, texts, status_code, detail=view["state"] if view else "")
+def _refused(request: Request, web: WebContext, lang: str, refused: Refused) -> Template:
+    alert = refused.alert
+    log.warning("acknowledge link refused", extra={"reason": refused.reason, "alert": alert.id if alert else None, "client": client(request)})
+    texts = TEXT[lang]["refused"]["ack"].get(refused.reason, TEXT[lang]["refused"]["ack"]["forged"])
+    return refusal(lang, texts, refused.status_code, detail=_state(alert, web.site_of(alert), lang) if alert else "")
 
 
 def _is_help(alert: AlertRow) -> bool:
@@ -151,7 +150,14 @@ def _view(web: WebContext, alert: AlertRow, lang: str) -> dict[str, Any]:
         rows.append((words["labels"]["answers"], answers or "-"))
         rows.append((words["labels"]["asked"], words["asked_help"] if _is_help(alert) else words["asked_nothing"]))
     elif alert.kind == "window":
-        rows.append((words["labels"]["what"], words["window"].format(minutes=float(facts.get("minutes", 0)), total=facts.get("total"), negative=facts.get("negative"), percent=facts.get("percent"))))
+        rows.append(
+            (
+                words["labels"]["what"],
+                words["window"].format(
+                    minutes=float(facts.get("minutes", 0)), total=facts.get("total"), negative=facts.get("negative"), percent=facts.get("percent")
+                ),
+            )
+        )
     elif alert.kind == "offline":
         rows.append((words["labels"]["what"], words["offline"].format(minutes=float(facts.get("after_minutes", 0)))))
     elif alert.kind == "health":

@@ -16,10 +16,9 @@ from litestar.response import Template
 
 from fleet.escalation import alerts, tokens
 from fleet.escalation.alerts import AlertNotFound
-from fleet.escalation.tables import UsedToken
 from fleet.web import callbacks, phones, text
 from fleet.web.ack import Form, Web
-from fleet.web.context import WebContext, client, log, page, refusal, same_origin
+from fleet.web.context import Refused, WebContext, client, log, page, refusal, refuse_if_used, same_origin, token_alert
 from fleet.web.text import TEXT
 
 
@@ -38,49 +37,42 @@ class CallbackController(Controller):
 def callback_page(token: str, request: Request, web: WebContext) -> Template:
     lang = web.language(request)
     try:
-        claims = tokens.verify(web.key, token, web.clock(), purpose=callbacks.PURPOSE)
-        alert = alerts.get_alert(claims.alert_id)
-    except tokens.TokenError as exc:
-        return _refused(request, lang, exc.reason)
-    except AlertNotFound:
-        return _refused(request, lang, "missing")
-    lang = web.language(request, web.site_of(alert).language)
-    if UsedToken.get_or_none(UsedToken.token_id == claims.nonce) is not None:
-        return _refused(request, lang, "used")
+        claims, alert = token_alert(web, token, callbacks.PURPOSE)
+        lang = web.language(request, web.site_of(alert).language)
+        refuse_if_used(claims, alert)
+    except Refused as refused:
+        return _refused(request, lang, refused)
     return _form_page(web, lang, alert, phone="", consent=False, errors=[])
 
 
 def callback_submit(token: str, request: Request, web: WebContext, data: dict[str, str]) -> Template:
-    lang = data.get("lang") if data.get("lang") in TEXT else web.language(request)
-    if not same_origin(request, web.settings):
-        return _refused(request, lang, "cross_site")
+    lang = web.form_language(request, data)
     try:
-        claims = tokens.verify(web.key, token, web.clock(), purpose=callbacks.PURPOSE)
-        alert = alerts.get_alert(claims.alert_id)
-    except tokens.TokenError as exc:
-        return _refused(request, lang, exc.reason)
-    except AlertNotFound:
-        return _refused(request, lang, "missing")
-    typed = (data.get("phone") or "")[: phones.MAX_TYPED * 2]
-    consent = data.get("consent") == "yes"
-    errors = []
-    try:
-        phone = phones.parse(typed, web.settings.phone_region)
-    except phones.PhoneError as exc:
-        errors.append(exc.reason)
-    if not consent:
-        errors.append("consent")
-    if errors:
-        return _form_page(web, lang, alert, typed, consent, errors, status_code=400)
-    sentences, agreed = _notice(web, lang, alert)
-    try:
-        requested = callbacks.request_callback(
-            web.escalation, web.key, token, phone, lang, text.notice_version(sentences, agreed), web.settings.callback_roles, web.clock()
-        )
-    except tokens.TokenError as exc:
-        return _refused(request, lang, exc.reason)
-    except AlertNotFound:
-        return _refused(request, lang, "missing")
+        if not same_origin(request, web.settings):
+            raise Refused("cross_site")
+        _, alert = token_alert(web, token, callbacks.PURPOSE)
+        typed = (data.get("phone") or "")[: phones.MAX_TYPED * 2]
+        consent = data.get("consent") == "yes"
+        errors = []
+        try:
+            phone = phones.parse(typed, web.settings.phone_region)
+        except phones.PhoneError as exc:
+            errors.append(exc.reason)
+        if not consent:
+            errors.append("consent")
+        if errors:
+            return _form_page(web, lang, alert, typed, consent, errors, status_code=400)
+        sentences, agreed = _notice(web, lang, alert)
+        try:
+            requested = callbacks.request_callback(
+                web.escalation, web.key, token, phone, lang, text.notice_version(sentences, agreed), web.settings.callback_roles, web.clock()
+            )
+        except tokens.TokenError as exc:  # used (or expired) since the check above
+            raise Refused(exc.reason) from None
+        except AlertNotFound:
+            raise Refused("missing", status_code=404) from None
+    except Refused as refused:
+        return _refused(request, lang, refused)
     if requested.notified:
         web.wake()
     words = TEXT[lang]["callback"]
@@ -97,12 +89,21 @@ def _form_page(web: WebContext, lang: str, alert: alerts.AlertRow, phone: str, c
     words = TEXT[lang]["callback"]
     sentences, agreed = _notice(web, lang, alert)
     return page(
-        "callback.html", lang, status_code, title=words["title"], intro=words["intro"].format(site=web.site_of(alert).name),
-        notice=sentences, agree=agreed, phone=phone, consent=consent,
-        phone_error=next((words["errors"][e] for e in errors if e != "consent"), ""), consent_error=words["errors"]["consent"] if "consent" in errors else "",
+        "callback.html",
+        lang,
+        status_code,
+        title=words["title"],
+        intro=words["intro"].format(site=web.site_of(alert).name),
+        notice=sentences,
+        agree=agreed,
+        phone=phone,
+        consent=consent,
+        phone_error=next((words["errors"][e] for e in errors if e != "consent"), ""),
+        consent_error=words["errors"]["consent"] if "consent" in errors else "",
     )
 
 
-def _refused(request: Request, lang: str, reason: str) -> Template:
-    log.warning("call-back link refused", extra={"reason": reason, "client": client(request)})
-    return refusal(lang, TEXT[lang]["refused"]["callback"].get(reason, TEXT[lang]["refused"]["callback"]["forged"]), 403)
+def _refused(request: Request, lang: str, refused: Refused) -> Template:
+    log.warning("call-back link refused", extra={"reason": refused.reason, "client": client(request)})
+    texts = TEXT[lang]["refused"]["callback"]
+    return refusal(lang, texts.get(refused.reason, texts["forged"]), refused.status_code)

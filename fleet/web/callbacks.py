@@ -84,12 +84,20 @@ def request_callback(
         alert = alerts.get_alert(claims.alert_id)
         site = config.site(alert.site)
         request_id = CallbackRequest.insert(
-            alert=alert.id, site=alert.site, device_id=alert.device_id, phone=phone.e164, language=language,
-            consent_version=consent_version, token_id=claims.nonce, created_at=now,
+            alert=alert.id,
+            site=alert.site,
+            device_id=alert.device_id,
+            phone=phone.e164,
+            language=language,
+            consent_version=consent_version,
+            token_id=claims.nonce,
+            created_at=now,
         ).execute()
         contacts = call_centre(config, site, roles, now)
         title, body = message(site, alert, phone, now)
-        enqueue([Queued(alert.id, alert.site, contact.id, url, title, body, _key(request_id, contact, url)) for contact in contacts for url in contact.urls], now)
+        enqueue(
+            [Queued(alert.id, alert.site, contact.id, url, title, body, _key(request_id, contact, url)) for contact in contacts for url in contact.urls], now
+        )
         told = ", ".join(contact.name for contact in contacts) or "nobody: no call-centre contact serves this site"
         alerts.audit(alert.id, now, "callback", "customer", "link", f"call-back request #{request_id}; told {told}")
     extra = {"alert": alert.id, "callback": request_id, "phone": phone.masked, "notified": [contact.id for contact in contacts]}
@@ -112,13 +120,29 @@ def call_centre(config: EscalationConfig, site: Site, roles: Sequence[str], now:
 _MESSAGE = {
     "tr": {
         "title": "Geri arama isteği: {site}",
-        "lines": ["Bir müşteri geri aranmak istiyor; kioskta kimse zamanında yanına gelemedi.", "Telefon: {phone}", "Yer: {site}", "Kiosk: {kiosk}", "İstek zamanı: {time}", "Yanıtlar: {answers}", "Uyarı #{alert}"],
+        "lines": [
+            "Bir müşteri geri aranmak istiyor; kioskta kimse zamanında yanına gelemedi.",
+            "Telefon: {phone}",
+            "Yer: {site}",
+            "Kiosk: {kiosk}",
+            "İstek zamanı: {time}",
+            "Yanıtlar: {answers}",
+            "Uyarı #{alert}",
+        ],
         "privacy": "Müşteri aydınlatma metnini okuyup açık rıza verdi; numara {days} gün sonra silinir. Yalnızca bu arama için kullanın.",
         "format": "%d.%m.%Y %H:%M",
     },
     "en": {
         "title": "Call-back requested: {site}",
-        "lines": ["A customer asks to be called back; nobody reached them at the kiosk in time.", "Phone: {phone}", "Site: {site}", "Kiosk: {kiosk}", "Requested: {time}", "Answers: {answers}", "Alert #{alert}"],
+        "lines": [
+            "A customer asks to be called back; nobody reached them at the kiosk in time.",
+            "Phone: {phone}",
+            "Site: {site}",
+            "Kiosk: {kiosk}",
+            "Requested: {time}",
+            "Answers: {answers}",
+            "Alert #{alert}",
+        ],
         "privacy": "The customer read the privacy notice and consented; the number is deleted after {days} days. Use it for this call only.",
         "format": "%Y-%m-%d %H:%M",
     },
@@ -130,8 +154,13 @@ def message(site: Site, alert: alerts.AlertRow, phone: Phone, now: float) -> tup
     words = _MESSAGE.get(site.language, _MESSAGE["en"])
     answers = ", ".join(f"{question}: {option}" for question, option in alert.facts.get("answers", [])) or "-"
     values = {
-        "site": site.name, "phone": phone.international, "kiosk": alert.device_id or "-", "alert": alert.id, "answers": answers,
-        "time": datetime.fromtimestamp(now, site.zone).strftime(words["format"]), "days": site.retention_days,
+        "site": site.name,
+        "phone": phone.international,
+        "kiosk": alert.device_id or "-",
+        "alert": alert.id,
+        "answers": answers,
+        "time": datetime.fromtimestamp(now, site.zone).strftime(words["format"]),
+        "days": site.retention_days,
     }
     title = words["title"].format(**values) + (f" / {alert.device_id}" if alert.device_id else "")
     return title, "\n".join([*(line.format(**values) for line in words["lines"]), words["privacy"].format(**values)])
@@ -145,10 +174,18 @@ def listing(alert_id: int | None = None, with_phone: bool = False) -> list[dict]
     rows = []
     for row in query:
         phone = from_e164(row.phone)
-        rows.append({
-            "id": row.id, "alert_id": row.alert_id, "site": row.site, "device_id": row.device_id, "created_at": row.created_at,
-            "language": row.language, "consent_version": row.consent_version, "phone": phone.e164 if with_phone else phone.masked,
-        })
+        rows.append(
+            {
+                "id": row.id,
+                "alert_id": row.alert_id,
+                "site": row.site,
+                "device_id": row.device_id,
+                "created_at": row.created_at,
+                "language": row.language,
+                "consent_version": row.consent_version,
+                "phone": phone.e164 if with_phone else phone.masked,
+            }
+        )
     return rows
 
 

@@ -11,8 +11,10 @@ from typing import Any, Callable
 from litestar import Request
 from litestar.response import Template
 
-from fleet.escalation.alerts import AlertRow
+from fleet.escalation import alerts, tokens
+from fleet.escalation.alerts import AlertNotFound, AlertRow
 from fleet.escalation.config import EscalationConfig, Site
+from fleet.escalation.tables import UsedToken
 from fleet.web import language
 from fleet.web.settings import WebSettings
 from fleet.web.text import TEXT
@@ -37,6 +39,38 @@ class WebContext:
     def site_of(self, alert: AlertRow) -> Site:
         return self.escalation.site(alert.site)
 
+    def form_language(self, request: Request, data: dict[str, str]) -> str:
+        """A form says which language its page was in (the hidden ``lang`` field)."""
+        return data["lang"] if data.get("lang") in TEXT else self.language(request)
+
+
+class Refused(Exception):
+    """The request cannot be served as asked; ``reason`` picks the page's words."""
+
+    def __init__(self, reason: str, alert: AlertRow | None = None, status_code: int = 403) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.alert = alert
+        self.status_code = status_code
+
+
+def token_alert(web: WebContext, token: str, purpose: str) -> tuple[tokens.Claims, AlertRow]:
+    """The token's claims and its alert, or Refused (forged, malformed, purpose, expired, missing).
+    Checks only: nothing is used up or changed."""
+    try:
+        claims = tokens.verify(web.key, token, web.clock(), purpose)
+    except tokens.TokenError as exc:
+        raise Refused(exc.reason) from None
+    try:
+        return claims, alerts.get_alert(claims.alert_id)
+    except AlertNotFound:
+        raise Refused("missing", status_code=404) from None
+
+
+def refuse_if_used(claims: tokens.Claims, alert: AlertRow) -> None:
+    if UsedToken.get_or_none(UsedToken.token_id == claims.nonce) is not None:
+        raise Refused("used", alert)
+
 
 def local_time(site: Site, at: float, lang: str) -> str:
     return datetime.fromtimestamp(at, site.zone).strftime(TEXT[lang]["date_format"])
@@ -44,7 +78,9 @@ def local_time(site: Site, at: float, lang: str) -> str:
 
 def page(template: str, lang: str, status_code: int = 200, **context: Any) -> Template:
     """A page in *lang*, never cached (it is about one alert, one token, one customer)."""
-    return Template(template_name=template, context={"t": TEXT[lang], "lang": lang, "languages": language.LANGUAGES, **context}, status_code=status_code, headers=NO_STORE)
+    return Template(
+        template_name=template, context={"t": TEXT[lang], "lang": lang, "languages": language.LANGUAGES, **context}, status_code=status_code, headers=NO_STORE
+    )
 
 
 def refusal(lang: str, texts: tuple[str, str, str], status_code: int, detail: str = "") -> Template:

@@ -42,6 +42,6 @@ def preferred(header: str) -> list[str]:
 
 
 def _primary(tag: str) -> str:
-    """"tr-TR" → "tr"; "*" and anything not a letter tag → ""."""
+    """ "tr-TR" → "tr"; "*" and anything not a letter tag → ""."""
     primary = tag.strip().split("-", 1)[0].lower()
     return primary if primary.isascii() and primary.isalpha() and len(primary) <= 8 else ""

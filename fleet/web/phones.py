@@ -88,7 +88,7 @@ def from_e164(e164: str) -> Phone:
 
 
 def mask(international: str) -> str:
-    """"+90 532 123 45 67" → "+90 5** *** ** 67": the country code, the first digit and the
+    """ "+90 532 123 45 67" → "+90 5** *** ** 67": the country code, the first digit and the
     last two stay; every other digit becomes *; spaces and dashes stay where they were."""
     code, _, rest = international.partition(" ")
     if not rest:  # not in international form: hide all but the last two digits

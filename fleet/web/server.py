@@ -60,7 +60,9 @@ class WebServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self._server.should_exit = True
                 sock.close()
-                raise WebServerError(f"the web server on {self.host}:{self.port} did not start ({self._failure or 'timed out'})\n  fix: see the log lines above")
+                raise WebServerError(
+                    f"the web server on {self.host}:{self.port} did not start ({self._failure or 'timed out'})\n  fix: see the log lines above"
+                )
             self._thread.join(0.01)
         log.info("web server listening", extra={"url": self.url})
         return self.port
@@ -115,10 +117,8 @@ class WebServer:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             sock = socket.create_server((self.host, self.port), family=family, reuse_port=False)
         except OSError as exc:
-            raise WebServerError(
-                f"cannot listen on {self.host}:{self.port}: {exc.strerror}\n  fix: choose another [web] port (0 turns the web pages off), or stop what uses this one"
-            ) from None
-        sock.set_inheritable(True)
+            fix = "choose another [web] port (0 turns the web pages off), or stop what uses this one"
+            raise WebServerError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}\n  fix: {fix}") from None
         self.port = sock.getsockname()[1]
         return sock
 

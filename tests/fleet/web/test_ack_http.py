@@ -48,7 +48,7 @@ def test_post_acknowledges_once_with_the_audit_row_and_the_hook(web):
     web.clock.advance(30)
     reply = form(link, eta="3", comment="geliyorum")
     assert reply.status_code == 200, reply.text
-    assert "Teşekkürler Ayşe Yılmaz. Uyarı #%d" % alert_id in reply.text
+    assert f"Teşekkürler Ayşe Yılmaz. Uyarı #{alert_id}" in reply.text
     row = alerts.get_alert(alert_id)
     assert (row.state, row.acknowledged_by, row.eta_minutes, row.acknowledged_at) == ("acknowledged", "Ayşe Yılmaz", 3, web.now())
     last = alerts.history(alert_id)[-1]

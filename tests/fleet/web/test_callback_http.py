@@ -13,7 +13,6 @@ from fleet.escalation import alerts
 from fleet.escalation.config import Notifications
 from fleet.escalation.tables import Notification, UsedToken
 from fleet.escalation.worker import EscalationWorker
-from fleet.web import callbacks
 from fleet.web.callbacks import CallbackRequest
 from tests.notify_receivers import Webhook
 from tests.web_helpers import WebRig, web_config
@@ -27,7 +26,10 @@ def leave(link: str, phone: str, consent: bool = True, lang: str = "tr") -> http
 def test_the_form_shows_the_privacy_notice_and_changes_nothing(web):
     alert_id, _ = web.help_alert()
     link = web.callback_link(alert_id)
-    for lang, words in (("tr", ["KVKK", "30 gün sonra silinir", "açık rızanıza", "Beni arayın"]), ("en", ["Data controller", "deleted after 30 days", "consent", "Call me back"])):
+    for lang, words in (
+        ("tr", ["KVKK", "30 gün sonra silinir", "açık rızanıza", "Beni arayın"]),
+        ("en", ["Data controller", "deleted after 30 days", "consent", "Call me back"]),
+    ):
         page = httpx.get(link, params={"lang": lang})
         assert page.status_code == 200
         for word in words:
@@ -52,7 +54,7 @@ def test_a_bad_number_gets_a_clear_message_and_keeps_what_was_typed(web, typed, 
     reply = leave(link, typed)
     assert reply.status_code == 400 and message in reply.text
     assert f'value="{typed}"' in reply.text, "what they typed is still in the box"
-    assert 'checked' in reply.text, "and the consent they gave is still ticked"
+    assert "checked" in reply.text, "and the consent they gave is still ticked"
     assert CallbackRequest.select().count() == 0 and UsedToken.select().count() == 0
     assert leave(link, "0532 123 45 67").status_code == 200, "the code still works after a mistake"
 

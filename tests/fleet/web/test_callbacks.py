@@ -36,7 +36,9 @@ def test_a_request_is_stored_and_queued_once_per_call_centre_url(store):
     assert done.notified == ("callcentre",) and done.alert.id == alert_id
     assert [n.contact for n in Notification.select()] == ["callcentre"]
     with pytest.raises(tokens.TokenError) as refused:
-        callbacks.request_callback(cfg, KEY, tokens.sign(KEY, tokens.new_claims(alert_id, "ayse", NOW, 30)), parse("0532 123 45 67", "TR"), "tr", "v1", ["call-centre"], NOW)
+        callbacks.request_callback(
+            cfg, KEY, tokens.sign(KEY, tokens.new_claims(alert_id, "ayse", NOW, 30)), parse("0532 123 45 67", "TR"), "tr", "v1", ["call-centre"], NOW
+        )
     assert refused.value.reason == "purpose", "a staff acknowledge link cannot leave a number"
     assert CallbackRequest.select().count() == 1
 
