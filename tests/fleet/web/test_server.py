@@ -44,6 +44,39 @@ def test_a_port_in_use_is_a_clear_error():
     assert f"cannot listen on 127.0.0.1:{port}" in str(error.value) and "fix:" in str(error.value) and "0 turns the web pages off" in str(error.value)
 
 
+def test_accepted_connections_have_nagle_off():
+    """uvicorn serves the socket WebServer binds through asyncio, which switches Nagle off only
+    on sockets that say they are TCP: else each kept-alive response waits for a delayed ACK."""
+
+    async def accepted_nodelay() -> int:
+        server = WebServer(app(), "127.0.0.1", 0)
+        flags: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport) -> None:
+                flags.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        listening = await asyncio.get_running_loop().create_server(Probe, sock=server._bind())
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        value = await asyncio.wait_for(flags, 10)
+        writer.close()
+        listening.close()
+        return value
+
+    assert in_a_thread(accepted_nodelay) != 0
+
+
+def in_a_thread(coroutine_function):
+    """Run an asyncio program in a thread of its own: Playwright's sync API (the browser tests)
+    keeps a loop running in the test thread."""
+    results: list = []
+    runner = threading.Thread(target=lambda: results.append(asyncio.run(coroutine_function())))
+    runner.start()
+    runner.join(30)
+    assert results, "the asyncio program did not finish"
+    return results[0]
+
+
 def test_served_inside_a_running_asyncio_loop():
     async def main() -> str:
         server = WebServer(app(), "127.0.0.1", 0)
@@ -55,12 +88,7 @@ def test_served_inside_a_running_asyncio_loop():
         await asyncio.wait_for(serving, 10)
         return reply.text
 
-    # In a thread of its own: Playwright's sync API (the browser tests) keeps a loop running in this one.
-    replies: list[str] = []
-    runner = threading.Thread(target=lambda: replies.append(asyncio.run(main())))
-    runner.start()
-    runner.join(30)
-    assert replies == ["ok"]
+    assert in_a_thread(main) == "ok"
 
 
 @pytest.fixture
