@@ -58,7 +58,7 @@ TEXT: dict[str, dict] = {
             "phone_hint": "ör. 0532 123 45 67 ya da +44 20 7946 0958",
             "notice_title": "Kişisel verileriniz (KVKK aydınlatma metni)",
             "notice": [
-                "Veri sorumlusu: {controller}.",
+                "Veri sorumlusu: {controller}",
                 "Telefon numaranızı yalnızca bu geri bildirimle ilgili sizi geri aramak için, açık rızanıza dayanarak kaydederiz.",
                 "Saklanan: telefon numaranız, isteğinizin zamanı, kiosk ve verdiğiniz yanıtlar.",
                 "Numaranızı yalnızca çağrı merkezimiz görür; {days} gün sonra silinir.",
@@ -194,7 +194,7 @@ TEXT: dict[str, dict] = {
             "phone_hint": "e.g. 0532 123 45 67 or +44 20 7946 0958",
             "notice_title": "Your personal data (privacy notice)",
             "notice": [
-                "Data controller: {controller}.",
+                "Data controller: {controller}",
                 "We store your phone number only to call you back about this feedback, on the basis of your consent.",
                 "Stored: your phone number, the time of your request, the kiosk and your answers.",
                 "Only our call centre sees your number; it is deleted after {days} days.",
