@@ -14,7 +14,8 @@ from tests.mqtt_helpers import free_port
 
 
 class Webhook:
-    """Receives apprise's json:// POSTs. ``mode``: "ok", "down" (503), or "hang" (never answers)."""
+    """Receives apprise's json:// POSTs. ``mode``: "ok", "down" (503), or "hang" (takes the
+    notification, then never answers: the worst case for a sender that gives up)."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
@@ -28,6 +29,9 @@ class Webhook:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if owner.mode == "hang":
+                    with owner.arrived:
+                        owner.received.append({"path": self.path, "unanswered": True, **json.loads(body)})
+                        owner.arrived.notify_all()
                     owner._release.wait(60)
                     return
                 if owner.mode == "down":
