@@ -60,6 +60,28 @@ def response(negative=True, site="kadikoy", device="kiosk-1", at=NOW, answers=No
     return NewResponse(uuid=str(uuidlib.uuid4()), device_id=device, site=site, occurred_at=at, negative=negative, answers=tuple(answers), **extra)
 
 
+def stored(responses: list[NewResponse]) -> list[NewResponse]:
+    """Store *responses* as ingest would (the columns the rules read), and return them: what
+    the ingest hook would hand over."""
+    import json
+
+    from fleet.store import StoredResponse
+
+    StoredResponse.insert_many(
+        [
+            {
+                "uuid": r.uuid, "device_id": r.device_id, "site": r.site, "survey_id": "exit-default", "survey_version": 1, "language": "tr",
+                "status": "completed", "misuse": r.misuse, "negative": r.negative, "end_reason": "completed",
+                "answers": json.dumps([{"question": q, "option": o, "button": 1, "negative": r.negative, "elapsed_ms": 0} for q, o in r.answers]),
+                "presses": "[1]", "started_wall": r.occurred_at, "started_monotonic": 1.0, "finished_wall": r.occurred_at, "finished_monotonic": 2.0,
+                "boot_id": "b", "clock_synced": True, "occurred_at": r.occurred_at, "time_source": "kiosk", "received_at": r.occurred_at,
+            }
+            for r in responses
+        ]
+    ).execute()
+    return responses
+
+
 def intent(rule="negative", scope="device:kiosk-1", uuids=(), kind="response", site="kadikoy", device="kiosk-1", **facts) -> Intent:
     return Intent(rule=rule, kind=kind, scope=scope, site=site, device_id=device, severity="high", response_uuids=tuple(uuids), facts=facts)
 
