@@ -39,10 +39,47 @@ def config(**sections):
     return check_document(document, "test.toml")
 
 
+KEY = b"k" * 32
+FAST_RETRIES = {"public_url": "https://fleet.example.com", "send_timeout_seconds": 3, "retry_first_seconds": 0.2, "retry_max_seconds": 1, "max_attempts": 30}
+
+
+def notifying(urls: list[str], **notifications):
+    """A config whose Kadıköy staff (Ayşe) and shift lead (Mehmet) are reached at *urls*, quickly retried."""
+    return config(
+        contacts=[
+            {"id": "ayse", "name": "Ayşe Yılmaz", "sites": ["kadikoy"], "roles": ["staff"], "urls": urls},
+            {"id": "mehmet", "name": "Mehmet Kaya", "sites": ["kadikoy"], "roles": ["shift-lead"], "urls": urls[:1]},
+        ],
+        notifications={**FAST_RETRIES, **notifications},
+    )
+
+
 def response(negative=True, site="kadikoy", device="kiosk-1", at=NOW, answers=None, **extra) -> NewResponse:
     if answers is None:
         answers = (("satisfaction", "very-unhappy" if negative else "happy"),)
     return NewResponse(uuid=str(uuidlib.uuid4()), device_id=device, site=site, occurred_at=at, negative=negative, answers=tuple(answers), **extra)
+
+
+def stored(responses: list[NewResponse]) -> list[NewResponse]:
+    """Store *responses* as ingest would (the columns the rules read), and return them: what
+    the ingest hook would hand over."""
+    import json
+
+    from fleet.store import StoredResponse
+
+    StoredResponse.insert_many(
+        [
+            {
+                "uuid": r.uuid, "device_id": r.device_id, "site": r.site, "survey_id": "exit-default", "survey_version": 1, "language": "tr",
+                "status": "completed", "misuse": r.misuse, "negative": r.negative, "end_reason": "completed",
+                "answers": json.dumps([{"question": q, "option": o, "button": 1, "negative": r.negative, "elapsed_ms": 0} for q, o in r.answers]),
+                "presses": "[1]", "started_wall": r.occurred_at, "started_monotonic": 1.0, "finished_wall": r.occurred_at, "finished_monotonic": 2.0,
+                "boot_id": "b", "clock_synced": True, "occurred_at": r.occurred_at, "time_source": "kiosk", "received_at": r.occurred_at,
+            }
+            for r in responses
+        ]
+    ).execute()
+    return responses
 
 
 def intent(rule="negative", scope="device:kiosk-1", uuids=(), kind="response", site="kadikoy", device="kiosk-1", **facts) -> Intent:
@@ -63,6 +100,39 @@ def _race(url: str, count: int) -> None:
     print(created, flush=True)
 
 
+def _commit_then_hang(url: str, target: str) -> None:
+    """A fleet that stored a help request and committed its alert, and is killed before any send."""
+    import threading
+    import time
+
+    from fleet.escalation.service import Escalation
+    from fleet.store import open_database
+
+    open_database(url)
+    escalation = Escalation(notifying([target]), KEY)
+    escalation.on_responses_stored([response(help_requested=True, at=time.time())])
+    print("committed", flush=True)
+    threading.Event().wait()
+
+
+def _deliver(url: str, lease_margin: str) -> None:
+    """A fleet restarted: its worker delivers what the outbox holds, then says so."""
+    import time
+
+    from fleet.escalation.tables import Notification
+    from fleet.escalation.worker import EscalationWorker
+    from fleet.store import open_database
+
+    open_database(url)
+    worker = EscalationWorker(None, notifying(["json://127.0.0.1:9/x"]).notifications, lanes=1, poll_seconds=0.1, lease_margin=float(lease_margin))
+    worker.start()
+    print("delivering", flush=True)
+    while Notification.select().where(Notification.state == "pending").exists():
+        time.sleep(0.05)
+    worker.stop()
+    print("done", flush=True)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "race":
-        _race(sys.argv[2], int(sys.argv[3]))
+    command, arguments = sys.argv[1], sys.argv[2:]
+    {"race": lambda url, count: _race(url, int(count)), "commit-then-hang": _commit_then_hang, "deliver": _deliver}[command](*arguments)

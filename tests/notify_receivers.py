@@ -13,14 +13,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from tests.mqtt_helpers import free_port
 
 
-class Webhook:
-    """Receives apprise's json:// POSTs. ``mode``: "ok", "down" (503), or "hang" (never answers)."""
+class _Receiver:
+    """What both receivers share: what arrived, and waiting for it with a deadline."""
+
+    what = "notifications"
 
     def __init__(self) -> None:
-        self.received: list[dict] = []
+        self.received: list = []
         self.refused = 0
-        self.mode = "ok"
         self.arrived = threading.Condition()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list:
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(f"{type(self).__name__} received {len(self.received)} of {count} {self.what} in {timeout} s")
+            return list(self.received)
+
+
+class Webhook(_Receiver):
+    """Receives apprise's json:// POSTs. ``mode``: "ok", "down" (503), or "hang" (takes the
+    notification, then never answers: the worst case for a sender that gives up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "ok"
         self._release = threading.Event()
         owner = self
 
@@ -28,6 +44,9 @@ class Webhook:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if owner.mode == "hang":
+                    with owner.arrived:
+                        owner.received.append({"path": self.path, "unanswered": True, **json.loads(body)})
+                        owner.arrived.notify_all()
                     owner._release.wait(60)
                     return
                 if owner.mode == "down":
@@ -53,12 +72,6 @@ class Webhook:
     def url(self, path: str = "staff") -> str:
         return f"json://127.0.0.1:{self.port}/{path}"
 
-    def wait_for(self, count: int, timeout: float = 20.0) -> list[dict]:
-        with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.received) >= count, timeout):
-                raise AssertionError(f"the webhook received {len(self.received)} of {count} notifications in {timeout} s")
-            return list(self.received)
-
     def __enter__(self) -> "Webhook":
         self.thread.start()
         return self
@@ -69,16 +82,17 @@ class Webhook:
         self.server.server_close()
 
 
-class Mailbox:
-    """A real SMTP server (aiosmtpd). ``refusing = True`` answers 451 (try again later) to DATA."""
+class Mailbox(_Receiver):
+    """A real SMTP server (aiosmtpd). ``refusing = True`` answers 451 (try again later) to DATA.
+    ``received`` holds (recipients, message) pairs."""
+
+    what = "mails"
 
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
-        self.messages: list = []
-        self.refused = 0
+        super().__init__()
         self.refusing = False
-        self.arrived = threading.Condition()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -90,18 +104,12 @@ class Mailbox:
         from email import message_from_bytes, policy
 
         with self.arrived:
-            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+            self.received.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
             self.arrived.notify_all()
         return "250 OK"
 
     def url(self, to: str = "ayse@example.com") -> str:
         return f"mailto://127.0.0.1:{self.port}?from=nabiz@example.com&to={to}&mode=insecure"
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> list:
-        with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.messages) >= count, timeout):
-                raise AssertionError(f"the SMTP server received {len(self.messages)} of {count} messages in {timeout} s")
-            return list(self.messages)
 
     def __enter__(self) -> "Mailbox":
         self.controller.start()

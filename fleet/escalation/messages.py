@@ -24,7 +24,7 @@ _TEXT = {
         "offline": "{minutes:g} dakikadan uzun süredir ses yok (son: {last_seen}).",
         "never": "hiç",
         "health": {"disk": "disk dolmak üzere", "backlog": "gönderilemeyen yanıtlar birikiyor", "refused": "reddedilen yanıtlar var"},
-        "ack": "Üstlenmek için", "more": "Aynı uyarıya {count} tetikleme daha eklendi.",
+        "ack": "Üstlenmek için",
         "format": "%d.%m.%Y %H:%M",
     },
     "en": {
@@ -35,7 +35,7 @@ _TEXT = {
         "offline": "Silent for more than {minutes:g} minutes (last heard: {last_seen}).",
         "never": "never",
         "health": {"disk": "disk nearly full", "backlog": "unsent answers are piling up", "refused": "answers were refused"},
-        "ack": "To take it", "more": "{count} more triggers were added to this alert.",
+        "ack": "To take it",
         "format": "%Y-%m-%d %H:%M",
     },
 }
@@ -49,7 +49,7 @@ class Message:
 
 def render(site: Site, alert_id: int, kind: str, device_id: str | None, opened_at: float, facts: Mapping, link: str) -> Message:
     text = _TEXT.get(site.language, _TEXT["en"])
-    headline_key = "help" if facts.get("help_requested") and kind == "response" else kind
+    headline_key = "help" if kind == "response" and facts.get("on") == "help" else kind
     title = f"{text['title'].get(headline_key, kind)}: {site.name}" + (f" / {device_id}" if device_id else "")
     lines = [f"{text['site']}: {site.name}"]
     if device_id:

@@ -72,8 +72,9 @@ def backoff(settings: Notifications, attempts: int, rng: random.Random) -> float
 class Notifier:
     """Delivers due notifications. Thread-safe across instances: each lane has its own."""
 
-    def __init__(self, settings: Notifications, sender: Sender, clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: Notifications, sender: Sender, clock: Callable[[], float] = time.time, rng: random.Random | None = None, lease_margin: float = LEASE_MARGIN_SECONDS) -> None:
         self.settings = settings
+        self.lease_margin = lease_margin
         self.sender = sender
         self.clock = clock
         self.rng = rng or random.Random()
@@ -83,7 +84,7 @@ class Notifier:
         now = self.clock()
         free = (Notification.state == "pending") & (Notification.next_attempt_at <= now) & (Notification.lease_until.is_null() | (Notification.lease_until < now))
         for candidate in Notification.select(Notification.id).where(free).order_by(Notification.next_attempt_at, Notification.id).limit(5):
-            lease = now + self.settings.send_timeout_seconds + LEASE_MARGIN_SECONDS
+            lease = now + self.settings.send_timeout_seconds + self.lease_margin
             taken = Notification.update(lease_until=lease, attempts=Notification.attempts + 1).where((Notification.id == candidate.id) & free).execute()
             if taken:
                 return Notification.get_by_id(candidate.id)
@@ -129,12 +130,12 @@ class Notifier:
 def deliveries(alert_id: int) -> list[dict]:
     """The delivery log of one alert's notifications, oldest first (for the CLI and the demo)."""
     query = (
-        Delivery.select(Delivery, Notification.contact, Notification.target_shown, Notification.idempotency_key)
+        Delivery.select(Delivery, Notification.id, Notification.contact, Notification.target_shown, Notification.idempotency_key)
         .join(Notification)
         .where(Notification.alert == alert_id)
         .order_by(Delivery.id)
     )
     return [
-        {"notification": d.notification_id, "key": d.notification.idempotency_key, "contact": d.notification.contact, "target": d.notification.target_shown, "attempt": d.attempt, "outcome": d.outcome, "started_at": d.started_at, "finished_at": d.finished_at, "detail": d.detail}
+        {"notification": d.notification.id, "key": d.notification.idempotency_key, "contact": d.notification.contact, "target": d.notification.target_shown, "attempt": d.attempt, "outcome": d.outcome, "started_at": d.started_at, "finished_at": d.finished_at, "detail": d.detail}
         for d in query
     ]

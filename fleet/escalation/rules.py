@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from fleet.escalation.config import EscalationConfig, HealthRule, OfflineRule, ResponseRule, WindowRule
 from fleet.escalation.hours import is_within
@@ -117,30 +117,34 @@ def scope_of(kind: str, site: str, device_id: str | None) -> str:
 # --- response rules ----------------------------------------------------------------------
 
 
+def _countable_pairs(config: EscalationConfig, responses: Iterable[NewResponse], kind: type) -> Iterator[tuple[NewResponse, Any]]:
+    """(response, rule) for each countable response and each enabled rule of *kind* for its site."""
+    for response in responses:
+        if response.countable:
+            for rule in config.rules:
+                if isinstance(rule, kind) and rule.applies_to(response.site):
+                    yield response, rule
+
+
 def response_intents(config: EscalationConfig, responses: Iterable[NewResponse], now: float) -> list[Intent]:
     """One Intent per (rule, scope) the new responses trigger, carrying all their uuids."""
     found: dict[tuple[str, str], Intent] = {}
-    for response in responses:
-        if not response.countable:
+    for response, rule in _countable_pairs(config, responses, ResponseRule):
+        if now - response.occurred_at > rule.max_age_minutes * 60 or not _matches(rule, response):
             continue
-        for rule in config.rules:
-            if not isinstance(rule, ResponseRule) or not rule.applies_to(response.site):
-                continue
-            if now - response.occurred_at > rule.max_age_minutes * 60 or not _matches(rule, response):
-                continue
-            scope = scope_of(rule.scope, response.site, response.device_id)
-            key = (rule.id, scope)
-            earlier = found.get(key)
-            uuids = (earlier.response_uuids if earlier else ()) + (response.uuid,)
-            facts = {
-                "on": rule.on,
-                "device_id": response.device_id,
-                "occurred_at": response.occurred_at,
-                "answers": [list(answer) for answer in response.answers],
-                "help_requested": bool(response.help_requested),
-                "responses": len(uuids),
-            }
-            found[key] = Intent(rule.id, "response", scope, response.site, response.device_id if rule.scope == "device" else None, rule.severity, uuids, facts)
+        scope = scope_of(rule.scope, response.site, response.device_id)
+        key = (rule.id, scope)
+        earlier = found.get(key)
+        uuids = (earlier.response_uuids if earlier else ()) + (response.uuid,)
+        facts = {
+            "on": rule.on,
+            "device_id": response.device_id,
+            "occurred_at": response.occurred_at,
+            "answers": [list(answer) for answer in response.answers],
+            "help_requested": bool(response.help_requested),
+            "responses": len(uuids),
+        }
+        found[key] = Intent(rule.id, "response", scope, response.site, response.device_id if rule.scope == "device" else None, rule.severity, uuids, facts)
     return list(found.values())
 
 
@@ -164,14 +168,10 @@ def window_query(rule: WindowRule, site: str, device_id: str | None, now: float)
 def window_queries(config: EscalationConfig, responses: Iterable[NewResponse], now: float) -> list[WindowQuery]:
     """The windows that the new (countable) responses fall in, one per (rule, scope)."""
     queries: dict[tuple[str, str], WindowQuery] = {}
-    for response in responses:
-        if not response.countable:
-            continue
-        for rule in config.rules:
-            if isinstance(rule, WindowRule) and rule.applies_to(response.site) and rule.minutes > 0:
-                query = window_query(rule, response.site, response.device_id, now)
-                if response.occurred_at >= query.since:  # an old response from a backlog is not in the window now
-                    queries.setdefault((rule.id, query.scope), query)
+    for response, rule in _countable_pairs(config, responses, WindowRule):
+        query = window_query(rule, response.site, response.device_id, now)
+        if rule.minutes > 0 and response.occurred_at >= query.since:  # an old response from a backlog is not in the window now
+            queries.setdefault((rule.id, query.scope), query)
     return list(queries.values())
 
 

@@ -70,9 +70,12 @@ class ProcessSender:
             raise RuntimeError(f"the notification sender did not start (said {line!r}); is apprise installed? pip install 'nabiz[fleet]'")
 
     def send(self, url: str, title: str, body: str, timeout: float) -> Outcome:
+        try:
+            self.start()  # a fresh child's start-up is not the send's time
+        except (OSError, RuntimeError) as exc:
+            return Outcome("failed", str(exc), 0.0)
         started = time.monotonic()
         try:
-            self.start()
             assert self.child is not None and self.child.stdin is not None
             request = Request(with_timeouts(url, self.connect_timeout, min(self.read_timeout, timeout)), title, body)
             self.child.stdin.write(msgspec.json.encode(request) + b"\n")
@@ -131,10 +134,12 @@ def _serve() -> None:
     out.write(b"ready\n")
     out.flush()
     for line in sys.stdin.buffer:
-        request = msgspec.json.decode(line, type=Request)
-        reply = _send_one(apprise, request)
-        out.write(msgspec.json.encode(reply) + b"\n")
-        out.flush()
+        reply = _send_one(apprise, msgspec.json.decode(line, type=Request))
+        try:
+            out.write(msgspec.json.encode(reply) + b"\n")
+            out.flush()
+        except BrokenPipeError:
+            return  # the fleet gave up on this send (timeout) or died: nobody to answer
 
 
 def _send_one(apprise, request: Request) -> Reply:

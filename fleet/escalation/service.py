@@ -28,6 +28,7 @@ from fleet.escalation.notifier import Queued, enqueue
 from fleet.escalation.planner import ChainState, plan
 from fleet.escalation.rules import Clear, Intent, NewResponse
 from fleet.escalation.tables import ACTIVE_STATES, Alert, Notification, UsedToken, writing
+from fleet.escalation.targets import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class Escalation:
         self.wake = wake  # tells the notifier worker there is something to send
         self._recent_negative: dict[tuple[str, str], float] = {}  # (rule, scope) → newest negative this process saw
         self._purged_at = 0.0
+        for contact in config.contacts:  # load apprise's plugins now: the first alert must not wait on it in ingest's path
+            for url in contact.urls:
+                shown_url(url)
 
     # --- the ingest hook -------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ masked on top: a phone number is personal data and never goes into a log whole.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -49,6 +50,7 @@ def url_problem(url: str) -> str | None:
     return f"apprise cannot read this {scheme}:// URL ({shown_url(url)}): a part is missing or malformed"
 
 
+@functools.lru_cache(maxsize=1024)  # URLs come from the config: a handful, shown on every enqueue
 def shown_url(url: str) -> str:
     """*url* with its secrets hidden, for logs, listings and the delivery log."""
     import apprise

@@ -21,7 +21,7 @@ from typing import Callable
 import peewee
 
 from fleet.escalation.config import Notifications
-from fleet.escalation.notifier import Notifier
+from fleet.escalation.notifier import LEASE_MARGIN_SECONDS, Notifier
 from fleet.escalation.sender import ProcessSender
 from fleet.escalation.service import Escalation
 
@@ -38,7 +38,9 @@ class EscalationWorker:
         poll_seconds: float = 2.0,
         make_sender: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.time,
+        lease_margin: float = LEASE_MARGIN_SECONDS,
     ) -> None:
+        self.lease_margin = lease_margin
         self.escalation = escalation
         self.settings = settings
         self.lanes = lanes
@@ -59,7 +61,7 @@ class EscalationWorker:
             if hasattr(sender, "start"):
                 sender.start()  # import apprise now, not when the first alert is waiting
             self._senders.append(sender)
-            self._spawn(f"notify-{number + 1}", self._deliver_loop, Notifier(self.settings, sender, self.clock))
+            self._spawn(f"notify-{number + 1}", self._deliver_loop, Notifier(self.settings, sender, self.clock, lease_margin=self.lease_margin))
         if self.escalation is not None:
             self._spawn("escalation-tick", self._tick_loop)
         log.info("escalation worker started", extra={"lanes": self.lanes})

@@ -123,3 +123,20 @@ def test_two_processes_racing_make_one_alert_per_key(store, store_url):
     rows = alerts.list_alerts(limit=1000)
     assert len(rows) == count and len({row.scope for row in rows}) == count
     assert sum(row.triggers for row in rows) == 2 * count, "the loser of each race attached instead"
+
+
+def test_a_store_made_before_escalation_gains_its_tables(store_url, monkeypatch):
+    from fleet import store as store_module
+
+    everything = list(store_module.MIGRATIONS)
+    monkeypatch.setattr(store_module, "MIGRATIONS", everything[:1])  # the store as the previous release left it
+    store_module.open_database(store_url)
+    store_module.close_database()
+    monkeypatch.setattr(store_module, "MIGRATIONS", everything)
+    db = store_module.open_database(store_url)
+    try:
+        assert {"alerts", "alert_events", "notifications", "notification_deliveries", "used_tokens"} <= set(db.get_tables())
+        assert max(m.version for m in store_module.SchemaMigration.select()) == len(everything)
+        assert alerts.raise_or_attach(intent(), NOW).created
+    finally:
+        store_module.close_database()
