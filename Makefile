@@ -33,6 +33,7 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/kiosk screenshot --out docs/screenshots
+	$(BIN)/python scripts/web_screenshots.py docs/web
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache

@@ -216,7 +216,11 @@ def _attach_responses(alert_id: int, rule: str, uuids: list[str]) -> None:
 
 
 def _cancel_pending(alert_id: int, why: str) -> None:
-    Notification.update(state="cancelled", last_error=why, lease_until=None).where((Notification.alert == alert_id) & (Notification.state == "pending") & Notification.lease_until.is_null()).execute()
+    """Stop the escalation chain's messages (keys "alert-<id>-step-…"), one in flight included:
+    its sender's record keeps a cancelled row cancelled unless it was delivered. Other messages
+    about the alert, the call centre's call-back request, are not the chain's to stop."""
+    chain = Notification.idempotency_key.startswith(f"alert-{alert_id}-step-")
+    Notification.update(state="cancelled", last_error=why, lease_until=None).where((Notification.alert == alert_id) & (Notification.state == "pending") & chain).execute()
 
 
 def _audit(alert_id: int, now: float, action: str, by: str, channel: str, comment: str) -> None:

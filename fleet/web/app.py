@@ -27,7 +27,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from fleet.escalation.alerts import AlertRow
 from fleet.escalation.config import EscalationConfig
@@ -72,7 +72,8 @@ def create_app(
         route_handlers=[healthz, ack.AckController, callback.CallbackController, create_static_files_router("/static", [HERE / "static"])],
         dependencies={"web": Provide(lambda: context, use_cache=True, sync_to_thread=False)},
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
-        middleware=[_security_headers, _rate_limit(settings.pages_per_minute, "GET", "pages"), _rate_limit(settings.forms_per_minute, "POST", "forms")],
+        middleware=[_rate_limit(settings.pages_per_minute, "GET", "pages"), _rate_limit(settings.forms_per_minute, "POST", "forms")],
+        before_send=[_security_headers],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         logging_config=None,  # the fleet configures logging; Litestar must not reconfigure it
         openapi_config=None,
@@ -88,16 +89,10 @@ def _rate_limit(per_minute: int, method: str, name: str):
     return RateLimitConfig(rate_limit=("minute", per_minute), check_throttle_handler=public, store=f"rate_limit_{name}").middleware
 
 
-def _security_headers(app: ASGIApp) -> ASGIApp:
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return wrapped
+async def _security_headers(message: Message, scope: Scope) -> None:
+    """On every response, refusals and 404s included (a before_send hook sees them all)."""
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
 
 
 def _language(request: Request) -> str:
@@ -111,6 +106,8 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
         log.warning("rate limit reached", extra={"client": request.client.host if request.client else "?", "path_kind": request.url.path.split("/")[1]})
         response = refusal(lang, refused["too_many"], 429)
         response.headers.update(exc.headers or {})
+        if "RateLimit-Reset" in response.headers:
+            response.headers["Retry-After"] = response.headers["RateLimit-Reset"]
         return response
     if isinstance(exc, NotFoundException):
         return refusal(lang, refused["not_found"], 404)

@@ -158,3 +158,4 @@ def test_language_follows_the_query_then_the_browser_then_the_site(web):
 def test_unknown_pages_are_a_page_too(web):
     reply = httpx.get(f"{web.base}/nothing/here", headers={"Accept-Language": "en"})
     assert reply.status_code == 404 and "Page not found" in reply.text and reply.headers["content-type"].startswith("text/html")
+    assert reply.headers["x-frame-options"] == "DENY" and reply.headers["referrer-policy"] == "no-referrer"

@@ -88,3 +88,13 @@ def test_purge_follows_each_sites_retention(store):
     assert [row["phone"] for row in callbacks.listing(with_phone=True)] == ["+905337654321"]
     assert callbacks.purge(cfg, NOW + 51 * DAY) == 1 and callbacks.listing() == []
     assert len(alerts.history(kadikoy)) == 3, "the alert and its trail stay: they hold no number"
+
+
+def test_taking_or_closing_the_alert_does_not_cancel_the_call_centres_message(store):
+    """Acknowledging stops the escalation chain's messages, not the promise of a call back."""
+    cfg = web_config()
+    alert_id = alerts.raise_or_attach(intent(uuids=["u1"]), NOW).alert_id
+    leave(cfg, alert_id, "0532 123 45 67")
+    alerts.acknowledge(alert_id, "Mehmet Kaya", NOW + 60, "cli")
+    alerts.resolve(alert_id, "Mehmet Kaya", NOW + 120, "cli")
+    assert Notification.get(Notification.contact == "callcentre").state == "pending"
