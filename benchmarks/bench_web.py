@@ -108,7 +108,9 @@ def run_store(label: str, url: str, count: int) -> dict:
     config = check_document(CONFIG, "bench")
     key = secrets.token_bytes(32)
     hooked: dict[int, float] = {}
-    app = create_app(WebSettings(pages_per_minute=100_000, forms_per_minute=100_000), config, key, on_acknowledged=lambda row: hooked.setdefault(row.id, time.perf_counter()))
+    app = create_app(
+        WebSettings(pages_per_minute=100_000, forms_per_minute=100_000), config, key, on_acknowledged=lambda row: hooked.setdefault(row.id, time.perf_counter())
+    )
     server = WebServer(app, "127.0.0.1", 0)
     server.start()
     try:
@@ -116,7 +118,15 @@ def run_store(label: str, url: str, count: int) -> dict:
         now = time.time()
         links = []
         for number in range(count):
-            response = NewResponse(uuid=secrets.token_hex(16), device_id=f"kiosk-{number}", site="kadikoy", occurred_at=now, negative=True, answers=(("satisfaction", "unhappy"),), help_requested=True)
+            response = NewResponse(
+                uuid=secrets.token_hex(16),
+                device_id=f"kiosk-{number}",
+                site="kadikoy",
+                occurred_at=now,
+                negative=True,
+                answers=(("satisfaction", "unhappy"),),
+                help_requested=True,
+            )
             (raised,) = escalation.on_responses_stored([response])
             body = Notification.get(Notification.alert == raised.alert_id).body
             token = re.search(r"/ack/(\S+)", body).group(1)
@@ -137,7 +147,8 @@ def postgres_url() -> tuple[str | None, Callable[[], None]]:
 
         admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
     except Exception as exc:  # any reason: the table says PostgreSQL was not measured, and why
-        return None, lambda: print(f"PostgreSQL not measured: {str(exc).strip().splitlines()[0]}")
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return None, lambda: print(f"PostgreSQL not measured: {why}")
     admin.autocommit = True
     name = f"nabiz_bench_web_{os.getpid()}"
     with admin.cursor() as cursor:
@@ -158,7 +169,13 @@ def rows_of(result: dict) -> list[tuple[str, ...]]:
 
     floor_p99 = percentile(result["floor"], 99)
     rows = []
-    for key, what in (("floor", "GET /healthz (HTTP floor)"), ("page", "GET /ack/{token} (confirmation page)"), ("answered", "POST ack → 200 answered"), ("hooked", "POST ack → on_acknowledged hook"), ("stored", "POST ack → acknowledged in the store")):
+    for key, what in (
+        ("floor", "GET /healthz (HTTP floor)"),
+        ("page", "GET /ack/{token} (confirmation page)"),
+        ("answered", "POST ack → 200 answered"),
+        ("hooked", "POST ack → on_acknowledged hook"),
+        ("stored", "POST ack → acknowledged in the store"),
+    ):
         p50, p99 = ms(result[key])
         judged = key in ("hooked", "stored")
         p99_s = percentile(result[key], 99)
@@ -186,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cleanup()
     cells = [row for result in results for row in rows_of(result)]
-    header = f"Nabız web benchmarks: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}" + (" (--quick: a smoke run)" if args.quick else "")
+    header = f"Nabız web benchmarks: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}" + (
+        " (--quick: a smoke run)" if args.quick else ""
+    )
     titles = ("what", "n", "p50 ms", "p99 ms", "bar", "verdict", "notes")
     table.print_table(header, titles, cells, {0, 4, 5}, [c[0] for c in cells if c[5] == "FAIL"], sum(c[5] != "info" for c in cells))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,16 @@ from fleet.web.server import WebServer  # noqa: E402
 from fleet.web.settings import WebSettings  # noqa: E402
 
 NOW = 1_790_000_000.0  # Monday 2026-09-21 17:13 in Istanbul
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CONFIG = {
     "sites": [{"id": "kadikoy", "name": "Kadıköy İstasyonu", "language": "tr"}],
     "contacts": [
@@ -58,7 +67,9 @@ def main(out: Path) -> None:
     try:
         escalation = Escalation(config, key, clock=lambda: NOW)
         answers = (("satisfaction", "very-unhappy"), ("what-went-wrong", "cleanliness"))
-        (raised,) = escalation.on_responses_stored([NewResponse("6f1c0c4e-0000-4000-8000-000000000001", "pompa-3", "kadikoy", NOW - 20, True, answers, help_requested=True)])
+        (raised,) = escalation.on_responses_stored(
+            [NewResponse("6f1c0c4e-0000-4000-8000-000000000001", "pompa-3", "kadikoy", NOW - 20, True, answers, help_requested=True)]
+        )
         token = re.search(r"/ack/(\S+)", Notification.get(Notification.alert == raised.alert_id).body).group(1)
         ack, callback = f"{server.url}/ack/{token}", f"{server.url}/callback/{callback_token(key, raised.alert_id, NOW, 30)}"
         with sync_playwright() as playwright:

@@ -12,36 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, URLEncodedBody
+from litestar import Request
 from litestar.response import Template
 
 from fleet.escalation import alerts, tokens
 from fleet.escalation.alerts import AlertRow, AlertStateError
 from fleet.escalation.tables import writing
 from fleet.web import callbacks
-from fleet.web.context import Refused, WebContext, client, local_time, log, page, refusal, refuse_if_used, same_origin, token_alert
+from fleet.web.context import Refused, WebContext, client, local_time, log, page, refusal, refuse_if_used, same_origin, token_alert, token_pages
 from fleet.web.text import TEXT
 
 MAX_NAME = 128
 MAX_COMMENT = 500
-Web = NamedDependency[WebContext]
-Form = URLEncodedBody[dict[str, str]]
-
-
-class AckController(Controller):
-    """A class, not bare functions: Litestar makes its handlers anew for each app."""
-
-    path = "/ack"
-
-    @get("/{token:str}", sync_to_thread=True)
-    def page(self, token: FromPath[str], request: Request, web: Web) -> Template:
-        return ack_page(token, request, web)
-
-    @post("/{token:str}", sync_to_thread=True, status_code=200)
-    def submit(self, token: FromPath[str], request: Request, web: Web, data: Form) -> Template:
-        return ack_submit(token, request, web, data)
 
 
 def ack_page(token: str, request: Request, web: WebContext) -> Template:
@@ -182,3 +164,6 @@ def _state(alert: AlertRow, site, lang: str) -> str:
     if alert.state in ("resolved", "expired"):
         return states[alert.state].format(time=local_time(site, alert.closed_at or alert.updated_at, lang))
     return states["open"]
+
+
+AckPages = token_pages("/ack", ack_page, ack_submit)

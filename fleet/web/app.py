@@ -69,7 +69,7 @@ def create_app(
     context = WebContext(settings, escalation, key, clock, on_acknowledged or (lambda row: None), wake or (lambda: None))
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined)
     return Litestar(
-        route_handlers=[healthz, ack.AckController, callback.CallbackController, create_static_files_router("/static", [HERE / "static"])],
+        route_handlers=[healthz, ack.AckPages, callback.CallbackPages, create_static_files_router("/static", [HERE / "static"])],
         dependencies={"web": Provide(lambda: context, use_cache=True, sync_to_thread=False)},
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
         middleware=[_rate_limit(settings.pages_per_minute, "GET", "pages"), _rate_limit(settings.forms_per_minute, "POST", "forms")],

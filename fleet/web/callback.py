@@ -10,28 +10,14 @@ number.
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post
-from litestar.params import FromPath
+from litestar import Request
 from litestar.response import Template
 
 from fleet.escalation import alerts, tokens
 from fleet.escalation.alerts import AlertNotFound
 from fleet.web import callbacks, phones, text
-from fleet.web.ack import Form, Web
-from fleet.web.context import Refused, WebContext, client, log, page, refusal, refuse_if_used, same_origin, token_alert
+from fleet.web.context import Refused, WebContext, client, log, page, refusal, refuse_if_used, same_origin, token_alert, token_pages
 from fleet.web.text import TEXT
-
-
-class CallbackController(Controller):
-    path = "/callback"
-
-    @get("/{token:str}", sync_to_thread=True)
-    def page(self, token: FromPath[str], request: Request, web: Web) -> Template:
-        return callback_page(token, request, web)
-
-    @post("/{token:str}", sync_to_thread=True, status_code=200)
-    def submit(self, token: FromPath[str], request: Request, web: Web, data: Form) -> Template:
-        return callback_submit(token, request, web, data)
 
 
 def callback_page(token: str, request: Request, web: WebContext) -> Template:
@@ -107,3 +93,6 @@ def _refused(request: Request, lang: str, refused: Refused) -> Template:
     log.warning("call-back link refused", extra={"reason": refused.reason, "client": client(request)})
     texts = TEXT[lang]["refused"]["callback"]
     return refusal(lang, texts.get(refused.reason, texts["forged"]), refused.status_code)
+
+
+CallbackPages = token_pages("/callback", callback_page, callback_submit)

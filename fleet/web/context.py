@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from litestar import Request
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 
 from fleet.escalation import alerts, tokens
@@ -104,3 +106,26 @@ def same_origin(request: Request, settings: WebSettings) -> bool:
         return True
     own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
     return origin.lower() in (own, settings.public_origin)
+
+
+Web = NamedDependency[WebContext]
+Form = URLEncodedBody[dict[str, str]]
+
+
+def token_pages(prefix: str, show: Callable[..., Template], submit: Callable[..., Template]) -> type[Controller]:
+    """The routes of a tokenised link: GET {prefix}/{token} shows *show*, POST sends to *submit*.
+    A controller class, not bare handler functions: Litestar makes a controller's handlers anew
+    for each app (a handler function shared by two apps is wrapped twice and breaks)."""
+
+    class TokenPages(Controller):
+        path = prefix
+
+        @get("/{token:str}", sync_to_thread=True)
+        def page(self, token: FromPath[str], request: Request, web: Web) -> Template:
+            return show(token, request, web)
+
+        @post("/{token:str}", sync_to_thread=True, status_code=200)
+        def send(self, token: FromPath[str], request: Request, web: Web, data: Form) -> Template:
+            return submit(token, request, web, data)
+
+    return TokenPages
