@@ -6,9 +6,11 @@ is handed to ``create_app`` beside these settings (as is the clock, which tests 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+
+from fleet.escalation.validate import Problem, Walker
 
 DEFAULT_PORT = 8080
 
@@ -39,3 +41,22 @@ class WebSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def public_origin(self) -> str:
         scheme, rest = self.public_url.split("://", 1)
         return f"{scheme}://{rest.split('/', 1)[0]}".lower()
+
+
+HINTS = {
+    "public_url": 'the address phones reach the fleet at, e.g. "https://fleet.example.com"',
+    "port": "a port from 1 to 65535, or 0 for no web server",
+    "pages_per_minute": "a whole number of requests, 1 or more",
+    "forms_per_minute": "a whole number of requests, 1 or more",
+    "phone_region": 'a two-letter country code in capitals, e.g. "TR"',
+    "trusted_proxies": 'a list of proxy addresses, e.g. ["127.0.0.1"]',
+    "callback_roles": 'a list of contact roles, e.g. ["call-centre"]',
+}
+
+
+def check_section(section: Any, path: str = "web") -> tuple[WebSettings | None, list[Problem]]:
+    """The ``[web]`` table as WebSettings, and every problem in it (key path, fix, did you mean),
+    for ``fleet config check`` to list with the other sections' problems."""
+    walker = Walker(HINTS)
+    settings = walker.struct({} if section is None else section, WebSettings, path)
+    return (settings if not walker.problems else None), walker.problems
