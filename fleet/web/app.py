@@ -21,6 +21,7 @@ from typing import Callable
 
 import jinja2
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -32,7 +33,7 @@ from litestar.types import Message, Scope
 from fleet.escalation.alerts import AlertRow
 from fleet.escalation.config import EscalationConfig
 from fleet.web import ack, callback, callbacks, language
-from fleet.web.context import WebContext, log, refusal
+from fleet.web.context import WebContext, client, log, refusal
 from fleet.web.settings import WebSettings
 from fleet.web.text import TEXT
 
@@ -77,6 +78,7 @@ def create_app(
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         logging_config=None,  # the fleet configures logging; Litestar must not reconfigure it
         openapi_config=None,
+        state=State({"flood_logged": {}}),
     )
 
 
@@ -103,7 +105,7 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
     lang = _language(request)
     refused = TEXT[lang]["refused"]
     if isinstance(exc, TooManyRequestsException):
-        log.warning("rate limit reached", extra={"client": request.client.host if request.client else "?", "path_kind": request.url.path.split("/")[1]})
+        _log_flood(request)
         response = refusal(lang, refused["too_many"], 429)
         response.headers.update(exc.headers or {})
         if "RateLimit-Reset" in response.headers:
@@ -112,6 +114,21 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotFoundException):
         return refusal(lang, refused["not_found"], 404)
     return refusal(lang, refused["error"], exc.status_code, detail=str(exc.detail) if exc.status_code < 500 else "")
+
+
+def _log_flood(request: Request) -> None:
+    """One line per flooding client per minute, not one per refused request: a flood must not
+    flood the journal too."""
+    logged: dict[str, float] = request.app.state.flood_logged
+    now, who = time.monotonic(), client(request)
+    if now - logged.get(who, float("-inf")) < 60:
+        return
+    if len(logged) > 10_000:  # many addresses at once: forget the old ones
+        logged.clear()
+    logged[who] = now
+    log.warning(
+        "rate limit reached; more refusals of this client in the next minute are not logged", extra={"client": who, "path_kind": request.url.path.split("/")[1]}
+    )
 
 
 def _server_error(request: Request, exc: Exception) -> Response:

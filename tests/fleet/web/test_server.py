@@ -130,3 +130,11 @@ def test_a_proxys_forwarded_address_counts_only_when_the_proxy_is_trusted(store,
             assert codes == expected
         finally:
             rig.stop()
+
+
+def test_a_flood_is_logged_once_a_minute_per_client(limited, caplog):
+    _, link = limited.help_alert()
+    with httpx.Client() as phone:
+        codes = [phone.get(link).status_code for _ in range(25)]
+    assert codes.count(429) == 20
+    assert [r.client for r in caplog.records if r.getMessage().startswith("rate limit reached")] == ["127.0.0.1"]
