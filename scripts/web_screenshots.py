@@ -30,18 +30,9 @@ from fleet.web.app import create_app  # noqa: E402
 from fleet.web.callbacks import callback_token  # noqa: E402
 from fleet.web.server import WebServer  # noqa: E402
 from fleet.web.settings import WebSettings  # noqa: E402
+from tests.web_helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' launch, the same Chromium)
 
 NOW = 1_790_000_000.0  # Monday 2026-09-21 17:13 in Istanbul
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CONFIG = {
     "sites": [{"id": "kadikoy", "name": "Kadıköy İstasyonu", "language": "tr"}],
     "contacts": [
@@ -73,7 +64,7 @@ def main(out: Path) -> None:
         token = re.search(r"/ack/(\S+)", Notification.get(Notification.alert == raised.alert_id).body).group(1)
         ack, callback = f"{server.url}/ack/{token}", f"{server.url}/callback/{callback_token(key, raised.alert_id, NOW, 30)}"
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="tr-TR", is_mobile=True).new_page()
 
             def shot(name: str) -> None:
