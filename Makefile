@@ -57,6 +57,7 @@ screenshots: $(STAMP)
 	rm -rf $(SHOTS)/800x480 $(SHOTS)/1920x1080 $(SHOTS)/colour-vision
 	$(BIN)/kiosk screenshot --out $(SHOTS)
 	$(BIN)/python -m kiosk.screenshots simulate $(SHOTS)/800x480/attract-tr.png $(SHOTS)/before/attract-tr-before.png --out $(SHOTS)/colour-vision
+	$(BIN)/python scripts/web_screenshots.py docs/web
 
 # Printable caps for the arcade buttons, matching the screen's colours and faces.
 button-caps: $(STAMP)

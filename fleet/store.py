@@ -122,8 +122,22 @@ def _migration_device_identity(db: peewee.Database) -> None:
     run_migrations(*[migrator.add_column("devices", name, field) for name, field in wanted.items() if name not in have])
 
 
+def _migration_escalation(db: peewee.Database) -> None:
+    """Alerts, their audit trail, the notification outbox and delivery log, used ack tokens."""
+    from fleet.escalation.tables import create_escalation_tables  # imported here: those tables import this module
+
+    create_escalation_tables(db)
+
+
+def _migration_callbacks(db: peewee.Database) -> None:
+    """Call-back requests: the phone numbers customers leave on the web's call-back page."""
+    from fleet.web.callbacks import create_callback_table  # imported here: that table imports this module
+
+    create_callback_table(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks]
 
 #: Columns in the order ``insert_responses`` takes its tuples.
 RESPONSE_FIELDS = [

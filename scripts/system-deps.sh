@@ -2,13 +2,14 @@
 # Install the Debian / Raspberry Pi OS packages a make target needs, only those missing.
 # Usage: scripts/system-deps.sh test|demo|venv
 #   test: Xvfb and xdotool (a real desktop window in the tests), DejaVu fonts (Turkish glyphs),
-#         Mosquitto (the tests start their own brokers with it)
+#         Mosquitto (the tests start their own brokers with it), Chromium (the web pages' browser
+#         tests drive Debian's build through Playwright; Playwright's own download is never used)
 #   demo: DejaVu fonts, Mosquitto (the fleet server's embedded broker)
 # Without apt-get (not Debian), or without root and sudo, it says what to install and goes on:
 # the tests that need a missing tool say so when they are skipped.
 set -eu
 case "${1:-}" in
-  test) packages="fonts-dejavu-core xvfb xdotool mosquitto" ;;
+  test) packages="fonts-dejavu-core xvfb xdotool mosquitto chromium" ;;
   demo) packages="fonts-dejavu-core mosquitto" ;;
   venv) packages="python3-venv" ;;
   *) echo "usage: $0 test|demo|venv" >&2; exit 2 ;;

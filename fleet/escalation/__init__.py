@@ -1,0 +1,18 @@
+"""Escalation: rules → alerts → notifications, the fleet's half of the return path.
+
+    config     the escalation sections of fleet.toml, typed, every error reported at once
+    validate   the walker that collects those errors (any msgspec Struct schema)
+    hours      weekly hours in a site's time zone (opening hours, contacts' duty hours)
+    rules      PURE: new responses, window counts, device snapshots → alert intents / clears
+    planner    PURE: an open alert + its policy + contacts + now → who to notify now, next wake-up
+    tables     the store's tables (one migration in fleet.store)
+    alerts     raise/attach, acknowledge, resolve, expire, list; the audit trail
+    observe    the store reads the rules need (window counts, device snapshots)
+    messages   notification text in the site's language, with the acknowledge link
+    tokens     signed, expiring, single-use acknowledge-link tokens
+    targets    apprise URLs: validity, privacy form, timeouts; phone-number masking
+    sender     one send through apprise in a child process, with a hard timeout
+    notifier   the durable outbox: claim, send, retry with backoff, delivery log
+    service    the hooks the fleet calls: on_responses_stored, tick
+    worker     the thread that runs tick and the notifier, never in ingest's way
+"""

@@ -1,0 +1,199 @@
+"""The escalation service: what the fleet calls. Wires the pure rules and planner to the store.
+
+    on_responses_stored(responses)   the ingest post-commit hook: only NEWLY stored responses
+                                     (INSERT … RETURNING). Raises or attaches alerts and enqueues
+                                     their first notifications in one transaction, then wakes
+                                     the worker. Does no network I/O: it never waits on a sender.
+    tick()                           every few seconds, from the worker: offline and health rules
+                                     over the registry, windows that cleared (or that another
+                                     process's traffic breached), due escalation steps, alerts
+                                     too old, retention. Returns when it wants to run again.
+    acknowledge_by_link(token, ...)  the web's POST: redeem the signed token and acknowledge, at once.
+
+A window is counted from the store only when a window could have changed: this batch has a
+negative response there, or this process saw one there within the window. A breach made by
+two workers' traffic together is found by the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from fleet.escalation import alerts, observe, rules, tokens
+from fleet.escalation.config import EscalationConfig, WindowRule
+from fleet.escalation.messages import render
+from fleet.escalation.notifier import Queued, enqueue
+from fleet.escalation.planner import ChainState, plan
+from fleet.escalation.rules import Clear, Intent, NewResponse
+from fleet.escalation.tables import ACTIVE_STATES, Alert, Notification, UsedToken, writing
+from fleet.escalation.targets import shown_url
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+
+
+class Escalation:
+    def __init__(self, config: EscalationConfig, key: bytes, clock: Callable[[], float] = time.time, wake: Callable[[], None] = lambda: None) -> None:
+        self.config = config
+        self.key = key
+        self.clock = clock
+        self.wake = wake  # tells the notifier worker there is something to send
+        self._recent_negative: dict[tuple[str, str], float] = {}  # (rule, scope) → newest negative this process saw
+        self._purged_at = 0.0
+        for contact in config.contacts:  # load apprise's plugins now: the first alert must not wait on it in ingest's path
+            for url in contact.urls:
+                shown_url(url)
+
+    # --- the ingest hook -------------------------------------------------------------------
+
+    def on_responses_stored(self, responses: Sequence[NewResponse]) -> list[alerts.Raised]:
+        countable = [response for response in responses if response.countable]
+        if not countable:
+            return []
+        now = self.clock()
+        intents = rules.response_intents(self.config, countable, now)
+        queries = rules.window_queries(self.config, countable, now)
+        negatives = {scope for response in countable if response.negative for scope in self._window_scopes(response)}
+        for key in negatives:
+            self._recent_negative[key] = now
+        queries = [query for query in queries if self._recent_negative.get((query.rule, query.scope), -1.0) >= query.since]
+        if queries:
+            uuids: dict[str, tuple[str, ...]] = {}
+            for response in countable:
+                for _rule, scope in self._window_scopes(response):
+                    uuids[scope] = uuids.get(scope, ()) + (response.uuid,)
+            breached, _ = rules.window_verdicts(self.config, observe.count_windows(queries, now), uuids)
+            intents += breached  # a window that holds no breach resolves on a tick, not here
+        if not intents:
+            return []
+        with writing():
+            results = [result for result in (self._raise(intent, now) for intent in intents) if result is not None]
+        if any(result.created for result in results):
+            self.wake()
+        return results
+
+    def _window_scopes(self, response: NewResponse) -> list[tuple[str, str]]:
+        return [(rule.id, rules.scope_of(rule.scope, response.site, response.device_id)) for rule in self.config.rules if isinstance(rule, WindowRule) and rule.applies_to(response.site)]
+
+    # --- the periodic tick -----------------------------------------------------------------
+
+    def tick(self) -> float | None:
+        """Run everything time drives; returns the moment the next escalation step is due (or None)."""
+        now = self.clock()
+        active = {(row.rule, row.scope): row for row in Alert.select().where(Alert.state.in_(list(ACTIVE_STATES)))}
+        intents, clears = rules.device_verdicts(self.config, observe.device_snapshots(), now)
+        window_intents, window_clears = self._windows(active, now)
+        with writing():
+            for intent in intents + window_intents:
+                if (intent.rule, intent.scope) not in active:  # still true: nothing to attach on a tick
+                    self._raise(intent, now)
+            for clear in clears + window_clears:
+                if (clear.rule, clear.scope) in active:
+                    alerts.resolve_active(clear.rule, clear.scope, now, clear.reason)
+        self._close_stale(active.values(), now)
+        due = Alert.select(Alert.id).where((Alert.state == "open") & (Alert.next_step_at <= now))
+        for row in due:
+            with writing():
+                self._advance(row.id, now)
+        if now - self._purged_at > 3600:
+            self.purge(now)
+            self._purged_at = now
+        self.wake()
+        upcoming = Alert.select(Alert.next_step_at).where((Alert.state == "open") & Alert.next_step_at.is_null(False)).order_by(Alert.next_step_at).first()
+        return upcoming.next_step_at if upcoming else None
+
+    def _windows(self, active: dict, now: float) -> tuple[list[Intent], list[Clear]]:
+        window_rules = [rule for rule in self.config.rules if isinstance(rule, WindowRule) and rule.enabled and rule.minutes > 0]
+        if not window_rules:
+            return [], []
+        queries = {}
+        longest = max(rule.minutes for rule in window_rules) * 60
+        for site, device_id in observe.negative_scopes(now - longest, now):
+            for rule in window_rules:
+                if rule.applies_to(site):
+                    query = rules.window_query(rule, site, device_id, now)
+                    queries[(rule.id, query.scope)] = query
+        for (rule_id, scope), row in active.items():
+            rule = self.config.rule_by_id.get(rule_id)
+            if isinstance(rule, WindowRule) and row.kind == "window":
+                queries[(rule_id, scope)] = rules.window_query(rule, row.site, row.device_id, now)
+        return rules.window_verdicts(self.config, observe.count_windows(list(queries.values()), now))
+
+    def _close_stale(self, active_rows, now: float) -> None:
+        for row in active_rows:
+            rule = self.config.rule_by_id.get(row.rule)
+            if rule is None:
+                continue
+            try:
+                if row.state == "open" and now - row.opened_at > rule.expire_after_minutes * 60:
+                    alerts.expire(row.id, now, f"nobody acknowledged it within {rule.expire_after_minutes:g} minutes")
+                elif row.state == "acknowledged" and now - (row.acknowledged_at or row.opened_at) > rule.resolve_after_minutes * 60:
+                    alerts.resolve(row.id, "system", now, "system", f"resolved {rule.resolve_after_minutes:g} minutes after it was acknowledged")
+            except alerts.AlertStateError:
+                pass  # closed by someone else meanwhile
+
+    # --- raising and escalating ------------------------------------------------------------
+
+    def _raise(self, intent: Intent, now: float) -> alerts.Raised | None:
+        raised = alerts.raise_or_attach(intent, now)
+        if raised is not None and raised.created:
+            log.warning("alert raised", extra={"alert": raised.alert_id, "rule": intent.rule, "scope": intent.scope, "severity": intent.severity})
+            self._advance(raised.alert_id, now)
+        return raised
+
+    def _advance(self, alert_id: int, now: float) -> int:
+        """Run the alert's due escalation steps: claim them on the alert row, enqueue their
+        notifications, audit them. Call inside a transaction. Returns notifications queued."""
+        row = Alert.get_by_id(alert_id)
+        rule = self.config.rule_by_id.get(row.rule)
+        policy = self.config.policy_by_id.get(rule.policy) if rule else None
+        if policy is None:
+            Alert.update(next_step_at=None).where(Alert.id == alert_id).execute()
+            return 0
+        site = self.config.site(row.site)
+        chain = ChainState(row.id, row.state, row.severity, row.opened_at, row.steps_done, row.last_step_at)
+        steps = plan(chain, policy, site, self.config.contacts_for(row.site), now)
+        if steps.steps_done == row.steps_done:
+            Alert.update(next_step_at=steps.next_step_at).where(Alert.id == alert_id).execute()
+            return 0
+        claimed = Alert.update(steps_done=steps.steps_done, last_step_at=steps.last_step_at, next_step_at=steps.next_step_at).where((Alert.id == alert_id) & (Alert.steps_done == row.steps_done) & (Alert.state == "open")).execute()
+        if not claimed:
+            return 0  # another worker ran these steps
+        facts = alerts.get_alert(alert_id).facts
+        queued = []
+        for send in steps.sends:
+            token = tokens.sign(self.key, tokens.new_claims(alert_id, send.contact.id, now, self.config.notifications.link_valid_minutes))
+            message = render(site, alert_id, row.kind, row.device_id, row.opened_at, facts, tokens.link(self.config.notifications.public_url, token))
+            queued.append(Queued(alert_id, row.site, send.contact.id, send.url, message.title, message.body, send.idempotency_key))
+        added = enqueue(queued, now)
+        for step in range(row.steps_done, steps.steps_done):
+            names = sorted({send.contact.name for send in steps.sends if send.step == step})
+            alerts.audit(alert_id, now, "escalated", "system", "system", f"step {step + 1}: " + (", ".join(names) if names else "nobody on duty"))
+        return added
+
+    # --- the acknowledge link --------------------------------------------------------------
+
+    def acknowledge_by_link(self, token: str, eta_minutes: int | None = None, comment: str = "") -> alerts.AlertRow:
+        """The web's POST: the token is used up only if the acknowledgement is made."""
+        now = self.clock()
+        with writing():
+            claims = tokens.redeem(self.key, token, now)
+            contact = next((c for c in self.config.contacts if c.id == claims.contact), None)
+            return alerts.acknowledge(claims.alert_id, contact.name if contact else claims.contact, now, "link", eta_minutes, comment)
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def purge(self, now: float) -> int:
+        """Delete notifications (their text and targets are personal data) older than their
+        site's retention_days, and used tokens long expired. Alerts and their audit stay."""
+        removed = 0
+        done = Notification.state.in_(["delivered", "failed", "cancelled"])
+        with writing():
+            for site in {row.site for row in Notification.select(Notification.site).distinct()}:
+                limit = now - self.config.site(site).retention_days * DAY
+                removed += Notification.delete().where((Notification.site == site) & (Notification.created_at < limit) & done).execute()
+            UsedToken.delete().where(UsedToken.used_at < now - 7 * DAY - self.config.notifications.link_valid_minutes * 60).execute()
+        return removed
