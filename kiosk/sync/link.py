@@ -81,6 +81,7 @@ class MqttLink:
         self.subscriptions = list(device_subscriptions(device_id) if subscriptions is None else subscriptions)
         #: Topics the broker refused on the last connect (each logged as an error).
         self.refused_subscriptions: list[str] = []
+        self._refusals_logged: set[str] = set()
         self.software = software
         self.boot_id = boot_id
         self.keepalive = keepalive
@@ -196,16 +197,22 @@ class MqttLink:
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes, properties: object) -> None:
         """A refused subscription means nothing on that channel will ever arrive (no Ack, no help
-        update): say so loudly, naming the topic, once per connection."""
+        update): say so loudly, naming the topic; once, not at every reconnect of a flapping link
+        (again if the broker grants it in between and then refuses it)."""
         for name, reason in zip(self._subscribing.pop(mid, []), reason_codes):
-            if reason.is_failure:
-                self.refused_subscriptions.append(name)
-                log.error(
-                    f"the broker refused this kiosk's subscription to {name} ({reason}): its ACL does not let login {self.device_id!r} subscribe to it, "
-                    "so nothing the fleet sends there can arrive; fix: the fleet must give this device the role it renders from the channel table "
-                    "(restart `fleet serve` on a managed broker; on a broker you run, see docs/security.md, A broker you run)",
-                    extra={"topic": name, "reason": str(reason)},
-                )
+            if not reason.is_failure:
+                self._refusals_logged.discard(name)
+                continue
+            self.refused_subscriptions.append(name)
+            if name in self._refusals_logged:
+                continue
+            self._refusals_logged.add(name)
+            log.error(
+                f"the broker refused this kiosk's subscription to {name} ({reason}): its ACL does not let login {self.device_id!r} subscribe to it, "
+                "so nothing the fleet sends there can arrive; fix: the fleet must give this device the role it renders from the channel table "
+                "(restart `fleet serve` on a managed broker; on a broker you run, see docs/security.md, A broker you run)",
+                extra={"topic": name, "reason": str(reason)},
+            )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self.on_event(Incoming(message.topic, message.payload, bool(message.retain)))

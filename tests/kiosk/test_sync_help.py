@@ -119,12 +119,16 @@ def test_a_cleared_help_update_is_not_replayed(broker, password, fleet, outbox):
 def test_a_subscription_the_broker_refuses_is_an_error_naming_the_topic(broker, password, outbox, caplog):
     """A device whose broker role lacks the help channel (a broker set up by hand, or a role
     made before the channel existed): the kiosk says which topic, that the ACL refused it,
-    and how to fix it; its other subscription (acks) is granted."""
+    and how to fix it; its other subscription (acks) is granted. A link that drops and comes
+    back is refused again, but does not log it again."""
     broker_commands(broker, [{"command": "removeRoleACL", "rolename": device_role("kiosk-1"), "acltype": "subscribeLiteral", "topic": HELP}])
     caplog.set_level(logging.INFO, logger="kiosk.sync")
     sync = sync_for(outbox, broker.port, password).start()
     try:
         wait_until(lambda: sync.link.refused_subscriptions, what="the refused SUBACK")
+        sync.link.client.disconnect()  # the link drops; it reconnects by itself
+        wait_until(lambda: len(logged(caplog, "connected to the fleet")) == 2, what="the reconnect")
+        wait_until(lambda: sync.link.refused_subscriptions, what="the refused SUBACK, again")
     finally:
         sync.stop()
     assert sync.link.refused_subscriptions == [HELP], "the acks were granted"
