@@ -34,7 +34,7 @@ from typing import Any, Self
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from kiosk.contract.protocol import DOWNSTREAM, UPSTREAM, subscription, topic
+from kiosk.contract.protocol import CHANNELS, subscription, topic
 
 #: The fleet's broker logins. Device ids may not take them (``fleet.devices``).
 FLEET_USER = "fleet"
@@ -68,26 +68,32 @@ def _acl(kind: str, topic_name: str) -> dict[str, Any]:
 
 
 def device_acls(device_id: str) -> list[dict[str, Any]]:
-    """A device publishes on its own upstream topics and subscribes to (and reads) its own
-    downstream ones: nothing else, no wildcard, no ``$share``, no ``$SYS``."""
-    acls = [_acl("publishClientSend", topic(device_id, channel)) for channel in UPSTREAM]
-    for channel in DOWNSTREAM:
-        acls += [_acl("subscribeLiteral", topic(device_id, channel)), _acl("publishClientReceive", topic(device_id, channel))]
+    """A device publishes on its own upstream channels and subscribes to (and reads) its own
+    downstream ones, all from the channel table: nothing else, no wildcard, no ``$share``, no ``$SYS``."""
+    acls = []
+    for spec in CHANNELS:
+        own = topic(device_id, spec.name)
+        if spec.direction == "up":
+            acls.append(_acl("publishClientSend", own))
+        else:
+            acls += [_acl("subscribeLiteral", own), _acl("publishClientReceive", own)]
     return acls
 
 
 def fleet_acls() -> list[dict[str, Any]]:
-    """The fleet reads every device's upstream channels, alone or in any shared group, writes
-    their downstream channels, and may clear a revoked device's retained status."""
+    """The fleet reads every device's upstream channels, alone or in any shared group, and writes
+    their downstream ones (an empty retained message clears a retained one, ``help`` say). On an
+    upstream channel the table retains (``status``) it may publish too: only to clear a revoked
+    device's retained message, which the broker would replay at every start."""
     acls = []
-    for channel in UPSTREAM:
-        acls += [
-            _acl("subscribePattern", subscription(channel)),
-            _acl("subscribePattern", f"$share/+/{subscription(channel)}"),
-            _acl("publishClientReceive", subscription(channel)),
-        ]
-    acls += [_acl("publishClientSend", subscription(channel)) for channel in DOWNSTREAM]
-    acls.append(_acl("publishClientSend", subscription("status")))
+    for spec in CHANNELS:
+        every = subscription(spec.name)
+        if spec.direction == "up":
+            acls += [_acl("subscribePattern", every), _acl("subscribePattern", f"$share/+/{every}"), _acl("publishClientReceive", every)]
+            if spec.retained:
+                acls.append(_acl("publishClientSend", every))
+        else:
+            acls.append(_acl("publishClientSend", every))
     return acls
 
 

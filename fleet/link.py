@@ -33,12 +33,18 @@ from paho.mqtt.properties import Properties
 
 from fleet.dynsec import FLEET_CLIENT_ID
 from fleet.ingest import Received
-from kiosk.contract.protocol import UPSTREAM, subscription, topic
+from kiosk.contract.protocol import CHANNEL, DOWNSTREAM, Channel, fleet_subscriptions, parse_topic, publish_options, topic
 from kiosk.contract.transport import AddressError, BrokerAddress, no_delay
 
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
+#: What to do when the broker refuses one of the fleet's subscriptions (docs/security.md).
+REFUSED_FIX = (
+    "the fleet's broker login needs the fleet role rendered from the channel table (fleet.dynsec): "
+    "on the managed broker, restart `fleet serve` (it renders every role at start); on a broker you run, "
+    "grant the fleet's login every upstream channel, also as $share/<group>/... (docs/security.md, A broker you run)"
+)
 
 
 class LinkError(RuntimeError):
@@ -150,13 +156,22 @@ class FleetLink:
             if message.token is not None:
                 self.client.ack(message.token, 1)
 
-    def clear_retained(self, topic_name: str) -> None:
-        """An empty retained message deletes the broker's retained one on that topic."""
-        self.client.publish(topic_name, b"", qos=1, retain=True)
+    def publish(self, device_id: str, channel: Channel, payload: bytes) -> bool:
+        """Publish on one of *device_id*'s downstream channels, with the table's QoS and retained
+        flag; False if paho could not take it (not connected: the caller decides what to redo)."""
+        if CHANNEL[channel].direction != "down":
+            raise ValueError(f"the fleet publishes only on downstream channels ({', '.join(DOWNSTREAM)}), not on {channel!r}")
+        info = self.client.publish(topic(device_id, channel), payload, **publish_options(channel))
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def publish_ack(self, device_id: str, payload: bytes) -> bool:
-        info = self.client.publish(topic(device_id, "ack"), payload, qos=1)
-        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self.publish(device_id, "ack", payload)
+
+    def clear_retained(self, topic_name: str) -> None:
+        """An empty retained message deletes the broker's retained one on that topic: a revoked
+        device's last status, or a help update nobody needs any more. The broker's ACL lets the
+        fleet do it on the channels the table retains."""
+        self.client.publish(topic_name, b"", qos=CHANNEL[parse_topic(topic_name).channel].qos, retain=True)
 
     # --- paho's thread: queue only --------------------------------------------------------
 
@@ -167,10 +182,9 @@ class FleetLink:
             self._answered.set()
             return
         no_delay(client)
-        prefix = f"$share/{self.shared_group}/" if self.shared_group else ""
-        filters = [prefix + subscription(channel) for channel in UPSTREAM]
-        _, mid = client.subscribe([(name, 1) for name in filters])
-        self._subscribing[mid] = filters
+        filters = fleet_subscriptions(self.shared_group)
+        _, mid = client.subscribe(filters)
+        self._subscribing[mid] = [name for name, _ in filters]
         self.connected.set()
         self._answered.set()
         log.info("fleet connected to the broker", extra={"broker": self.broker.masked(), "session_present": bool(flags.session_present)})
@@ -189,8 +203,8 @@ class FleetLink:
             if reason.is_failure:
                 self.refused_subscriptions.append(name)
                 log.error(
-                    "the broker refused the fleet's subscription: nothing on it will arrive",
-                    extra={"filter": name, "reason": str(reason), "fix": "the broker's ACL must let the fleet's login subscribe to it (docs/security.md)"},
+                    f"the broker refused the fleet's subscription to {name} ({reason}): its ACL does not grant the fleet's login that filter, so nothing on it will arrive",
+                    extra={"filter": name, "reason": str(reason), "fix": REFUSED_FIX},
                 )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:

@@ -30,7 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from kiosk.contract.clock import Instant
-from kiosk.contract.protocol import Ack, ProtocolError, decode, topic
+from kiosk.contract.protocol import CHANNEL, Ack, ProtocolError, decode, publish_options, topic
 from kiosk.contract.sync_engine import SyncEngine
 from kiosk.contract.transport import Backoff, BrokerAddress
 
@@ -206,7 +206,7 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
         ack_topic = topic(device_id, "ack")
 
         def publish(payload: bytes) -> bool:
-            return client.publish(responses_topic, payload, qos=1).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            return client.publish(responses_topic, payload, **publish_options("responses")).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
         engine = SyncEngine(device_id, outbox, publish, clock, boot_id, batch_size=plan.batch_size, window=plan.window, ack_timeout=30.0)
         kiosk = _Kiosk(device_id, client, outbox, engine, Backoff(first=0.5, cap=10.0, rand=rng.random))
@@ -215,7 +215,7 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
             if reason_code.is_failure:
                 return
             kiosk.backoff.reset()
-            c.subscribe(ack_topic, qos=1)
+            c.subscribe(ack_topic, qos=CHANNEL["ack"].qos)  # only the acks: a simulated kiosk asks for no help
             engine.on_connected()
 
         def on_disconnect(c, userdata, flags, reason_code, properties) -> None:

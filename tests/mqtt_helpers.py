@@ -82,10 +82,10 @@ class Client:
         assert self.subscribed.wait(timeout), "no SUBACK"
         return self.granted
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 5.0):
+    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 5.0, retain: bool = False):
         """Publish and wait for the broker's PUBACK (QoS 1); returns its reason code
         ('Success', or 'Not authorized' for a topic the login may not publish on)."""
-        info = self.client.publish(topic, payload, qos=qos)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
         info.wait_for_publish(timeout)
         with self._puback:
             self._puback.wait_for(lambda: info.mid in self.pubacks, timeout)
@@ -132,3 +132,25 @@ def upload(device_id: str, count: int = 1, boot_id: str = "boot-test") -> tuple[
     ]
     payload = encode(Upload(v=PROTOCOL_VERSION, device_id=device_id, sent=SenderClock(now, time.monotonic(), True, boot_id), responses=responses))
     return payload, [str(r.uuid) for r in responses]
+
+
+def broker_commands(broker, commands: list[dict]) -> None:
+    """Run dynamic-security *commands* on the test's managed *broker* as its admin (add a device's
+    login and role, take an ACL out of a role); fail on any error the broker answers."""
+    from fleet.dynsec import AdminLogin, BrokerControl, failures
+
+    with BrokerControl(AdminLogin("127.0.0.1", broker.port, broker.files.admin_password())) as control:
+        problems = failures(commands, control.run(commands))
+    assert not problems, problems
+
+
+def add_device_login(broker, device_id: str) -> str:
+    """A device's login and role (made from the channel table, as ``fleet device add`` makes
+    them) on the test's running *broker*, without a fleet store; its password."""
+    import secrets
+
+    from fleet.dynsec import create_commands
+
+    password = secrets.token_urlsafe(12)
+    broker_commands(broker, create_commands(device_id, password))
+    return password

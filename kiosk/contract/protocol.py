@@ -4,12 +4,10 @@ Both sides import this module and nothing else of each other, so it stays small 
 msgspec and the standard library only, no sockets, no database. ``docs/protocol.md`` is its
 human-readable twin; change both together.
 
-Topic tree (one namespace per device; the broker's ACL lets a device touch only its own)::
-
-    nabiz/<device>/responses  kiosk → fleet  QoS 1            Upload: 1..MAX_BATCH responses
-    nabiz/<device>/status     kiosk → fleet  QoS 1, retained  Status: birth (online) and Last Will (offline)
-    nabiz/<device>/health     kiosk → fleet  QoS 0            Health: versions, backlog, disk, temperature, uptime
-    nabiz/<device>/ack        fleet → kiosk  QoS 1            Ack: which uuids are stored (or refused for good)
+Topics: one namespace per device, ``nabiz/<device>/<channel>``. The channels are declared once,
+in ``CHANNELS`` (name, direction, QoS, retained, payload); the broker's ACL (``fleet.dynsec``),
+both sides' subscriptions and publishing options, and the topic table of docs/protocol.md
+(``scripts/channel_docs.py``) are all made from it.
 
 Every payload is a JSON object whose ``v`` is the protocol version. A receiver refuses
 versions it does not know and decodes the whole object strictly (unknown fields, wrong types
@@ -24,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 import msgspec
 
@@ -324,11 +322,11 @@ class ChannelSpec:
 
 
 CHANNELS: tuple[ChannelSpec, ...] = (
-    ChannelSpec("responses", "up", 1, False, Upload, "1 to 200 responses; the fleet answers with an Ack once it has stored them"),
-    ChannelSpec("status", "up", 1, True, Status, "birth message (online) on connect; the same shape, offline, is the Last Will"),
-    ChannelSpec("health", "up", 0, False, Health, "versions, survey, backlog, disk, temperature, uptime"),
-    ChannelSpec("ack", "down", 1, False, Ack, "which uuids the fleet has stored, or refused for good"),
-    ChannelSpec("help", "down", 1, True, HelpUpdate, "a customer's request for help: waiting, who is coming, or closed"),
+    ChannelSpec("responses", "up", 1, False, Upload, "1 to 200 responses: one after each saved response, a backlog in batches; the fleet answers with an Ack once it has stored them"),
+    ChannelSpec("status", "up", 1, True, Status, "birth message (online) on every connect, goodbye (offline) on a clean stop; the same shape, offline, is the Last Will the broker publishes when the kiosk vanishes"),
+    ChannelSpec("health", "up", 0, False, Health, "versions, survey, backlog, disk, temperature, uptime: on every connect, then every `health_interval_s` (60 s)"),
+    ChannelSpec("ack", "down", 1, False, Ack, "which uuids the fleet has stored (committed), or refused for good"),
+    ChannelSpec("help", "down", 1, True, HelpUpdate, "where a customer's request for help stands: waiting, who is coming, or closed; retained, so a kiosk that reconnects hears the last one"),
 )
 CHANNEL: dict[str, ChannelSpec] = {spec.name: spec for spec in CHANNELS}
 UPSTREAM: tuple[Channel, ...] = tuple(spec.name for spec in CHANNELS if spec.direction == "up")
@@ -336,12 +334,49 @@ DOWNSTREAM: tuple[Channel, ...] = tuple(spec.name for spec in CHANNELS if spec.d
 _EXPECTED: dict[Channel, type] = {spec.name: spec.payload for spec in CHANNELS}
 
 
+class PublishOptions(TypedDict):
+    qos: int
+    retain: bool
+
+
+def publish_options(channel: Channel) -> PublishOptions:
+    """How every message on *channel* is published (paho's ``publish(topic, payload, **options)``):
+    the table's QoS and retained flag, so no publisher picks its own."""
+    spec = CHANNEL[channel]
+    return {"qos": spec.qos, "retain": spec.retained}
+
+
+def device_subscriptions(device_id: str) -> list[tuple[str, int]]:
+    """What a kiosk subscribes to: each downstream channel of its own namespace, at the table's QoS."""
+    return [(topic(device_id, name), CHANNEL[name].qos) for name in DOWNSTREAM]
+
+
+def fleet_subscriptions(shared_group: str | None = None) -> list[tuple[str, int]]:
+    """What the fleet subscribes to: each upstream channel of every device, at the table's QoS;
+    with *shared_group*, as a member of that shared subscription (workers split the traffic)."""
+    prefix = f"$share/{shared_group}/" if shared_group else ""
+    return [(prefix + subscription(name), CHANNEL[name].qos) for name in UPSTREAM]
+
+
 def channel_table() -> str:
-    """The topic table of docs/protocol.md (a test keeps the docs equal to it)."""
+    """The topic table of docs/protocol.md (``scripts/channel_docs.py`` writes it there, and a
+    test fails when the docs differ). Each payload links to its section, titled
+    "<Payload> (`nabiz/<device>/<channel>`)"."""
     rows = ["| topic | direction | QoS | retained | payload | what |", "| --- | --- | --- | --- | --- | --- |"]
     for spec in CHANNELS:
         direction = "kiosk → fleet" if spec.direction == "up" else "fleet → kiosk"
-        rows.append(f"| `{ROOT}/<device>/{spec.name}` | {direction} | {spec.qos} | {'yes' if spec.retained else 'no'} | `{spec.payload.__name__}` | {spec.purpose} |")
+        payload = spec.payload.__name__
+        link = f"[`{payload}`](#{payload.lower()}-{ROOT}device{spec.name})"
+        rows.append(f"| `{ROOT}/<device>/{spec.name}` | {direction} | {spec.qos} | {'**yes**' if spec.retained else 'no'} | {link} | {spec.purpose} |")
+    return "\n".join(rows) + "\n"
+
+
+def subscription_table() -> str:
+    """Who subscribes to what (docs/protocol.md, written like ``channel_table``): a kiosk to its
+    own downstream channels, the fleet to every device's upstream ones, each at the table's QoS."""
+    rows = ["| who | subscribes to | QoS |", "| --- | --- | --- |"]
+    rows += [f"| kiosk | `{ROOT}/<its own id>/{name}` | {CHANNEL[name].qos} |" for name in DOWNSTREAM]
+    rows += [f"| fleet | `{subscription(name)}`, or `$share/<group>/{subscription(name)}` with `fleet serve --shared-group` | {CHANNEL[name].qos} |" for name in UPSTREAM]
     return "\n".join(rows) + "\n"
 
 

@@ -8,8 +8,9 @@ to fix it.
 
 On every connect it publishes a retained birth message (``status``: online); the broker
 publishes the retained Last Will (offline) if the kiosk vanishes. paho's callbacks only put
-events on the owner's queue (``on_event``); subscriptions are made in ``on_connect`` so they
-survive reconnects.
+events on the owner's queue (``on_event``). Subscriptions (the channel table's downstream
+channels of this device) are made in ``on_connect`` so they survive reconnects, and a refused
+one is logged as an error naming the topic and the broker's ACL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -26,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from kiosk.config import ConfigError
-from kiosk.contract.protocol import PROTOCOL_VERSION, Status, encode, topic
+from kiosk.contract.protocol import CHANNEL, PROTOCOL_VERSION, UPSTREAM, Channel, Status, device_subscriptions, encode, publish_options, topic
 from kiosk.contract.transport import Backoff, BrokerAddress, no_delay
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class LinkDown:
 class Incoming:
     topic: str
     payload: bytes
+    retained: bool = False  # replayed by the broker from its store (on subscribing), not sent just now
 
 
 LinkEvent = LinkUp | LinkDown | Incoming
@@ -64,7 +66,7 @@ class MqttLink:
         username: str | None,
         password: str | None,
         on_event: EventSink,
-        subscriptions: tuple[str, ...] = (),
+        subscriptions: Sequence[tuple[str, int]] | None = None,
         software: str = "",
         boot_id: str = "",
         ca_file: str | None = None,
@@ -74,7 +76,12 @@ class MqttLink:
         self.device_id = device_id
         self.address = address
         self.on_event = on_event
-        self.subscriptions = subscriptions
+        #: (topic, QoS) pairs subscribed on every connect: by default the channel table's
+        #: downstream channels of this device.
+        self.subscriptions = list(device_subscriptions(device_id) if subscriptions is None else subscriptions)
+        #: Topics the broker refused on the last connect (each logged as an error).
+        self.refused_subscriptions: list[str] = []
+        self._refusals_logged: set[str] = set()
         self.software = software
         self.boot_id = boot_id
         self.keepalive = keepalive
@@ -94,12 +101,12 @@ class MqttLink:
                 client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"cannot use the CA file {ca_file!r}: {exc}\n  fix: give the PEM file of the CA that signed the broker's certificate") from None
-        client.will_set(self._status_topic, self._status(False, "lost"), qos=1, retain=True)
+        client.will_set(self._status_topic, self._status(False, "lost"), **publish_options("status"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        self._subscribing: dict[int, str] = {}
+        self._subscribing: dict[int, list[str]] = {}
         if log.isEnabledFor(logging.DEBUG):  # paho reports ordinary disconnects as errors: only when debugging
             client.enable_logger(logging.getLogger("paho.kiosk"))
         self.client = client
@@ -110,23 +117,26 @@ class MqttLink:
         self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
         self._thread.start()
 
-    def publish(self, topic_name: str, payload: bytes, qos: int = 1, retain: bool = False, expiry_s: int | None = None) -> bool:
-        """Hand a message to paho; False if there is no connection (the caller resends later).
+    def publish(self, channel: Channel, payload: bytes, expiry_s: int | None = None) -> bool:
+        """Hand a message for this device's upstream *channel* to paho, with the channel table's
+        QoS and retained flag; False if there is no connection (the caller resends later).
         With *expiry_s*, the broker drops the message if it could not deliver it in time."""
+        if CHANNEL[channel].direction != "up":
+            raise ValueError(f"a kiosk publishes only on upstream channels ({', '.join(UPSTREAM)}), not on {channel!r}")
         if not self.connected.is_set():
             return False
         properties = None
         if expiry_s is not None:
             properties = Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = expiry_s
-        info = self.client.publish(topic_name, payload, qos=qos, retain=retain, properties=properties)
+        info = self.client.publish(topic(self.device_id, channel), payload, properties=properties, **publish_options(channel))
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def stop(self, timeout: float = 2.0) -> None:
         """Say goodbye (retained offline status: a clean stop sends no Will), then disconnect."""
         self._stopping = True
         if self.connected.is_set():
-            info = self.client.publish(self._status_topic, self._status(False, "shutdown"), qos=1, retain=True)
+            info = self.client.publish(self._status_topic, self._status(False, "shutdown"), **publish_options("status"))
             try:
                 info.wait_for_publish(timeout)
             except (RuntimeError, ValueError):
@@ -172,10 +182,11 @@ class MqttLink:
         self.backoff.reset()
         self._last_problem = ""
         no_delay(client)
-        for subscription in self.subscriptions:
-            _, mid = client.subscribe(subscription, qos=1)
-            self._subscribing[mid] = subscription
-        client.publish(self._status_topic, self._status(True, "connected"), qos=1, retain=True)
+        self.refused_subscriptions = []
+        if self.subscriptions:
+            _, mid = client.subscribe(self.subscriptions)
+            self._subscribing[mid] = [name for name, _ in self.subscriptions]
+        client.publish(self._status_topic, self._status(True, "connected"), **publish_options("status"))
         self.connected.set()
         log.info("connected to the fleet", extra={"broker": f"{self.address.host}:{self.address.port}", "tls": self.address.tls})
         self.on_event(LinkUp())
@@ -185,17 +196,26 @@ class MqttLink:
             self._went_down(str(reason_code))
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, reason_codes, properties: object) -> None:
-        """A refused subscription means no Ack will ever come: say so loudly, once."""
-        subscription = self._subscribing.pop(mid, "?")
-        if any(reason.is_failure for reason in reason_codes):
-            self._problem(
-                f"the broker refused this kiosk's subscription to {subscription} ({reason_codes[0]}): no acknowledgement can arrive; "
-                f"fix: the broker's ACL must let login {self.device_id!r} subscribe to its own topics (docs/security.md)",
-                level=logging.ERROR,
+        """A refused subscription means nothing on that channel will ever arrive (no Ack, no help
+        update): say so loudly, naming the topic; once, not at every reconnect of a flapping link
+        (again if the broker grants it in between and then refuses it)."""
+        for name, reason in zip(self._subscribing.pop(mid, []), reason_codes):
+            if not reason.is_failure:
+                self._refusals_logged.discard(name)
+                continue
+            self.refused_subscriptions.append(name)
+            if name in self._refusals_logged:
+                continue
+            self._refusals_logged.add(name)
+            log.error(
+                f"the broker refused this kiosk's subscription to {name} ({reason}): its ACL does not let login {self.device_id!r} subscribe to it, "
+                "so nothing the fleet sends there can arrive; fix: the fleet must give this device the role it renders from the channel table "
+                "(restart `fleet serve` on a managed broker; on a broker you run, see docs/security.md, A broker you run)",
+                extra={"topic": name, "reason": str(reason)},
             )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        self.on_event(Incoming(message.topic, message.payload))
+        self.on_event(Incoming(message.topic, message.payload, bool(message.retain)))
 
     def _went_down(self, reason: str) -> None:
         self.connected.clear()

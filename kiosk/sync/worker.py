@@ -5,6 +5,10 @@ It owns its own connection to the outbox (see ``Outbox.connect_sync_thread``), t
 only put events on its queue, so neither ever waits for the other, the card or the network:
 a press is drawn in the same frame whether the fleet is up, down or draining a week of
 backlog.
+
+What the fleet sends this device arrives on the channel table's downstream channels, each with
+its receiver here: ``ack`` drives the engine; ``help`` is decoded and handed to ``on_help``
+(the main loop's queue), a malformed one logged and dropped.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import peewee
 
 from kiosk.config import SyncSettings
 from kiosk.contract.clock import Clock
-from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, Health, ProtocolError, SenderClock, decode, encode, topic
+from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, Health, HelpUpdate, ProtocolError, SenderClock, decode, encode, parse_topic
 from kiosk.contract.sync_engine import SyncEngine
 from kiosk.contract.transport import Backoff, BrokerAddress
 from kiosk.outbox import Outbox
@@ -55,6 +59,7 @@ class FleetSync:
         software: str,
         survey: tuple[str, int],
         on_fatal: Callable[[str], None] | None = None,
+        on_help: Callable[[HelpUpdate], None] | None = None,
     ) -> None:
         if not settings.broker:
             raise ValueError("no broker configured")
@@ -65,17 +70,18 @@ class FleetSync:
         self.software = software
         self.survey = survey  # (id, version) shown; the main loop replaces the tuple
         self.on_fatal = on_fatal
+        #: Called on the sync thread with each help update the fleet sends this device (a
+        #: retained one too, when the link (re)connects). It must only queue it for the main loop.
+        self.on_help = on_help
+        #: What to do with a message on each downstream channel of the table.
+        self._receivers: dict[str, Callable[[Incoming], None]] = {"ack": self._on_ack, "help": self._on_help}
         self._queue: queue.SimpleQueue[_Event] = queue.SimpleQueue()
-        self._ack_topic = topic(device_id, "ack")
-        self._responses_topic = topic(device_id, "responses")
-        self._health_topic = topic(device_id, "health")
         self.link = MqttLink(
             device_id,
             BrokerAddress.parse(settings.broker),
             settings.username or device_id,
             settings.password,
             on_event=self._queue.put,
-            subscriptions=(self._ack_topic,),
             software=software,
             boot_id=boot_id,
             ca_file=settings.ca_file,
@@ -193,21 +199,57 @@ class FleetSync:
         elif isinstance(event, _Saved):
             self.engine.on_saved()
         elif isinstance(event, Incoming):
-            if event.topic != self._ack_topic:
-                log.warning("message on an unexpected topic ignored", extra={"topic": event.topic})
-                return
-            try:
-                ack = decode("ack", event.payload)
-            except ProtocolError as exc:
-                log.warning("bad acknowledgement from the fleet ignored: %s", exc)
-                return
-            assert isinstance(ack, Ack)
-            self.engine.on_ack(ack)
-            if self._reported_unsent and not self.engine.awaiting_ack:
-                self._next_health = self.clock.now().monotonic  # drained: say so now, not in a minute
+            self._receive(event)
+
+    def _receive(self, event: Incoming) -> None:
+        """A message from the fleet, handed to its channel's receiver (the broker delivers only
+        this device's downstream channels; anything else is a broker or fleet bug, ignored)."""
+        try:
+            where = parse_topic(event.topic)
+        except ProtocolError:
+            where = None
+        receiver = self._receivers.get(where.channel) if where is not None and where.device_id == self.device_id else None
+        if receiver is None:
+            log.warning("message on an unexpected topic ignored", extra={"topic": event.topic})
+            return
+        receiver(event)
+
+    def _on_ack(self, event: Incoming) -> None:
+        try:
+            ack = decode("ack", event.payload)
+        except ProtocolError as exc:
+            log.warning("bad acknowledgement from the fleet ignored: %s", exc)
+            return
+        assert isinstance(ack, Ack)
+        self.engine.on_ack(ack)
+        if self._reported_unsent and not self.engine.awaiting_ack:
+            self._next_health = self.clock.now().monotonic  # drained: say so now, not in a minute
+
+    def _on_help(self, event: Incoming) -> None:
+        """Decode a help update and pass it on. Whether it is for the customer on the help screen
+        (a retained one may be an earlier customer's) is for the main loop to decide."""
+        if not event.payload:  # the fleet cleared the retained update: there is nothing to show
+            log.debug("help update cleared by the fleet", extra={"topic": event.topic})
+            return
+        try:
+            update = decode("help", event.payload)
+        except ProtocolError as exc:
+            log.warning("bad help update from the fleet dropped: %s", exc, extra={"topic": event.topic, "bytes": len(event.payload)})
+            return
+        assert isinstance(update, HelpUpdate)
+        log.info(
+            "help update from the fleet",
+            extra={"alert_id": update.alert_id, "response_uuid": update.response_uuid, "state": update.state, "staff": update.staff, "retained": event.retained},
+        )
+        if self.on_help is None:
+            return
+        try:
+            self.on_help(update)
+        except Exception:  # a bug in the receiver must not stop the answers' sync
+            log.error("the kiosk could not take a help update", exc_info=True, extra={"alert_id": update.alert_id})
 
     def _publish_upload(self, payload: bytes) -> bool:
-        return self.link.publish(self._responses_topic, payload, qos=1, expiry_s=self.settings.upload_expiry_s)
+        return self.link.publish("responses", payload, expiry_s=self.settings.upload_expiry_s)
 
     def _health_if_due(self) -> None:
         if self._next_health is None:
@@ -218,7 +260,7 @@ class FleetSync:
         self._next_health = now.monotonic + self.settings.health_interval_s
         report = self.health_report()
         self._reported_unsent = report.backlog - report.unsaved
-        self.link.publish(self._health_topic, encode(report), qos=0)
+        self.link.publish("health", encode(report))
 
     def health_report(self) -> Health:
         now = self.clock.now()

@@ -27,7 +27,7 @@ import pytest
 
 from fleet.broker import FLEET_USER
 from fleet.link import BrokerURL, FleetLink
-from kiosk.contract.protocol import Ack, decode, topic
+from kiosk.contract.protocol import DOWNSTREAM, PROTOCOL_VERSION, UPSTREAM, Ack, HelpUpdate, decode, encode, topic
 from kiosk.contract.transport import BrokerAddress
 from kiosk.sync.link import MqttLink
 from tests.mqtt_helpers import Client, free_port, upload, wait_until
@@ -222,6 +222,7 @@ FORBIDDEN_FILTERS = [
     "$share/nabiz-fleet/nabiz/+/health",
     "$share/anything/nabiz/+/responses",
     "$share/x/nabiz/intruder/ack",  # even its own topic, in a group
+    "$share/x/nabiz/intruder/help",
     "$SYS/#",
     "$SYS/broker/clients/connected",
     "$CONTROL/dynamic-security/v1/response",
@@ -230,15 +231,18 @@ FORBIDDEN_FILTERS = [
     "nabiz/#",
     "nabiz/+/responses",
     "nabiz/+/ack",
+    "nabiz/+/help",
     "nabiz/victim/ack",
+    "nabiz/victim/help",
     "nabiz/victim/responses",
     "nabiz/intruder/responses",  # its own upstream: the fleet reads it, the kiosk has no need
     "nabiz/intruder/#",
 ]
 
 
-def test_a_kiosk_may_subscribe_to_its_own_acks_and_nothing_else(intruder):
-    assert [r.value for r in intruder.subscribe(topic("intruder", "ack"))] == [1], "its own acks: granted"
+def test_a_kiosk_may_subscribe_to_its_own_downstream_channels_and_nothing_else(intruder):
+    for channel in DOWNSTREAM:
+        assert [r.value for r in intruder.subscribe(topic("intruder", channel))] == [1], f"its own {channel}: granted"
     for name in FORBIDDEN_FILTERS:
         assert [r.value for r in intruder.subscribe(name)] == [NOT_AUTHORIZED], f"SUBACK for {name!r}"
 
@@ -263,18 +267,21 @@ def test_refused_subscriptions_are_logged_by_the_kiosk_and_the_fleet(store, brok
     wrong_fleet = FleetLink(BrokerURL("127.0.0.1", broker.port, "intruder", password, False), client_id="intruder")
     wrong_fleet.start()
     try:
-        wait_until(lambda: len(wrong_fleet.refused_subscriptions) == 3, 5, what="three refused SUBACKs")
+            wait_until(lambda: len(wrong_fleet.refused_subscriptions) == len(UPSTREAM), 5, what="a refused SUBACK for each upstream channel")
     finally:
         wrong_fleet.stop()
     assert wrong_fleet.refused_subscriptions == ["nabiz/+/responses", "nabiz/+/status", "nabiz/+/health"]
     assert [r.filter for r in caplog.records if r.getMessage().startswith("the broker refused the fleet's subscription")] == wrong_fleet.refused_subscriptions
 
-    kiosk = MqttLink("intruder", BrokerAddress.parse(f"mqtt://127.0.0.1:{broker.port}"), "intruder", password, on_event=lambda event: None, subscriptions=("nabiz/victim/ack",))
+    other = [(topic("victim", channel), 1) for channel in DOWNSTREAM]
+    kiosk = MqttLink("intruder", BrokerAddress.parse(f"mqtt://127.0.0.1:{broker.port}"), "intruder", password, on_event=lambda event: None, subscriptions=other)
     kiosk.start()
     try:
-        wait_until(lambda: any("refused this kiosk's subscription to nabiz/victim/ack" in r.getMessage() for r in caplog.records), 5, what="the kiosk's error")
+        wait_until(lambda: len(kiosk.refused_subscriptions) == len(other), 5, what="the kiosk's refused SUBACKs")
     finally:
         kiosk.stop()
+    errors = [r.getMessage() for r in caplog.records if r.name == "kiosk.sync.link"]
+    assert [e.split(" (")[0] for e in errors] == ["the broker refused this kiosk's subscription to nabiz/victim/ack", "the broker refused this kiosk's subscription to nabiz/victim/help"]
 
 
 # --- writing what is not its own --------------------------------------------------------------
@@ -282,7 +289,10 @@ def test_refused_subscriptions_are_logged_by_the_kiosk_and_the_fleet(store, brok
 
 @pytest.mark.parametrize(
     "name",
-    ["nabiz/victim/responses", "nabiz/victim/status", "nabiz/victim/health", "nabiz/victim/ack", "nabiz/intruder/ack", "nabiz/nabiz-fleet/ack", "nabiz/intruder/other", "$CONTROL/dynamic-security/v1", "$SYS/broker/x", "elsewhere"],
+    [
+        "nabiz/victim/responses", "nabiz/victim/status", "nabiz/victim/health", "nabiz/victim/ack", "nabiz/victim/help", "nabiz/intruder/ack", "nabiz/intruder/help",
+        "nabiz/nabiz-fleet/ack", "nabiz/intruder/other", "$CONTROL/dynamic-security/v1", "$SYS/broker/x", "elsewhere",
+    ],
 )
 def test_a_kiosk_cannot_publish_on_topics_not_its_own(fleet, intruder, victim, name):
     forged, uuids = upload("victim", 1, boot_id="boot-forged")
@@ -296,6 +306,29 @@ def test_forgeries_leave_the_victims_record_clean(fleet, intruder, victim):
         intruder.publish(topic("victim", channel), b'{"v":1}')
     uploads_acknowledged_first_time(fleet, victim, 3)
     assert fleet.device("victim")["rejected_messages"] == 0, "no rejection was counted against the victim"
+
+
+def test_help_reaches_only_the_kiosk_it_is_for_and_no_kiosk_can_forge_one(fleet, intruder, victim):
+    """The fleet's login publishes a (retained) help update for the victim: the victim receives
+    it; the intruder, subscribed to its own help, gets nothing, cannot subscribe to the
+    victim's, and cannot publish one for the victim or for itself."""
+    assert [r.value for r in victim.subscribe(topic("victim", "help"))] == [1]
+    assert [r.value for r in intruder.subscribe(topic("intruder", "help"))] == [1]
+    assert [r.value for r in intruder.subscribe(topic("victim", "help"))] == [NOT_AUTHORIZED]
+    forged = encode(HelpUpdate(v=PROTOCOL_VERSION, alert_id=1, response_uuid="forged", state="closed", at=1.0))
+    for name in (topic("victim", "help"), topic("intruder", "help")):
+        assert intruder.publish(name, forged).value == NOT_AUTHORIZED, name
+    staff = Client(fleet.port, FLEET_USER, (fleet.data / "broker" / "fleet.secret").read_text().strip(), client_id="nabiz-fleet-test-help").connect()
+    try:
+        update = encode(HelpUpdate(v=PROTOCOL_VERSION, alert_id=7, response_uuid="560d4543-c907-46e9-b94a-bd95674a79c5", state="coming", at=1_796_026_241.0, staff="Ayşe"))
+        assert not staff.publish(topic("victim", "help"), update, retain=True).is_failure
+        message = victim.get()
+        assert (message.topic, message.payload) == (topic("victim", "help"), update), "the fleet's update, not the forged one"
+        nothing_arrives(intruder)
+        assert not staff.publish(topic("victim", "help"), b"", retain=True).is_failure, "the fleet clears it"
+        assert victim.get().payload == b""
+    finally:
+        staff.close()
 
 
 # --- flooding -------------------------------------------------------------------------------
@@ -325,7 +358,7 @@ def test_two_kiosks_with_one_config_show_as_an_id_conflict(fleet):
     turn; the fleet sees their two boot ids alternate and says so in ``fleet device list``."""
     address = BrokerAddress.parse(f"mqtt://127.0.0.1:{fleet.port}")
     links = [
-        MqttLink("twin", address, "twin", fleet.passwords["twin"], on_event=lambda event: None, subscriptions=(topic("twin", "ack"),), software="nabiz-kiosk/test", boot_id=boot)
+        MqttLink("twin", address, "twin", fleet.passwords["twin"], on_event=lambda event: None, software="nabiz-kiosk/test", boot_id=boot)
         for boot in ("boot-first", "boot-second")
     ]
     for link in links:

@@ -6,16 +6,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import queue
 import signal
 import socket
 
 import pytest
 
 from fleet import broker as broker_module
-from fleet import devices
+from fleet import devices, dynsec
 from fleet.broker import FLEET_USER, BrokerError, BrokerFiles, ManagedBroker, hash_password
-from tests.mqtt_helpers import Client, free_port, wait_until
+from fleet.link import BrokerURL, FleetLink
+from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate, encode
+from tests.mqtt_helpers import Client, add_device_login, broker_commands, free_port, wait_until
 
 NOT_AUTHORIZED = 135
 
@@ -37,6 +41,43 @@ def fleet_client(broker):
 
 def login(broker, device, password) -> Client:
     return Client(broker.port, device, password, client_id=device).connect()
+
+
+def acl_rows(acls: list[dict]) -> list[tuple[str, str]]:
+    assert all(acl["allow"] for acl in acls), "a role only grants; everything else is the default deny"
+    return [(acl["acltype"], acl["topic"]) for acl in acls]
+
+
+def test_a_devices_role_is_made_from_the_channel_table():
+    """Its own upstream channels to publish, its own downstream ones to subscribe to and read."""
+    assert acl_rows(dynsec.device_acls("kiosk-a")) == [
+        ("publishClientSend", "nabiz/kiosk-a/responses"),
+        ("publishClientSend", "nabiz/kiosk-a/status"),
+        ("publishClientSend", "nabiz/kiosk-a/health"),
+        ("subscribeLiteral", "nabiz/kiosk-a/ack"),
+        ("publishClientReceive", "nabiz/kiosk-a/ack"),
+        ("subscribeLiteral", "nabiz/kiosk-a/help"),
+        ("publishClientReceive", "nabiz/kiosk-a/help"),
+    ]
+
+
+def test_the_fleets_role_is_made_from_the_channel_table():
+    """Every device's upstream channels to read, alone or shared; their downstream ones to
+    write; and the retained upstream one (status), only to clear it."""
+    assert acl_rows(dynsec.fleet_acls()) == [
+        ("subscribePattern", "nabiz/+/responses"),
+        ("subscribePattern", "$share/+/nabiz/+/responses"),
+        ("publishClientReceive", "nabiz/+/responses"),
+        ("subscribePattern", "nabiz/+/status"),
+        ("subscribePattern", "$share/+/nabiz/+/status"),
+        ("publishClientReceive", "nabiz/+/status"),
+        ("publishClientSend", "nabiz/+/status"),
+        ("subscribePattern", "nabiz/+/health"),
+        ("subscribePattern", "$share/+/nabiz/+/health"),
+        ("publishClientReceive", "nabiz/+/health"),
+        ("publishClientSend", "nabiz/+/ack"),
+        ("publishClientSend", "nabiz/+/help"),
+    ]
 
 
 def test_password_hashes_are_mosquittos_format():
@@ -260,3 +301,80 @@ def test_a_revocation_the_broker_missed_is_applied_by_the_next_change(registry, 
     other.close()
     names = {c["username"] for c in json.loads(broker.files.dynsec.read_text())["clients"]}
     assert names == {"fleet", "fleet-admin", "kiosk-c"}
+
+
+def test_the_fleets_retained_help_update_reaches_its_device_and_can_be_cleared(broker, fleet_client):
+    """The help channel is retained: an update the fleet publishes while the kiosk is away
+    reaches it when it subscribes; an empty retained message deletes it from the broker."""
+    password = add_device_login(broker, "kiosk-a")
+    help_a = "nabiz/kiosk-a/help"
+    update = encode(HelpUpdate(v=PROTOCOL_VERSION, alert_id=3, response_uuid="560d4543-c907-46e9-b94a-bd95674a79c5", state="coming", at=1_796_026_241.0, staff="Ayşe"))
+    assert not fleet_client.publish(help_a, update, retain=True).is_failure
+    device = login(broker, "kiosk-a", password)
+    try:
+        assert [r.value for r in device.subscribe(help_a)] == [1]
+        message = device.get()
+        assert (message.topic, message.payload, message.retain) == (help_a, update, True), "the retained update, on subscribing"
+        assert not fleet_client.publish(help_a, b"", retain=True).is_failure, "the fleet may clear it"
+        assert device.get().payload == b"", "a subscriber hears the clearing as an empty message"
+    finally:
+        device.close()
+    again = login(broker, "kiosk-a", password)
+    try:
+        assert [r.value for r in again.subscribe(help_a)] == [1]
+        fleet_client.publish(help_a, b"marker")
+        assert again.get().payload == b"marker", "nothing retained was replayed before the live message"
+    finally:
+        again.close()
+
+
+def test_a_fleet_role_without_a_channel_is_an_error_naming_it(broker, caplog):
+    """The fleet's role lacks the health channel (a broker set up by hand): a fleet alone and
+    a fleet worker in a shared group each log which subscription the ACL refused and the fix."""
+    rule = {"command": "removeRoleACL", "rolename": dynsec.FLEET_ROLE, "acltype": "subscribePattern"}
+    broker_commands(broker, [{**rule, "topic": "nabiz/+/health"}, {**rule, "topic": "$share/+/nabiz/+/health"}])
+    caplog.set_level(logging.ERROR, logger="fleet.link")
+    url = BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False)
+    refused = []
+    for link in (FleetLink(url, client_id="nabiz-fleet-test"), FleetLink(url, client_id="nabiz-fleet-test-1", shared_group="nabiz-fleet")):
+        link.start()
+        try:
+            wait_until(lambda link=link: link.refused_subscriptions, what="the refused SUBACK")
+        finally:
+            link.stop()
+        refused += link.refused_subscriptions
+    assert refused == ["nabiz/+/health", "$share/nabiz-fleet/nabiz/+/health"], "the other channels were granted"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.filter for r in errors] == refused
+    for record, name in zip(errors, refused):
+        assert f"refused the fleet's subscription to {name} (Not authorized): its ACL does not grant" in record.getMessage()
+        assert "restart `fleet serve`" in record.fix and "docs/security.md" in record.fix
+
+
+def test_the_fleet_publishes_each_downstream_channel_as_the_table_says(broker):
+    """FleetLink.publish: an ack is not retained, a help update is (a kiosk that subscribes
+    later gets it); never on an upstream channel."""
+    password = add_device_login(broker, "kiosk-a")
+    link = FleetLink(BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False), client_id="nabiz-fleet-test")
+    link.start()
+    live = login(broker, "kiosk-a", password)
+    try:
+        with pytest.raises(ValueError, match="only on downstream channels"):
+            link.publish("kiosk-a", "status", b"{}")
+        live.subscribe("nabiz/kiosk-a/ack")
+        live.subscribe("nabiz/kiosk-a/help")
+        assert link.publish_ack("kiosk-a", b"ack") and link.publish("kiosk-a", "help", b"help")
+        assert sorted((m.topic, m.payload) for m in (live.get(), live.get())) == [("nabiz/kiosk-a/ack", b"ack"), ("nabiz/kiosk-a/help", b"help")]
+    finally:
+        live.close()
+        link.stop()
+    later = login(broker, "kiosk-a", password)
+    try:
+        later.subscribe("nabiz/kiosk-a/ack")
+        later.subscribe("nabiz/kiosk-a/help")
+        message = later.get()
+        assert (message.topic, message.payload, message.retain) == ("nabiz/kiosk-a/help", b"help", True)
+        with pytest.raises(queue.Empty):
+            later.get(timeout=0.3)  # the ack was not retained
+    finally:
+        later.close()

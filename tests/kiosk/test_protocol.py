@@ -89,6 +89,80 @@ def test_subscription_filters_match_every_device():
     assert p.subscription("responses") == "nabiz/+/responses"
 
 
+# --- the channel table: everything that publishes, subscribes or authorises reads it ------------
+
+
+@pytest.mark.parametrize(
+    "channel, direction, qos, retain",
+    [("responses", "up", 1, False), ("status", "up", 1, True), ("health", "up", 0, False), ("ack", "down", 1, False), ("help", "down", 1, True)],
+)
+def test_each_channel_is_published_as_the_table_says(channel, direction, qos, retain):
+    assert p.publish_options(channel) == {"qos": qos, "retain": retain}
+    assert (channel in p.UPSTREAM, channel in p.DOWNSTREAM) == (direction == "up", direction == "down")
+
+
+def test_the_directions_split_the_table_and_every_channel_has_a_topic_and_a_decoder():
+    assert sorted(p.UPSTREAM + p.DOWNSTREAM) == sorted(spec.name for spec in p.CHANNELS) == sorted(p.CHANNEL)
+    for spec in p.CHANNELS:
+        assert p.parse_topic(p.topic("kiosk-1", spec.name)) == p.Topic("kiosk-1", spec.name)
+        with pytest.raises(p.ProtocolError, match=f"invalid {spec.name} payload"):
+            p.decode(spec.name, b'{"v": 2}')
+
+
+def test_a_kiosk_subscribes_to_its_own_downstream_channels():
+    assert p.device_subscriptions("kiosk-1") == [("nabiz/kiosk-1/ack", 1), ("nabiz/kiosk-1/help", 1)]
+    with pytest.raises(p.ProtocolError, match="lowercase"):
+        p.device_subscriptions("+")
+
+
+def test_the_fleet_subscribes_to_every_upstream_channel_alone_or_in_a_shared_group():
+    assert p.fleet_subscriptions() == [("nabiz/+/responses", 1), ("nabiz/+/status", 1), ("nabiz/+/health", 0)]
+    assert p.fleet_subscriptions("nabiz-fleet") == [("$share/nabiz-fleet/nabiz/+/responses", 1), ("$share/nabiz-fleet/nabiz/+/status", 1), ("$share/nabiz-fleet/nabiz/+/health", 0)]
+
+
+# --- the help channel -----------------------------------------------------------------------
+
+HELP = {"v": 2, "alert_id": 17, "response_uuid": "560d4543-c907-46e9-b94a-bd95674a79c5", "state": "coming", "at": 1_796_026_241.25}
+
+
+def test_a_help_update_round_trips_with_its_defaults():
+    update = p.decode("help", json.dumps(HELP | {"staff": "Ayşe Çağlar", "eta_minutes": 2}).encode())
+    assert isinstance(update, p.HelpUpdate) and update.staff == "Ayşe Çağlar" and update.eta_minutes == 2
+    assert (update.wait_s, update.callback_url) == (45.0, "")
+    assert p.decode("help", p.encode(update)) == update
+
+
+@pytest.mark.parametrize(
+    "changes, where",
+    [
+        ({"alert_id": 0}, "$.alert_id"),
+        ({"state": "accepted"}, "$.state"),
+        ({"response_uuid": ""}, "$.response_uuid"),
+        ({"response_uuid": "u" * 65}, "$.response_uuid"),
+        ({"at": 1.7e12}, "$.at"),
+        ({"staff": "s" * 65}, "$.staff"),
+        ({"staff": "a\x00b"}, "$.staff"),
+        ({"eta_minutes": 241}, "$.eta_minutes"),
+        ({"eta_minutes": -1}, "$.eta_minutes"),
+        ({"wait_s": 3601}, "$.wait_s"),
+        ({"callback_url": "ftp://fleet.example.com/x"}, "$.callback_url"),
+        ({"callback_url": "javascript:alert(1)"}, "$.callback_url"),
+        ({"callback_url": "https://fleet.example.com/a b"}, "$.callback_url"),
+        ({"callback_url": "https://fleet.example.com/" + "x" * 500}, "$.callback_url"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_help_update_beyond_its_limits_is_refused_with_where(changes, where):
+    with pytest.raises(p.ProtocolError, match="invalid help payload") as refused:
+        p.decode("help", json.dumps(HELP | changes).encode())
+    assert where in str(refused.value)
+
+
+def test_help_requested_is_optional_and_travels():
+    checked = p.decode_upload(upload([response(help_requested=True), response(help_requested=False), response()]))
+    assert [r.help_requested for r in checked.upload.responses] == [True, False, None]
+
+
 def test_a_good_upload_round_trips():
     checked = p.decode_upload(upload([response(), response()]))
     assert len(checked.upload.responses) == 2 and not checked.refused and checked.unidentified == 0
@@ -172,7 +246,7 @@ def test_turkish_text_survives_the_wire():
     assert p.decode("status", p.encode(status)) == status
 
 
-@pytest.mark.parametrize("channel", ["status", "health", "ack"])
+@pytest.mark.parametrize("channel", ["status", "health", "ack", "help"])
 def test_other_channels_are_strict_too(channel):
     with pytest.raises(p.ProtocolError, match=f"invalid {channel} payload"):
         p.decode(channel, b'{"v": 1, "surprise": true}')
