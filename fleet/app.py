@@ -78,7 +78,7 @@ class FleetApp:
             except (StoreError, BrokerError, LinkError) as exc:
                 raise FleetStartError(str(exc)) from None
             if not self._announce_ready():
-                self.say(f"fleet serving: broker {broker.masked()}, data in {self.config.data_dir}")
+                self.say(f"fleet serving: broker {broker.masked()}, data in {self.config.data_dir}{self._config_file()}")
             server.run(stop)
 
     # --- the parts, in the order they start ----------------------------------------------------
@@ -159,8 +159,11 @@ class FleetApp:
             pool.start()
         except RuntimeError as exc:
             raise FleetStartError(str(exc)) from None
-        self.say(f"fleet serving: {serve.workers} workers on shared group {group!r}, broker {broker.masked()}, data in {self.config.data_dir}")
+        self.say(f"fleet serving: {serve.workers} workers on shared group {group!r}, broker {broker.masked()}, data in {self.config.data_dir}{self._config_file()}")
         pool.supervise(stop)
+
+    def _config_file(self) -> str:
+        return f", config {self.config.source}" if self.config.source else ""
 
     def _announce_ready(self) -> bool:
         """A worker tells its supervisor, which says "fleet serving" once they all are."""

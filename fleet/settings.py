@@ -20,6 +20,7 @@ masked by ``shown``, which ``fleet config show`` prints.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -213,9 +214,16 @@ def check_document(document: dict[str, Any], source: str = "fleet.toml", base: P
     usable = {name: _local_paths(name, section or _usable_part(document.get(name), SECTIONS[name]), base) for name, section in sections.items()}
     walker.problems += consistency_problems(usable["store"], usable["broker"], usable["kiosks"])
     if walker.problems:
-        raise ConfigProblems(source, walker.problems)
+        raise ConfigProblems(source, _in_file_order(walker.problems, document))
     assert web is not None and escalation is not None
     return FleetConfig(**usable, web=web, escalation=escalation, source=source)
+
+
+def _in_file_order(problems: list[Problem], document: dict[str, Any]) -> list[Problem]:
+    """Problems in the order of their sections in the file (each part checks its own sections
+    in its own order): a person fixing the file reads it top to bottom."""
+    order = {section: index for index, section in enumerate(document)}
+    return sorted(problems, key=lambda problem: order.get(re.split(r"[\[ ]", problem.path, maxsplit=1)[0], len(order)))
 
 
 def _usable_part(table: Any, cls: type[msgspec.Struct]) -> msgspec.Struct:
@@ -272,10 +280,9 @@ def with_overrides(config: FleetConfig, overrides: Iterable[Override]) -> FleetC
                 value = str(Path(value).expanduser().absolute())
             sections[override.section] = msgspec.structs.replace(section, **{override.key: value})
             applied.append(override)
-    if not walker.problems:
-        walker.problems += consistency_problems(sections["store"], sections["broker"], sections["kiosks"], applied)
+    walker.problems += consistency_problems(sections["store"], sections["broker"], sections["kiosks"], applied)
     if walker.problems:
-        raise ConfigProblems(config.source or "configuration", walker.problems)
+        raise ConfigProblems(config.source or "settings", walker.problems)
     return msgspec.structs.replace(config, **sections, applied=tuple(applied))
 
 
