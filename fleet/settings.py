@@ -357,7 +357,7 @@ def _kiosk_url_problem(url: str) -> str | None:
     try:
         BrokerAddress.parse(url)
     except AddressError:
-        return f"{url!r} is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+        return f"{_masked(url)!r} is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
     return None if "://" in url and "@" not in url else f"{_masked(url)}: a kiosk's broker address has a scheme and no login (each kiosk gets its own)"
 
 
