@@ -1,7 +1,7 @@
 """Nabız fleet: the server behind the kiosks.
 
-Importing this package opens nothing (no broker, no database, no sockets): ``fleet.cli``
-composes the parts. The kiosk never imports from here; both sides share ``kiosk.contract.protocol``.
+Importing this package opens nothing (no broker, no database, no sockets): ``fleet.app``
+composes the parts from ``fleet.settings``' config; ``fleet.cli`` only parses. The kiosk never imports from here; both sides share ``kiosk.contract.protocol``.
 """
 
 __version__ = "0.2.0"

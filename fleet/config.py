@@ -1,12 +1,13 @@
 """Where the fleet keeps its things, what kiosks dial, and how times given on the command line are read.
 
-Sources, later ones winning: built-in defaults, environment variables (``NABIZ_FLEET_DATA``,
-``NABIZ_FLEET_DB``, ``NABIZ_FLEET_BROKER``, ``NABIZ_FLEET_PUBLIC_HOST``), command-line options.
+The settings themselves (fleet.toml, the environment, the command line, and which wins) are
+``fleet.settings``'s.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import time
@@ -22,8 +23,21 @@ class FleetConfigError(ValueError):
     pass
 
 
+#: The config file a data directory may hold (read when no --config is given).
+CONFIG_FILE_NAME = "fleet.toml"
+
+
 def default_data_dir() -> Path:
     return service_data_dir("nabiz-fleet")
+
+
+def ownership_warning(directory: Path) -> str | None:
+    """A warning when root is about to write into a data directory the service's user owns:
+    files made now would be root's, and the service could not read them."""
+    if os.geteuid() != 0 or not directory.exists() or directory.stat().st_uid == 0:
+        return None
+    owner = directory.owner()
+    return f"running as root in {directory}, which belongs to {owner}: files made now will be root's and the service cannot read them\n  fix: sudo -u {owner} NABIZ_FLEET_DATA={directory} fleet ..."
 
 
 def public_broker_url(data_dir: Path, tls: bool = False, host: str | None = None) -> str:

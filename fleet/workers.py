@@ -7,6 +7,11 @@ worker is an ordinary ``fleet serve --broker ... --shared-group G --client-id ID
 broker spreads the kiosks' messages over them (DESIGN.md principle 6: scale by
 configuration, the same code path). A worker that dies is started again; what it held
 unacknowledged, kiosks resend after their ack timeout.
+
+Each worker reads the same fleet.toml (its path is on the command line, so the escalation
+hooks see the same rules), and is told on its command line whatever the supervisor resolved
+from its own options; secrets (the broker's and the store's URLs) go in its environment,
+never in argv, where every local user could read them.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fleet.link import BrokerURL
+    from fleet.settings import FleetConfig
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,19 @@ def worker_command() -> list[str]:
     a folder named ``fleet`` there (the natural ``--data-dir fleet``) was imported instead of the
     package (issue 7, defect 5). ``-P`` (Python 3.11) leaves it out."""
     return [sys.executable, "-P", "-m", "fleet"]
+
+
+def worker_launch(config: FleetConfig, broker: BrokerURL, group: str) -> tuple[list[str], dict[str, str]]:
+    """The ``fleet serve`` options and environment that make a worker of *config*'s fleet on
+    *broker*, sharing the subscriptions under *group*. (``WorkerPool`` adds each one's client id.)"""
+    serve = config.serve
+    arguments = ["--worker", "--data-dir", str(config.data_dir), "--shared-group", group, "--inactivity", str(serve.inactivity_seconds), "--log-format", serve.log_format, "--log-level", serve.log_level]
+    if config.source:
+        arguments += ["--config", config.source]
+    if config.broker.ca_file:
+        arguments += ["--ca-file", config.broker.ca_file]
+    environment = {**os.environ, "NABIZ_FLEET_BROKER": broker.with_password(), "NABIZ_FLEET_DB": config.db_url}
+    return arguments, environment
 
 
 @dataclass

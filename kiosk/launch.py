@@ -88,10 +88,11 @@ def run_kiosk(options: RunOptions) -> int:
             stack.callback(outbox.close)
         except StartupError as exc:
             return _cannot_start(exc, options, start.config, start.screen)
-        return _serve(config, survey, start.screen, panel, outbox, directory)
+        return _serve(config, survey=survey, screen=start.screen, panel=panel, outbox=outbox, directory=directory)
 
 
-def _serve(config: KioskConfig, survey, screen, panel, outbox, directory: Path) -> int:  # type: ignore[no-untyped-def]
+def _serve(config: KioskConfig, *, survey, screen, panel, outbox, directory: Path) -> int:  # type: ignore[no-untyped-def]
+    """Wire the kiosk's running parts (the fleet sync, the survey loop) from what the start opened."""
     from kiosk.app import Kiosk, Stop
     from kiosk.clock import SystemClock
 
@@ -101,12 +102,15 @@ def _serve(config: KioskConfig, survey, screen, panel, outbox, directory: Path) 
         from kiosk.sync.worker import FleetSync
 
         try:
-            sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
+            sync = FleetSync(
+                settings=config.fleet, device_id=outbox.device_id, outbox=outbox, clock=SystemClock(), boot_id=outbox.boot_id,
+                software=f"nabiz-kiosk/{__version__}", survey=(survey.id, survey.version),
+            )
         except ConfigError as exc:
             # Offline is normal: a missing or unreadable CA file must not stop the kiosk taking
             # answers. They wait in the outbox until the file is fixed and the kiosk restarted.
             log.critical("fleet sync is OFF, answers stay in the outbox: %s", exc)
-    kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, on_saved=sync.saved if sync else None)
+    kiosk = Kiosk(survey=survey, screen=screen, panel=panel, outbox=outbox, clock=SystemClock(), data_dir=directory, on_saved=sync.saved if sync else None)
     kiosk.install_signal_handlers()
     if sync is not None:
         sync.on_fatal = lambda reason: kiosk.submit(Stop(reason, exit_code=1))

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: the whole system on one machine.
-#   1. the fleet server with its embedded Mosquitto and SQLite (demo-data/fleet)
+#   1. the fleet server with its embedded Mosquitto and SQLite (demo-data/fleet), configured by
+#      demo-data/fleet/fleet.toml (checked with `fleet config check` first)
 #   2. a demo kiosk provisioned with its own broker login (demo-data/demo-kiosk.toml)
 #   3. the kiosk itself: a window with a desktop, else headless with a scripted customer
 #   4. what reached the fleet: `fleet responses` and `fleet device list`
@@ -11,10 +12,22 @@ DATA=$2
 PORT=$3
 FLEET_DATA="$DATA/fleet"
 CONFIG="$DATA/demo-kiosk.toml"
-mkdir -p "$DATA"
+mkdir -p "$FLEET_DATA"
 export NABIZ_FLEET_DATA="$FLEET_DATA"
 
-"$BIN/fleet" serve --bind 127.0.0.1 --port "$PORT" > "$DATA/fleet.log" 2>&1 &
+# Every `fleet` command finds this file in the data directory (docs/fleet.toml.example has every key).
+cat > "$FLEET_DATA/fleet.toml" <<EOF
+# The demo fleet: written by scripts/demo.sh at every run.
+[broker]
+bind = "127.0.0.1"
+port = $PORT
+
+[kiosks]
+broker_url = "mqtt://127.0.0.1:$PORT"   # the demo kiosk runs on this same machine
+EOF
+"$BIN/fleet" config check "$FLEET_DATA/fleet.toml" > /dev/null
+
+"$BIN/fleet" serve > "$DATA/fleet.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true' EXIT INT TERM
 tries=0
@@ -29,7 +42,7 @@ echo "fleet server running: broker mqtt://127.0.0.1:$PORT, store $FLEET_DATA/fle
 
 if [ ! -f "$CONFIG" ]; then
   # The kiosk runs on this same machine: the one case where a config may name 127.0.0.1.
-  "$BIN/fleet" device add demo-kiosk --site "Demo: İstanbul Kadıköy" --out "$CONFIG" --broker-url "mqtt://127.0.0.1:$PORT" --allow-loopback
+  "$BIN/fleet" device add demo-kiosk --site "Demo: İstanbul Kadıköy" --out "$CONFIG" --allow-loopback
 fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then

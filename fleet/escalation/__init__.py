@@ -1,7 +1,6 @@
 """Escalation: rules → alerts → notifications, the fleet's half of the return path.
 
-    config     the escalation sections of fleet.toml, typed, every error reported at once
-    validate   the walker that collects those errors (any msgspec Struct schema)
+    config     the escalation sections of fleet.toml, typed, every error reported at once (fleet.validate's walker)
     hours      weekly hours in a site's time zone (opening hours, contacts' duty hours)
     rules      PURE: new responses, window counts, device snapshots → alert intents / clears
     planner    PURE: an open alert + its policy + contacts + now → who to notify now, next wake-up

@@ -14,7 +14,6 @@ with every URL in apprise's privacy form, for logs and ``fleet config show``.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from fleet.escalation import hours as hours_module
-from fleet.escalation.validate import Problem, Walker, did_you_mean
+from fleet.validate import ConfigProblems, Walker, did_you_mean, read_document
 
 EXAMPLE_PATH = Path(__file__).with_name("example-fleet.toml")
 SECTIONS = ("sites", "contacts", "policies", "rules", "notifications")
@@ -166,14 +165,8 @@ class EscalationConfig(msgspec.Struct, forbid_unknown_fields=True, dict=True):
         return [contact for contact in self.contacts if contact.serves(site_id)]
 
 
-class EscalationConfigError(ValueError):
+class EscalationConfigError(ConfigProblems):
     """The config has problems; ``problems`` lists every one, ``str()`` shows them all."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"{source}: {count}\n" + "\n".join(f"{source}: {problem}" for problem in problems))
 
 
 _HINTS = {
@@ -194,15 +187,9 @@ def load_file(path: str | Path, other_sections: Iterable[str] = ()) -> Escalatio
     path = Path(path)
     source = str(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise EscalationConfigError(source, [Problem("", "file not found", "check the path (fleet config check FILE)")]) from None
-    except OSError as exc:
-        raise EscalationConfigError(source, [Problem("", f"cannot read the file ({exc.strerror})", "check the file's permissions")]) from None
-    except UnicodeDecodeError:
-        raise EscalationConfigError(source, [Problem("", "the file is not UTF-8 text", "save it as UTF-8")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EscalationConfigError(source, [Problem("", f"not valid TOML: {exc}", f"compare with {EXAMPLE_PATH.name}; text needs double quotes")]) from None
+        document = read_document(path, EXAMPLE_PATH.name)
+    except ConfigProblems as exc:
+        raise EscalationConfigError(source, exc.problems) from None
     return check_document(document, source, other_sections)
 
 

@@ -13,7 +13,7 @@ import logging
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from fleet.escalation.validate import did_you_mean
+from fleet.validate import did_you_mean
 
 # "+90 555 123 45 67", "05551234567", "%2B905551234567": 7 or more digits, maybe spaced.
 _PHONE = re.compile(r"(?:\+|%2B)?\d(?:[\s.\-]?\d){6,}")

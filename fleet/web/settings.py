@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from fleet.escalation.validate import Problem, Walker
+from fleet.validate import Problem, Walker
 
 DEFAULT_PORT = 8080
 

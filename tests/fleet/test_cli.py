@@ -15,16 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.fleet_processes import fleet_env, run_fleet
 from tests.mqtt_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def fleet(*args, data_dir: Path, db: str | None = None, timeout: float = 60, cwd: Path | None = None):
-    env = {**os.environ, "NABIZ_FLEET_DATA": str(data_dir)}
-    if db:
-        env["NABIZ_FLEET_DB"] = db
-    return subprocess.run([sys.executable, "-m", "fleet", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or ROOT)
+    return run_fleet(*args, env=fleet_env(data_dir, db), timeout=timeout, cwd=cwd)
 
 
 #: Where kiosks reach the fleet in these tests' configs (never dialled: no test kiosk runs here).

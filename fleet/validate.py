@@ -5,16 +5,19 @@ with its key path, the fix, and "did you mean" for a misspelt key or id (as Mopi
 schema does). This walker follows the Struct's own field types: tables become Structs, arrays
 of tables become lists of Structs, a tagged union picks its Struct by the tag, and every leaf
 value is checked with ``msgspec.convert`` against its annotated type (so the bounds written in
-the Struct are the bounds enforced). Nothing here knows about escalation: the fleet's other
-config sections can go through the same walker.
+the Struct are the bounds enforced). Nothing here knows about any one section: fleet.toml's
+own sections (``fleet.settings``), the web's (``fleet.web.settings``) and the escalation's
+(``fleet.escalation.config``) all go through it, and their problems are listed together.
 """
 
 from __future__ import annotations
 
 import difflib
+import tomllib
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Union
 
 import msgspec
@@ -31,6 +34,34 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}\n  fix: {self.fix}" if self.path else f"{self.problem}\n  fix: {self.fix}"
+
+
+class ConfigProblems(ValueError):
+    """A config file has problems; ``problems`` lists every one, ``str()`` shows them all."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{source}: {count}\n" + "\n".join(f"{source}: {problem}" for problem in problems))
+
+
+def read_document(path: Path, example: str) -> dict[str, Any]:
+    """The TOML table in *path*, or ConfigProblems saying why it cannot be read (*example*
+    names a file to compare with)."""
+    source = str(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigProblems(source, [Problem("", "file not found", "check the path (fleet config check FILE)")]) from None
+    except IsADirectoryError:
+        raise ConfigProblems(source, [Problem("", "this is a directory, not a file", "give the path of the fleet.toml file itself")]) from None
+    except OSError as exc:
+        raise ConfigProblems(source, [Problem("", f"cannot read the file ({exc.strerror})", "check the file's permissions: run as the fleet's user")]) from None
+    except UnicodeDecodeError:
+        raise ConfigProblems(source, [Problem("", "the file is not UTF-8 text", "save it as UTF-8")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigProblems(source, [Problem("", f"not valid TOML: {exc}", f"compare with {example}; text needs double quotes")]) from None
 
 
 def did_you_mean(name: str, candidates) -> str:

@@ -1,0 +1,103 @@
+"""The composition root in one process: FleetApp wires store, broker and ingest from a
+FleetConfig, stores what a kiosk publishes, and calls the features' seams in the right roles."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from fleet import devices
+from fleet.app import FleetApp, FleetStartError
+from fleet.broker import FLEET_USER, BrokerFiles
+from fleet.settings import Override, load
+from fleet.store import StoredResponse
+from kiosk.contract.protocol import topic
+from tests.mqtt_helpers import Client, free_port, upload, wait_for_login, wait_until
+
+
+class RecordingApp(FleetApp):
+    """FleetApp with its two seams recorded: where the lead plugs the escalation and the web in."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.said: list[str] = []
+        self.say = self.said.append
+        self.seams: list[str] = []
+
+    def _services(self, stack, broker) -> None:  # type: ignore[no-untyped-def]
+        self.seams.append(f"services on {broker.host}:{broker.port}")
+
+    def _ingest_hooks(self, ingest) -> None:  # type: ignore[no-untyped-def]
+        self.seams.append("ingest hooks")
+
+
+class Running:
+    def __init__(self, app: FleetApp) -> None:
+        self.app, self.stop = app, threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.app.run(self.stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            self.error = exc
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        wait_until(lambda: any("fleet serving" in line for line in self.app.said) or not self.thread.is_alive(), timeout=30, what="the fleet to serve")
+        assert self.error is None, self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(15)
+        assert not self.thread.is_alive() and self.error is None, self.error
+
+
+def publish_one(port: int, device_id: str, password: str) -> str:
+    """A kiosk's upload of one response; its uuid once the fleet acknowledged it."""
+    wait_for_login(port, device_id, password)
+    kiosk = Client(port, device_id, password, client_id=device_id)
+    kiosk.connect()
+    try:
+        kiosk.subscribe(topic(device_id, "ack"))
+        payload, uuids = upload(device_id)
+        kiosk.publish(topic(device_id, "responses"), payload)
+        kiosk.get(timeout=10)  # the Ack: stored
+    finally:
+        kiosk.close()
+    return uuids[0]
+
+
+def test_a_single_fleet_starts_its_broker_stores_and_calls_both_seams(tmp_path, store_url):
+    port = free_port()
+    config = load(None, [Override("broker", "bind", "127.0.0.1", "test"), Override("broker", "port", port, "test")], environ={"NABIZ_FLEET_DATA": str(tmp_path / "data"), "NABIZ_FLEET_DB": store_url})
+    app = RecordingApp(config)
+    with Running(app):
+        password = devices.add_device("kiosk-1", "Kadıköy")
+        devices.sync_broker(BrokerFiles(tmp_path / "data" / "broker"), put={"kiosk-1": password})
+        uuid = publish_one(port, "kiosk-1", password)
+        assert StoredResponse.get(StoredResponse.uuid == uuid).device_id == "kiosk-1"
+    assert app.role == "single" and app.seams == [f"services on 127.0.0.1:{port}", "ingest hooks"]
+    assert app.said == [f"fleet serving: broker mqtt://fleet:***@127.0.0.1:{port}, data in {tmp_path / 'data'}"]
+
+
+def test_a_worker_ingests_on_the_broker_it_is_given_and_runs_no_services(tmp_path, broker):
+    url = f"mqtt://{FLEET_USER}:{broker.files.fleet_password()}@127.0.0.1:{broker.port}"
+    config = load(None, [Override("serve", "client_id", "nabiz-fleet-1", "--client-id"), Override("serve", "shared_group", "nabiz-fleet", "--shared-group")],
+                  environ={"NABIZ_FLEET_DATA": str(tmp_path / "data"), "NABIZ_FLEET_BROKER": url})
+    app = RecordingApp(config, worker=True)
+    with Running(app):
+        password = devices.add_device("kiosk-2", "Kadıköy")
+        devices.sync_broker(broker.files, put={"kiosk-2": password})
+        uuid = publish_one(broker.port, "kiosk-2", password)
+        assert StoredResponse.get(StoredResponse.uuid == uuid).device_id == "kiosk-2"
+    assert app.role == "worker" and app.seams == ["ingest hooks"]
+
+
+def test_what_stops_the_start_is_a_fleet_start_error_with_its_fix(tmp_path):
+    config = load(None, [Override("serve", "client_id", "kiosk-9", "--client-id")], environ={"NABIZ_FLEET_DATA": str(tmp_path / "data"), "NABIZ_FLEET_BROKER": "mqtt://fleet:pw@127.0.0.1:1"})
+    with pytest.raises(FleetStartError, match="cannot reach the broker"):
+        FleetApp(config, say=lambda text: None).run(threading.Event())
