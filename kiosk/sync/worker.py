@@ -20,7 +20,7 @@ import peewee
 
 from kiosk.config import SyncSettings
 from kiosk.contract.clock import Clock
-from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, Health, ProtocolError, SenderClock, decode, encode, topic
+from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, Health, HelpUpdate, ProtocolError, SenderClock, decode, encode, topic
 from kiosk.contract.sync_engine import SyncEngine
 from kiosk.contract.transport import Backoff, BrokerAddress
 from kiosk.outbox import Outbox
@@ -55,7 +55,11 @@ class FleetSync:
         software: str,
         survey: tuple[str, int],
         on_fatal: Callable[[str], None] | None = None,
+        on_help: Callable[[HelpUpdate], None] | None = None,
+        on_link: Callable[[bool], None] | None = None,
     ) -> None:
+        """*on_help* gets each HelpUpdate the fleet sends; *on_link* whether the link is up, at each
+        change. Both are called on this worker's thread: they only queue an event for the kiosk."""
         if not settings.broker:
             raise ValueError("no broker configured")
         self.settings = settings
@@ -65,17 +69,20 @@ class FleetSync:
         self.software = software
         self.survey = survey  # (id, version) shown; the main loop replaces the tuple
         self.on_fatal = on_fatal
+        self.on_help = on_help
+        self.on_link = on_link
         self._queue: queue.SimpleQueue[_Event] = queue.SimpleQueue()
         self._ack_topic = topic(device_id, "ack")
         self._responses_topic = topic(device_id, "responses")
         self._health_topic = topic(device_id, "health")
+        self._help_topic = topic(device_id, "help")
         self.link = MqttLink(
             device_id,
             BrokerAddress.parse(settings.broker),
             settings.username or device_id,
             settings.password,
             on_event=self._queue.put,
-            subscriptions=(self._ack_topic,),
+            subscriptions=(self._ack_topic, self._help_topic),
             software=software,
             boot_id=boot_id,
             ca_file=settings.ca_file,
@@ -187,11 +194,17 @@ class FleetSync:
         if isinstance(event, LinkUp):
             self.engine.on_connected()
             self._next_health = self.clock.now().monotonic  # report at once on every connect
+            if self.on_link is not None:
+                self.on_link(True)
         elif isinstance(event, LinkDown):
             self.engine.on_disconnected()
             self._next_health = None
+            if self.on_link is not None:
+                self.on_link(False)
         elif isinstance(event, _Saved):
             self.engine.on_saved()
+        elif isinstance(event, Incoming) and event.topic == self._help_topic:
+            self._help(event.payload)
         elif isinstance(event, Incoming):
             if event.topic != self._ack_topic:
                 log.warning("message on an unexpected topic ignored", extra={"topic": event.topic})
@@ -205,6 +218,18 @@ class FleetSync:
             self.engine.on_ack(ack)
             if self._reported_unsent and not self.engine.awaiting_ack:
                 self._next_health = self.clock.now().monotonic  # drained: say so now, not in a minute
+
+    def _help(self, payload: bytes) -> None:
+        if not payload:
+            return  # a retained update cleared by the fleet
+        try:
+            update = decode("help", payload)
+        except ProtocolError as exc:
+            log.warning("bad help update from the fleet ignored: %s", exc)
+            return
+        assert isinstance(update, HelpUpdate)
+        if self.on_help is not None:
+            self.on_help(update)
 
     def _publish_upload(self, payload: bytes) -> bool:
         return self.link.publish(self._responses_topic, payload, qos=1, expiry_s=self.settings.upload_expiry_s)
