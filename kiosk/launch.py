@@ -94,19 +94,25 @@ def run_kiosk(options: RunOptions) -> int:
 def _serve(config: KioskConfig, survey, screen, panel, outbox, directory: Path) -> int:  # type: ignore[no-untyped-def]
     from kiosk.app import Kiosk, Stop
     from kiosk.clock import SystemClock
+    from kiosk.flow import Contact
 
+    contact = Contact(config.help.fallback_phone, config.help.fallback_url) if config.help.configured else None
+    kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, contact=contact)
     sync = None
     if config.fleet.broker:
         from kiosk.config import ConfigError
         from kiosk.sync.worker import FleetSync
 
         try:
-            sync = FleetSync(config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version))
+            sync = FleetSync(
+                config.fleet, outbox.device_id, outbox, SystemClock(), outbox.boot_id, f"nabiz-kiosk/{__version__}", (survey.id, survey.version),
+                on_help=kiosk.help_heard, on_link=kiosk.link_changed,
+            )
+            kiosk.on_saved = sync.saved
         except ConfigError as exc:
             # Offline is normal: a missing or unreadable CA file must not stop the kiosk taking
             # answers. They wait in the outbox until the file is fixed and the kiosk restarted.
             log.critical("fleet sync is OFF, answers stay in the outbox: %s", exc)
-    kiosk = Kiosk(survey, screen, panel, outbox, SystemClock(), directory, on_saved=sync.saved if sync else None)
     kiosk.install_signal_handlers()
     if sync is not None:
         sync.on_fatal = lambda reason: kiosk.submit(Stop(reason, exit_code=1))

@@ -62,6 +62,7 @@ class _Batch:
     last_id: int
     uuids: set[str]
     sent_at: float  # monotonic
+    urgent: bool = False  # a request for help: outside the backlog's window
 
 
 @dataclass
@@ -178,7 +179,7 @@ class SyncEngine:
         for row in self.source.urgent(MAX_URGENT):
             if row[1]["uuid"] not in self._in_flight and not self._send([row], urgent=True):
                 return
-        while self.connected and len(self._batches) < self.window:
+        while self.connected and sum(not batch.urgent for batch in self._batches) < self.window:
             rows = self.source.pending(self._cursor, self.batch_size)
             if not rows:
                 return
@@ -196,7 +197,7 @@ class SyncEngine:
         rows = rows[: len(responses)]
         if not self.publish(payload):
             return False
-        batch = _Batch(last_id=rows[-1][0], uuids={row["uuid"] for _, row in rows}, sent_at=now.monotonic)
+        batch = _Batch(last_id=rows[-1][0], uuids={row["uuid"] for _, row in rows}, sent_at=now.monotonic, urgent=urgent)
         self._batches.append(batch)
         for uuid in batch.uuids:
             self._in_flight[uuid] = batch
