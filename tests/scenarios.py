@@ -209,6 +209,14 @@ def survey_text(**keys: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def machine_speed_survey_text() -> str:
+    """The default survey at MACHINE_SPEED and without its offer of help: a script pressing as
+    fast as a machine to test something else (faults, soak, backlogs) answers no offer."""
+    text = survey_text(**MACHINE_SPEED)
+    start = text.index("[help_offer]")
+    return text[:start] + text[text.index("[[questions]]", start) :]
+
+
 # --- the scenarios the issue asks for ---------------------------------------------------------
 
 
