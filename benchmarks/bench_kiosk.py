@@ -3,6 +3,10 @@
     press → feedback frame (headless)     p99 ≤ 16 ms      limit: bare pygame fill+flip, same screen
     next question drawn when due          p99 ≤ 16 ms      (feedback_seconds after the press: the chosen card's moment)
     thank-you drawn when due              p99 ≤ 16 ms      the same, after the response is saved
+    offer of help drawn when due          p99 ≤ 16 ms      after a negative response, saved held (link up)
+    "yes" → feedback frame                p99 ≤ 16 ms      incl. releasing the held response with the request
+    HelpUpdate → help screen drawn        p99 ≤ 16 ms      "Ayşe is on the way" (the fleet's part is measured by the lead)
+    call-back QR drawn when due           p99 ≤ 16 ms      the QR made off the main loop, painted ahead
     response durably in the outbox        p99 ≤ 10 ms      limit: bare sqlite3 INSERT+COMMIT, same schema and pragmas
     kiosk idle CPU                        ≤ 2 % of a core  a real `kiosk run --headless --panel stdin` process
     kiosk memory                          ≤ 80 MB RSS      the same process, after its idle period
@@ -50,14 +54,15 @@ import table  # noqa: E402  (benchmarks/table.py, beside this script)
 from hardware.panel import ButtonPress, LanguagePress  # noqa: E402
 from hardware.profiles import load_profile  # noqa: E402
 from hardware.scripted import ScriptedPanel  # noqa: E402
-from kiosk import flow  # noqa: E402
+from kiosk import flow, qr  # noqa: E402
 from kiosk import outbox as outbox_module  # noqa: E402
-from kiosk.app import Kiosk, Stamped  # noqa: E402
+from kiosk.app import Kiosk, LinkState, Stamped  # noqa: E402
 from kiosk.clock import SystemClock, boot_id, kernel_clock_synced  # noqa: E402
 from kiosk.contract.clock import Instant  # noqa: E402
 from kiosk.contract.logs import setup_logging  # noqa: E402
+from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate  # noqa: E402
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey, load_survey  # noqa: E402
-from kiosk.flow import Answer, Attract, ResponseRecord, ThankYou  # noqa: E402
+from kiosk.flow import Answer, Attract, Contact, Helping, OfferingHelp, ResponseRecord, ThankYou  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
 from kiosk.screen import Screen  # noqa: E402
 
@@ -280,6 +285,84 @@ def bench_press_to_frame(size: tuple[int, int], presses: int, work_dir: Path) ->
         "bare_fill_flip": summary(bare),
         "frames": frames,
     }
+
+
+def bench_help(size: tuple[int, int], cycles: int, work_dir: Path) -> dict[str, Any]:
+    """The help screens on the real Kiosk with its link to the fleet up, one unhappy customer after
+    another, each answering "yes" to the offer:
+
+    * offer drawn when due: Kiosk.tick() once the last answer's moment ends, which saves the
+      response held and draws "Shall a colleague come to you right now?";
+    * "yes" → feedback frame: Kiosk.handle() for the press, which releases the held response
+      with the request (an UPDATE committed with FULL sync) and rings the chosen card;
+    * HelpUpdate → help screen drawn: Kiosk.handle() for a ``coming`` update, as the sync's
+      thread queues it (every other customer);
+    * call-back QR drawn when due: Kiosk.tick() at the fleet's ``wait_s`` with nobody coming
+      (the others). The QR is encoded where the sync's thread would (``Kiosk.help_heard``),
+      untimed, and painted ahead (prepare_next_screen), as the main loop does while it waits.
+    """
+    profile = load_profile(PROFILE)
+    clock = SteppedClock()
+    survey = load_survey(DEFAULT_SURVEY_PATH)
+    screen = Screen(profile, size, "headless")
+    outbox = Outbox("bench-kiosk", boot_id()).open(work_dir)
+    samples: dict[str, list[int]] = {"offer": [], "yes": [], "coming": [], "call_back": []}
+    try:
+        kiosk = Kiosk(survey, screen, ScriptedPanel(profile, []), outbox, clock, work_dir, contact=Contact(phone="0212 555 01 23"))
+        kiosk.handle(Stamped(LinkState(True), clock.now()))
+        for cycle in range(cycles + 4):  # the first four warm fonts and pieces up: not counted
+            for button in (1, 2, 1):
+                clock.advance(PRESS_GAP_SECONDS)
+                kiosk.handle(Stamped(ButtonPress(button), clock.now()))
+                kiosk.prepare_next_screen()
+            clock.advance(flow.last_answer_hold(survey) + WAKE_SLACK_SECONDS)
+            time.sleep(IDLE_BEFORE_STEP_SECONDS)
+            offer = timed_ns(kiosk.tick)
+            check(isinstance(kiosk.state.phase, OfferingHelp) and screen.shown.kind == "help_offer", "the offer of help did not show")
+            clock.advance(PRESS_GAP_SECONDS + 0.5)
+            time.sleep(IDLE_BEFORE_STEP_SECONDS)
+            frames = screen.frames
+            yes = timed_ns(lambda: kiosk.handle(Stamped(ButtonPress(survey.help_offer.yes_button), clock.now())))
+            check(screen.frames == frames + 1 and screen.shown.chosen_button == survey.help_offer.yes_button, "yes drew no feedback")
+            kiosk.prepare_next_screen()
+            clock.advance(survey.feedback_seconds + WAKE_SLACK_SECONDS)
+            kiosk.tick()
+            uuid = kiosk.state.helped
+            url = f"https://nabiz.example.com/callback/{cycle}-eyJhIjo0MiwiYyI6ImNhbGxiYWNrIiwiZSI6MTc5MDAwMDAwMH0.Qk9Ps1uX3v9nJrLz8WkA2mYtHc"
+            qr.encode(url)  # what Kiosk.help_heard does on the sync's thread
+            kiosk.handle(Stamped(HelpUpdate(v=PROTOCOL_VERSION, alert_id=cycle + 1, response_uuid=uuid, state="waiting", at=clock.now().wall, wait_s=30.0, callback_url=url), clock.now()))
+            kiosk.prepare_next_screen()
+            if cycle % 2 == 0:
+                clock.advance(1.0)
+                time.sleep(IDLE_BEFORE_STEP_SECONDS)
+                coming = HelpUpdate(v=PROTOCOL_VERSION, alert_id=cycle + 1, response_uuid=uuid, state="coming", at=clock.now().wall, staff=f"Ayşe {cycle}", eta_minutes=3)
+                timing = timed_ns(lambda coming=coming: kiosk.handle(Stamped(coming, clock.now())))
+                check(screen.shown.help is not None and screen.shown.help.staff == f"Ayşe {cycle}", "the coming screen did not show")
+                kind = "coming"
+            else:
+                phase = kiosk.state.phase
+                assert isinstance(phase, Helping)
+                clock.advance(phase.call_back_at - clock.now().monotonic + WAKE_SLACK_SECONDS)
+                time.sleep(IDLE_BEFORE_STEP_SECONDS)
+                timing = timed_ns(kiosk.tick)
+                check(screen.shown.help is not None and screen.shown.help.qr == url, "the call-back QR did not show")
+                kind = "call_back"
+            kiosk.handle(Stamped(HelpUpdate(v=PROTOCOL_VERSION, alert_id=cycle + 1, response_uuid=uuid, state="closed", at=clock.now().wall), clock.now()))
+            check(isinstance(kiosk.state.phase, Attract), "closed did not end the help screen")
+            if cycle >= 4:
+                samples["offer"].append(offer)
+                samples["yes"].append(yes)
+                samples[kind].append(timing)
+        released = sum(1 for row in outbox.responses() if row["help_requested"])
+    finally:
+        outbox.close()
+        screen.close()
+    return {"size": f"{size[0]}x{size[1]}", "requests_released": released, **{kind: summary(values) for kind, values in samples.items()}}
+
+
+def check(condition: bool, problem: str) -> None:
+    if not condition:
+        raise RuntimeError(f"{problem}: did the survey or the flow change?")
 
 
 def bench_bare_flip(screen: Screen, rounds: int = 300) -> list[int]:
@@ -539,6 +622,19 @@ def press_rows(result: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def help_rows(result: dict[str, Any]) -> list[Row]:
+    rows = []
+    for kind, label in (
+        ("offer", "offer of help drawn when due (incl. held save)"),
+        ("yes", '"yes" → feedback frame (incl. release)'),
+        ("coming", "HelpUpdate → help screen drawn"),
+        ("call_back", "call-back QR drawn when due"),
+    ):
+        s = result[kind]
+        rows.append(Row(f"{label} {result['size']}", ms(s["p50_ms"]), ms(s["p99_ms"]), f"p99 ≤ {FRAME_BAR_MS:g} ms", s["p99_ms"] / FRAME_BAR_MS, f"n={s['n']}, max {ms(s['max_ms'])}"))
+    return rows
+
+
 def describe(settings: dict[str, Any]) -> str:
     synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(settings["synchronous"], settings["synchronous"])
     return f"{settings['journal_mode']}/{synchronous}"
@@ -609,7 +705,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--idle-seconds", type=float, default=os.environ.get("NABIZ_BENCH_IDLE_SECONDS"),  # argparse converts a string default
         help="idle CPU window in seconds (default 30, 5 with --quick; env NABIZ_BENCH_IDLE_SECONDS)",
     )
-    parser.add_argument("--only", choices=("press", "outbox", "idle"), action="append", help="run only these benchmarks (repeatable)")
+    parser.add_argument("--only", choices=("press", "help", "outbox", "idle"), action="append", help="run only these benchmarks (repeatable)")
+    parser.add_argument("--help-cycles", type=int, help="customers asking for help per resolution (default 200, 40 with --quick)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT.relative_to(ROOT)})")
     return parser.parse_args(argv)
 
@@ -619,7 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     presses = args.presses or (150 if args.quick else 600)
     writes = args.writes or (300 if args.quick else 2000)
     idle_seconds = args.idle_seconds or (5.0 if args.quick else 30.0)
-    selected = set(args.only or ("press", "outbox", "idle"))
+    selected = set(args.only or ("press", "help", "outbox", "idle"))
+    help_cycles = args.help_cycles or (40 if args.quick else 200)
 
     results: dict[str, Any] = {
         "machine": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -635,6 +733,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows += press_rows(result)
             results["clock_check"] = bench_clock_check()
             rows += clock_rows(results["clock_check"])
+        if "help" in selected:
+            with kiosk_logging(work / "kiosk.log"):
+                results["help"] = [bench_help(size, help_cycles, work / f"help-{size[0]}") for size in SIZES]
+            for result in results["help"]:
+                rows += help_rows(result)
         if "outbox" in selected:
             results["outbox"] = bench_outbox(writes, work)
             rows += outbox_rows(results["outbox"])

@@ -111,6 +111,9 @@ class MemoryOutbox:
                     break
         return out
 
+    def urgent(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        return []  # simulated customers never wait at the kiosk for help
+
     def mark_sent(self, uuids: list[str], at: float | None = None) -> int:
         done = 0
         for uuid in uuids:

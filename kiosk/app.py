@@ -6,6 +6,9 @@ that queue until an event arrives or the flow's next deadline (idle timeout and 
 countdown, end of press feedback, the thank-you handover and end, the end of a burst) is due: no busy loop, no sleep-polling of buttons.
 A desktop window is the one exception: its key presses arrive through SDL, which must be
 looked at, so the loop wakes every ``WINDOW_POLL`` seconds while a window is open.
+
+The fleet sync's thread reports the link going up or down (``link_changed``) and each
+HelpUpdate (``help_heard``) the same way: as events on the queue, handled by the flow.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from pathlib import Path
 
 from hardware.keyboard import KeyboardPanel
 from hardware.panel import ButtonPress, InputEnded, LanguagePress, Panel, PanelEvent, ScreenshotRequest
-from kiosk import flow, systemd
+from kiosk import flow, qr, systemd
 from kiosk.contract.clock import Clock, Instant
+from kiosk.contract.protocol import HelpUpdate
 from kiosk.contract.survey import Survey
 from kiosk.outbox import Outbox
 from kiosk.screen import Key, Quit, Screen
@@ -45,8 +49,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class LinkState:
+    """The link to the fleet came up or went down (from the sync's thread)."""
+
+    up: bool
+
+
+@dataclass(frozen=True)
 class Stamped:
-    event: PanelEvent | Stop | Snapshot
+    event: PanelEvent | Stop | Snapshot | LinkState | HelpUpdate
     at: Instant
 
 
@@ -60,9 +71,11 @@ class Kiosk:
         clock: Clock,
         data_dir: Path,
         on_saved: Callable[[], None] | None = None,
+        contact: flow.Contact | None = None,
     ) -> None:
-        """*on_saved* is called (on this thread) after each response is committed: the fleet
-        sync's ``saved``, which only queues a wake-up for the sync's own thread."""
+        """*on_saved* is called (on this thread) after each response is committed or released:
+        the fleet sync's ``saved``, which only queues a wake-up for the sync's own thread.
+        *contact* is the site's phone and page (the config's ``[help]``), shown when no staff can be told."""
         panel.profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
         self.on_saved = on_saved
         self.screen = screen
@@ -71,9 +84,13 @@ class Kiosk:
         self.clock = clock
         self.data_dir = data_dir
         self.inbox: queue.SimpleQueue[Stamped] = queue.SimpleQueue()
-        self.state, effects = flow.start(survey, clock.now())
+        outbox.release_stale()  # an offer of help the power cut short: sent without an answer
+        if contact is not None and contact.url:
+            qr.encode(contact.url)  # made once, now, not in the frame that first shows it
+        self.state, effects = flow.start(survey, clock.now(), contact)
         self._last_completed: str | None = None  # the response the thank-you screen is for
         self._thanked: str | None = None  # the last response whose thank-you screen was drawn
+        self._help_shown: tuple[int | None, str] | None = None  # (alert, staff) last logged as "help shown"
         self._stopping: Stop | None = None
         self._apply(effects)
         self.screen.show(view_of(self.state, clock.now().monotonic))
@@ -82,6 +99,17 @@ class Kiosk:
 
     def submit(self, event: PanelEvent | Stop | Snapshot) -> None:
         self.inbox.put(Stamped(event, self.clock.now()))
+
+    def help_heard(self, update: HelpUpdate) -> None:
+        """A HelpUpdate from the fleet (the sync's thread). Its call-back QR is made here, off
+        the main loop, so the frame that shows it only copies pixels."""
+        if update.callback_url:
+            qr.encode(update.callback_url)
+        self.submit(update)
+
+    def link_changed(self, up: bool) -> None:
+        """The link to the fleet is up or down (the sync's thread): help is offered only while up."""
+        self.submit(LinkState(up))
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.submit(Stop("SIGTERM")))
@@ -141,6 +169,11 @@ class Kiosk:
             self._step(flow.Pressed(event.button, at))
         elif isinstance(event, LanguagePress):
             self._step(flow.NextLanguage(at))
+        elif isinstance(event, HelpUpdate):
+            log.info("help update heard", extra={"alert_id": event.alert_id, "uuid": event.response_uuid, "state": event.state})
+            self._step(flow.HelpHeard(event, at))
+        elif isinstance(event, LinkState):
+            self._step(flow.LinkChanged(event.up, at))
         elif isinstance(event, ScreenshotRequest):
             self._draw()
             path = self.screen.save(event.path)
@@ -187,20 +220,27 @@ class Kiosk:
         # Order matters: the response is committed before the frame that says "thank you".
         for effect in effects:
             if isinstance(effect, flow.SaveResponse):
-                uuid = self.outbox.save(effect.record)
+                uuid = self.outbox.save(effect.record, held=effect.held)
                 record = effect.record
                 if uuid is not None:
                     if record.status == "completed":
                         self._last_completed = uuid
-                    if self.on_saved is not None:
+                    if self.on_saved is not None and not effect.held:
                         self.on_saved()
                 log.info(
                     "response saved" if uuid else "response refused",
                     extra={
                         "uuid": uuid, "status": record.status, "misuse": record.misuse, "suspect": record.suspect, "negative": record.negative,
-                        "answers": len(record.answers), "presses": len(record.presses), "reason": record.end_reason,
+                        "answers": len(record.answers), "presses": len(record.presses), "reason": record.end_reason, **({"held": True} if effect.held else {}),
                     },
                 )
+                if effect.held and uuid is not None:
+                    self._step(flow.Held(uuid, self.clock.now()))  # the offer of help is about this row
+            elif isinstance(effect, flow.ReleaseResponse):
+                self._release(effect)
+            elif isinstance(effect, flow.DropHelpUpdate):
+                update = effect.update
+                log.info("help update dropped: %s", effect.reason, extra={"alert_id": update.alert_id, "uuid": update.response_uuid, "state": update.state})
             elif isinstance(effect, flow.LightButtons):
                 self.panel.light(effect.buttons)
             elif isinstance(effect, flow.FlashButton):
@@ -208,12 +248,29 @@ class Kiosk:
             elif isinstance(effect, flow.HintButtons):
                 self.panel.hint(effect.buttons)
 
+    def _release(self, effect: flow.ReleaseResponse) -> None:
+        """The answer to the offer of help is on the card before the next screen says anything about it."""
+        record = effect.record
+        released = effect.uuid is not None and self.outbox.release(effect.uuid, record)
+        if not released:
+            log.error("the response held for the offer of help was not found; its answer is not recorded", extra={"uuid": effect.uuid})
+            return
+        log.info("response released", extra={"uuid": effect.uuid, "help_requested": record.help_requested, "presses": len(record.presses)})
+        if self.on_saved is not None:
+            self.on_saved()
+
     def _draw(self) -> None:
         view = view_of(self.state, self.clock.now().monotonic)
+        if not self.screen.show(view):
+            return
         # Logged once per response (the thank-you view changes as presses come and its handover passes).
-        if self.screen.show(view) and view.kind == "thank_you" and self._thanked != self._last_completed:
+        if view.kind == "thank_you" and self._thanked != self._last_completed:
             self._thanked = self._last_completed
             log.info("thank-you shown", extra={"uuid": self._last_completed})
+        help = view.help
+        if view.kind == "help" and help is not None and help.stage == "coming" and self._help_shown != (help.alert_id, help.staff):
+            self._help_shown = (help.alert_id, help.staff)
+            log.info("help shown", extra={"alert_id": help.alert_id, "staff": help.staff, "uuid": self.state.helped})
 
     def _pump_screen(self) -> None:
         for item in self.screen.pump():

@@ -7,6 +7,7 @@ Sources, later ones winning: built-in defaults, the config file (``--config``, e
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from pathlib import Path
@@ -85,6 +86,27 @@ class SyncSettings(msgspec.Struct, forbid_unknown_fields=True):
         return "SyncSettings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 
+class HelpConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """The site's own number and web page (``[help]``): what the kiosk shows after a negative
+    response when no staff can be told (the link to the fleet is down), and when no one came
+    and the fleet sent no call-back page. Either, both or neither."""
+
+    fallback_phone: str = ""  # as customers dial it, e.g. "0212 555 01 23" or "+90 212 555 01 23"
+    fallback_url: str = ""  # http(s)://…, shown as a QR code
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.fallback_phone or self.fallback_url)
+
+
+#: A phone number as people write it: digits with spaces, dashes, dots, brackets, a leading +.
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
+PHONE_MIN_DIGITS = 5
+#: A URL a QR code carries well at 800x480 (longer ones make the code dense and hard to scan).
+URL_MAX_LENGTH = 200
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+
+
 class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     device_id: str | None = None
     site: str = ""
@@ -97,6 +119,7 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
     fleet: SyncSettings = msgspec.field(default_factory=SyncSettings)
     branding: BrandingConfig = msgspec.field(default_factory=BrandingConfig)
+    help: HelpConfig = msgspec.field(default_factory=HelpConfig)
 
 
 def load_config(path: str | Path | None = None) -> KioskConfig:
@@ -125,7 +148,7 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
             raise ConfigError(f"{path}: fleet.broker: {exc}") from None
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
-    problems = branding_problems(config.branding, path.parent)
+    problems = branding_problems(config.branding, path.parent) + help_problems(config.help)
     if problems:
         raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
     if config.branding.logo:
@@ -150,6 +173,23 @@ def branding_problems(branding: BrandingConfig, base: Path) -> list[str]:
         problem = _logo_problem(base / branding.logo)
         if problem:
             problems.append(f"branding.logo: {problem}")
+    return problems
+
+
+def help_problems(help: HelpConfig) -> list[str]:
+    """Every mistake in the ``[help]`` table at once, each with its fix."""
+    problems = []
+    phone = help.fallback_phone
+    if phone and (not _PHONE.match(phone) or sum(ch.isdigit() for ch in phone) < PHONE_MIN_DIGITS):
+        problems.append(
+            f"help.fallback_phone: {phone!r} is not a phone number\n"
+            '  fix: write it as customers dial it: digits, spaces, dashes or brackets, an optional leading +, e.g. "0212 555 01 23"'
+        )
+    url = help.fallback_url
+    if url and not _URL.match(url):
+        problems.append(f'help.fallback_url: {url!r} is not a web address\n  fix: write the whole address, starting with https://, e.g. "https://example.com/iletisim"')
+    elif len(url) > URL_MAX_LENGTH:
+        problems.append(f"help.fallback_url: {len(url)} characters make a QR code too dense to scan from the screen\n  fix: use an address of at most {URL_MAX_LENGTH} characters (a short link)")
     return problems
 
 

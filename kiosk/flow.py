@@ -35,6 +35,25 @@ docs/survey-format.md, "One customer, one response"):
 * **Thank-you handover.** Presses in the first ``handover_seconds`` of the thank-you screen are
   misuse (each its own row); after that a press is the next customer's first answer.
 
+Offering help (docs/survey-format.md, "Offering help"), when the survey has a ``help_offer``::
+
+    last answer of a negative response ──saved, held──▶ help offer ──yes──▶ helping ──▶ attract
+      (link to the fleet up)                              │ │ no ─▶ thank-you      waiting → coming
+                                                          │ └ time, burst ─▶ attract   or → call-back
+      (link down, the site has a contact) ──saved──▶ thank-you with the site's phone / QR
+
+* The response is saved *held* before the offer shows (nothing is lost if the customer walks
+  away or the power goes), and *released* with the answer (``help_requested``) and the presses
+  made on the offer: the fleet stores a response once, so it must not be sent before it is whole.
+* Help is offered only while the link to the fleet is up (``LinkChanged``): no one could be told
+  otherwise. The link going down during the offer withdraws it (``help_requested`` None).
+* Presses on the offer follow the response's rules (unread, burst); a burst there is a child: the
+  response goes without a request for help and the presses become a misuse row.
+* Presses on the help screens are the waiting customer's (or a child's): each is kept as its own
+  misuse row and the screen stays. The help screens end ``help_seconds`` after "yes" whatever
+  happens, so the next customer waits at most that long; ``HelpHeard`` for another response (an
+  earlier customer's, retained by the broker) or after the screen ended is dropped and logged.
+
 Every press ends up in exactly one saved row, with its offset from the row's first press.
 
 The start screen already shows the first question: a customer walking out answers with
@@ -55,6 +74,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from kiosk.contract.clock import Instant
+from kiosk.contract.protocol import HelpUpdate, canonical_uuid
 from kiosk.contract.survey import Survey
 
 Status = Literal["completed", "abandoned"]
@@ -66,6 +86,9 @@ NOT_AN_OPTION_SECONDS = 0.6
 MAX_PRESSES_PER_ROW = 500
 #: A response with this many presses nobody could have read is a burst: one is a double tap.
 UNREAD_PRESSES_FOR_BURST = 2
+#: After "yes", the call-back QR shows when no one acknowledged within this long, unless the
+#: fleet's ``waiting`` update names the site's own wait (HelpUpdate.wait_s).
+DEFAULT_HELP_WAIT_SECONDS = 45.0
 
 
 # --- events ----------------------------------------------------------------------------
@@ -100,7 +123,31 @@ class Shutdown:
     at: Instant
 
 
-Event = Pressed | Tick | NextLanguage | SurveyReplaced | Shutdown
+@dataclass(frozen=True)
+class LinkChanged:
+    """The kiosk's link to the fleet came up or went down: help is offered only while it is up."""
+
+    up: bool
+    at: Instant
+
+
+@dataclass(frozen=True)
+class Held:
+    """The edge saved the response the offer of help is about under *uuid* (the fleet's updates name it)."""
+
+    uuid: str
+    at: Instant
+
+
+@dataclass(frozen=True)
+class HelpHeard:
+    """The fleet says where a request for help stands (the ``help`` channel)."""
+
+    update: HelpUpdate
+    at: Instant
+
+
+Event = Pressed | Tick | NextLanguage | SurveyReplaced | Shutdown | LinkChanged | Held | HelpHeard
 
 
 # --- what a response is ------------------------------------------------------------------
@@ -130,6 +177,7 @@ class ResponseRecord:
     end_reason: EndReason
     press_ms: tuple[int, ...] = ()  # each press's offset from the first one, parallel to presses
     suspect: bool = False  # a pause inside it: possibly two customers (never negative then)
+    help_requested: bool | None = None  # the answer to the offer of help; None: not offered (or withdrawn)
 
 
 # --- effects -----------------------------------------------------------------------------
@@ -137,7 +185,29 @@ class ResponseRecord:
 
 @dataclass(frozen=True)
 class SaveResponse:
+    """Commit *record* durably. *held*: it waits for the answer to the offer of help and is not
+    sent before ``ReleaseResponse`` (a power cut meanwhile loses nothing: the kiosk releases it
+    at its next start)."""
+
     record: ResponseRecord
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class ReleaseResponse:
+    """The held response is whole: update it to *record* (the answer to the offer, the presses
+    made on it) and send it; a request for help goes before any backlog."""
+
+    uuid: str | None
+    record: ResponseRecord
+
+
+@dataclass(frozen=True)
+class DropHelpUpdate:
+    """A HelpUpdate no help screen is waiting for: not shown, only logged with *reason*."""
+
+    update: HelpUpdate
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -161,7 +231,7 @@ class HintButtons:
     buttons: frozenset[int]
 
 
-Effect = SaveResponse | LightButtons | FlashButton | HintButtons
+Effect = SaveResponse | ReleaseResponse | DropHelpUpdate | LightButtons | FlashButton | HintButtons
 
 
 # --- phases and state --------------------------------------------------------------------
@@ -205,6 +275,40 @@ class ThankYou:
     ready: bool = False  # the handover has passed: a press now starts the next customer
     pending: Draft | None = None  # the complete response, until it is saved at shown_at
     answered: Instant | None = None  # when its last answer was given (the record's finish)
+    fallback: bool = False  # no staff could be told: the site's phone or QR shows, for fallback_seconds
+
+
+@dataclass(frozen=True)
+class OfferingHelp:
+    """ "Shall a colleague come to you right now?" after a negative response, which is saved
+    and held (``record``) until the answer. Presses on it are kept in *presses* until then."""
+
+    language: str
+    record: ResponseRecord
+    shown_at: float
+    response_uuid: str | None = None  # as the outbox saved it (the Held event)
+    presses: Draft | None = None
+
+
+HelpStage = Literal["waiting", "coming", "call_back"]
+
+
+@dataclass(frozen=True)
+class Helping:
+    """The customer asked for help: the fleet has been told. *waiting* until someone acknowledges
+    (*coming*) or ``call_back_at`` passes (*call_back*: a QR to the call-back page, or the site's
+    phone); over at ``since + help_seconds`` whatever happens."""
+
+    language: str
+    response_uuid: str | None
+    since: float  # monotonic moment of "yes"
+    call_back_at: float
+    stage: HelpStage = "waiting"
+    alert_id: int | None = None
+    staff: str = ""
+    eta_minutes: int | None = None
+    callback_url: str = ""
+    heard: float = -1.0  # the fleet's clock on the newest update shown: an older one is ignored
 
 
 @dataclass(frozen=True)
@@ -215,7 +319,16 @@ class Burst:
     draft: Draft
 
 
-Phase = Attract | Asking | ThankYou | Burst
+Phase = Attract | Asking | ThankYou | Burst | OfferingHelp | Helping
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The site's own number and web address (the kiosk config's ``[help]``), shown when no
+    staff can be told: the link to the fleet is down, or no one came and no call-back page is known."""
+
+    phone: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,10 +351,13 @@ class KioskState:
     phase: Phase
     pending_survey: Survey | None = None  # a replacement waiting for the current response to end
     feedback: Feedback | None = None
+    link_up: bool = False  # the link to the fleet, as last reported (help is offered only while up)
+    contact: Contact | None = None
+    helped: str | None = None  # the response of the latest request for help (to say why a late update is dropped)
 
 
-def start(survey: Survey, at: Instant) -> tuple[KioskState, list[Effect]]:
-    state = KioskState(survey=survey, phase=Attract(survey.default_language))
+def start(survey: Survey, at: Instant, contact: Contact | None = None) -> tuple[KioskState, list[Effect]]:
+    state = KioskState(survey=survey, phase=Attract(survey.default_language), contact=contact)
     return state, [LightButtons(frozenset(survey.first.buttons))]
 
 
@@ -250,12 +366,23 @@ def step(state: KioskState, event: Event) -> tuple[KioskState, list[Effect]]:
         return _replace_survey(state, event)
     if isinstance(event, Tick):
         return _tick(state, event.at)
-    if not isinstance(event, (Pressed, NextLanguage, Shutdown)):
+    if isinstance(event, Held):
+        phase = state.phase
+        if isinstance(phase, OfferingHelp) and phase.response_uuid is None:
+            return replace(state, phase=replace(phase, response_uuid=event.uuid)), []
+        return state, []
+    if not isinstance(event, (Pressed, NextLanguage, Shutdown, LinkChanged, HelpHeard)):
         raise TypeError(f"not a flow event: {event!r}")
     # Deadlines that passed before this event apply first, whoever sends it: a press after
     # the idle timeout starts a new response, it does not extend the old one.
     state, effects = _tick(state, event.at)
-    if isinstance(event, Shutdown):
+    if isinstance(event, LinkChanged):
+        state, more = _link_changed(state, event.up, event.at)
+    elif isinstance(event, HelpHeard):
+        state, more = _help_heard(state, event.update, event.at)
+        state, later = _tick(state, event.at)  # an update can make a deadline due (a short wait_s)
+        more += later
+    elif isinstance(event, Shutdown):
         state, more = _shutdown(state, event.at)
     elif isinstance(event, NextLanguage):
         state, more = _next_language(state, event.at), []
@@ -302,6 +429,12 @@ def _press(state: KioskState, button: int, at: Instant) -> tuple[KioskState, lis
     now = at.monotonic
     if isinstance(phase, Burst):
         return _burst_press(state, phase, button, at)
+    if isinstance(phase, OfferingHelp):
+        return _offer_press(state, phase, button, at)
+    if isinstance(phase, Helping):
+        # The waiting customer's (or a child's): no answer to anything, and the screen stays for them.
+        record = _single_press_record(survey, phase.language, button, at)
+        return _not_an_option(state, button, now), [SaveResponse(record)]
     if isinstance(phase, ThankYou) and phase.pending is not None:
         return _hold_press(state, phase, phase.pending, button, at)
     if isinstance(phase, ThankYou):
@@ -350,12 +483,93 @@ def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Ph
         return replace(state, phase=next_phase, feedback=chosen), [FlashButton(button), LightButtons(frozenset(following.buttons))]
 
     if chosen is None:  # no moment to wait for: saved at once
-        thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=now)
         record = _record(survey, draft, at, "completed", "completed")
-        return replace(state, phase=thanks, feedback=None), [FlashButton(button), SaveResponse(record), LightButtons(frozenset())]
+        state, effects = _completed(replace(state, feedback=None), record, draft.language, now)
+        lights = [] if isinstance(state.phase, OfferingHelp) else [LightButtons(frozenset())]
+        return state, [FlashButton(button), *effects, *lights]
     hold = now + last_answer_hold(survey)
     thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=hold, pending=draft, answered=at)
     return replace(state, phase=thanks, feedback=replace(chosen, until=hold)), [FlashButton(button), LightButtons(frozenset())]
+
+
+def _completed(state: KioskState, record: ResponseRecord, language: str, shown: float) -> tuple[KioskState, list[Effect]]:
+    """A complete response is saved now, before anything thanks the customer for it. After a
+    negative one the survey's offer of help follows while the fleet can be told; without the
+    link, the site's own phone or QR (if the config has one) instead of an offer that could not be kept."""
+    offer = state.survey.help_offer
+    if offer is not None and record.negative:
+        if state.link_up:
+            phase = OfferingHelp(language=language, record=record, shown_at=shown)
+            return replace(state, phase=phase), [SaveResponse(record, held=True), LightButtons(frozenset(offer.buttons))]
+        if state.contact is not None:
+            return replace(state, phase=ThankYou(language, True, shown, fallback=True)), [SaveResponse(record)]
+    return replace(state, phase=ThankYou(language, record.negative, shown)), [SaveResponse(record)]
+
+
+def _offer_press(state: KioskState, phase: OfferingHelp, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
+    """Yes or no to the offer of help, under the response's rules: a press nobody could have read
+    is no answer, and a burst is a child, whose presses become a misuse row of their own."""
+    survey, now = state.survey, at.monotonic
+    offer = survey.help_offer
+    assert offer is not None
+    unread = now < phase.shown_at + survey.read_seconds
+    presses = _with_press(phase.presses or Draft(language=phase.language, started=at, last_press=now), button, at, unread)
+    if _is_burst(survey, presses):
+        burst, effects = _to_burst(state, presses)
+        return burst, [_release(phase, False, with_presses=False), *effects]
+    phase = replace(phase, presses=presses)
+    if unread:
+        return replace(state, phase=phase), []
+    if button not in offer.buttons:
+        return _not_an_option(replace(state, phase=phase), button, now), [HintButtons(frozenset(offer.buttons))]
+    requested = button == offer.yes_button
+    visible = now + survey.feedback_seconds
+    chosen = Feedback("chosen", button, visible, shown=phase) if survey.feedback_seconds > 0 else None
+    effects: list[Effect] = [FlashButton(button), _release(phase, requested), LightButtons(frozenset())]
+    if not requested:
+        return replace(state, phase=ThankYou(phase.language, True, visible), feedback=chosen), effects
+    helping = Helping(phase.language, phase.response_uuid, since=now, call_back_at=now + DEFAULT_HELP_WAIT_SECONDS)
+    return replace(state, phase=helping, feedback=chosen, helped=phase.response_uuid), effects
+
+
+def _release(phase: OfferingHelp, requested: bool | None, with_presses: bool = True) -> ReleaseResponse:
+    """The held response with the answer to the offer, and (unless they became a misuse row) the
+    presses made on the offer, timed from the response's first press like its own."""
+    record, presses = phase.record, phase.presses
+    if with_presses and presses is not None:
+        shift = round((presses.started.monotonic - record.started.monotonic) * 1000)
+        record = replace(record, presses=record.presses + presses.presses, press_ms=record.press_ms + tuple(shift + ms for ms in presses.press_ms))
+    return ReleaseResponse(phase.response_uuid, replace(record, help_requested=requested))
+
+
+def _link_changed(state: KioskState, up: bool, at: Instant) -> tuple[KioskState, list[Effect]]:
+    state = replace(state, link_up=up)
+    phase = state.phase
+    if up or not isinstance(phase, OfferingHelp):
+        return state, []
+    # No one could be told any more: the offer is taken back before it is answered.
+    fallback = state.contact is not None and state.survey.help_offer is not None
+    thanks = ThankYou(phase.language, True, at.monotonic, fallback=fallback)
+    return replace(state, phase=thanks, feedback=None), [_release(phase, None), LightButtons(frozenset())]
+
+
+def _help_heard(state: KioskState, update: HelpUpdate, at: Instant) -> tuple[KioskState, list[Effect]]:
+    phase = state.phase
+    uuid = canonical_uuid(update.response_uuid)
+    if not (isinstance(phase, Helping) and phase.response_uuid is not None and canonical_uuid(phase.response_uuid) == uuid):
+        if state.helped is not None and canonical_uuid(state.helped) == uuid:
+            return state, [DropHelpUpdate(update, "its help screen has ended (timed out or closed)")]
+        return state, [DropHelpUpdate(update, "no help screen for this response (an earlier customer's, kept by the broker)")]
+    if update.at < phase.heard:
+        return state, [DropHelpUpdate(update, "older than the update on screen")]
+    heard = replace(phase, heard=update.at, alert_id=update.alert_id, callback_url=update.callback_url or phase.callback_url)
+    if update.state == "closed":
+        return _to_attract(state, [])
+    if update.state == "coming":
+        return replace(state, phase=replace(heard, stage="coming", staff=update.staff, eta_minutes=update.eta_minutes)), []
+    if phase.stage != "waiting":
+        return replace(state, phase=heard), []  # someone is coming, or the call-back shows: never back to waiting
+    return replace(state, phase=replace(heard, call_back_at=phase.since + update.wait_s)), []
 
 
 def last_answer_hold(survey: Survey) -> float:
@@ -437,8 +651,12 @@ def _deadline_passed(state: KioskState, at: Instant) -> tuple[KioskState, list[E
     if ended is not None:
         return ended
     phase, survey = state.phase, state.survey
+    if isinstance(phase, Helping):
+        if phase.stage == "waiting" and at.monotonic < _help_ends(survey, phase):
+            return replace(state, phase=replace(phase, stage="call_back")), []  # no one came in time
+        return _to_attract(state, [])
     assert isinstance(phase, ThankYou)
-    if not phase.ready and at.monotonic < phase.shown_at + survey.thank_you_seconds:
+    if not phase.ready and at.monotonic < phase.shown_at + _thank_you_seconds(survey, phase):
         # The handover has passed: the next customer may start; their buttons light up.
         return replace(state, phase=replace(phase, ready=True)), [LightButtons(frozenset(survey.first.buttons))]
     return _to_attract(state, [])
@@ -453,10 +671,27 @@ def _phase_deadline(state: KioskState) -> float | None:
     if isinstance(phase, ThankYou):
         if phase.pending is not None:
             return phase.shown_at
-        if not phase.ready and survey.handover_seconds < survey.thank_you_seconds:
+        seconds = _thank_you_seconds(survey, phase)
+        if not phase.ready and survey.handover_seconds < seconds:
             return phase.shown_at + survey.handover_seconds
-        return phase.shown_at + survey.thank_you_seconds
+        return phase.shown_at + seconds
+    if isinstance(phase, OfferingHelp):
+        assert survey.help_offer is not None
+        return phase.shown_at + survey.help_offer.timeout_seconds
+    if isinstance(phase, Helping):
+        ends = _help_ends(survey, phase)
+        return min(phase.call_back_at, ends) if phase.stage == "waiting" else ends
     return None
+
+
+def _thank_you_seconds(survey: Survey, phase: ThankYou) -> float:
+    return survey.help_offer.fallback_seconds if phase.fallback and survey.help_offer is not None else survey.thank_you_seconds
+
+
+def _help_ends(survey: Survey, phase: Helping) -> float:
+    """The help screens end then whatever happens: the next customer never waits longer."""
+    assert survey.help_offer is not None
+    return phase.since + survey.help_offer.help_seconds
 
 
 def _idle_deadline(state: KioskState) -> float | None:
@@ -477,7 +712,11 @@ def _save_open_response(state: KioskState, at: Instant, reason: Literal["idle", 
         return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
     if isinstance(phase, ThankYou) and phase.pending is not None:
         record = _record(survey, phase.pending, phase.answered or at, "completed", "completed")
+        if reason == "idle":  # its moment is over: saved, and then maybe the offer of help
+            return _completed(state, record, phase.language, phase.shown_at)
         return replace(state, phase=replace(phase, pending=None, answered=None)), [SaveResponse(record)]
+    if isinstance(phase, OfferingHelp):  # not answered in time (or the kiosk stops): no help asked for
+        return _to_attract(state, [_release(phase, False)])
     return None
 
 
@@ -493,14 +732,14 @@ def _next_language(state: KioskState, at: Instant) -> KioskState:
 
 def _replace_survey(state: KioskState, event: SurveyReplaced) -> tuple[KioskState, list[Effect]]:
     if isinstance(state.phase, Attract):
-        return start(event.survey, event.at)
+        return _to_attract(replace(state, pending_survey=event.survey), [])
     # Never swap questions under a customer's feet: apply once this response is over.
     return replace(state, pending_survey=event.survey), []
 
 
 def _to_attract(state: KioskState, effects: list[Effect]) -> tuple[KioskState, list[Effect]]:
     survey = state.pending_survey or state.survey
-    new_state = KioskState(survey=survey, phase=Attract(survey.default_language))
+    new_state = replace(state, survey=survey, phase=Attract(survey.default_language), pending_survey=None, feedback=None)
     return new_state, effects + [LightButtons(frozenset(survey.first.buttons))]
 
 

@@ -95,7 +95,10 @@ def _serve(config: KioskConfig, *, survey, screen, panel, outbox, directory: Pat
     """Wire the kiosk's running parts (the fleet sync, the survey loop) from what the start opened."""
     from kiosk.app import Kiosk, Stop
     from kiosk.clock import SystemClock
+    from kiosk.flow import Contact
 
+    contact = Contact(config.help.fallback_phone, config.help.fallback_url) if config.help.configured else None
+    kiosk = Kiosk(survey=survey, screen=screen, panel=panel, outbox=outbox, clock=SystemClock(), data_dir=directory, contact=contact)
     sync = None
     if config.fleet.broker:
         from kiosk.config import ConfigError
@@ -104,13 +107,13 @@ def _serve(config: KioskConfig, *, survey, screen, panel, outbox, directory: Pat
         try:
             sync = FleetSync(
                 settings=config.fleet, device_id=outbox.device_id, outbox=outbox, clock=SystemClock(), boot_id=outbox.boot_id,
-                software=f"nabiz-kiosk/{__version__}", survey=(survey.id, survey.version),
+                software=f"nabiz-kiosk/{__version__}", survey=(survey.id, survey.version), on_help=kiosk.help_heard, on_link=kiosk.link_changed,
             )
+            kiosk.on_saved = sync.saved
         except ConfigError as exc:
             # Offline is normal: a missing or unreadable CA file must not stop the kiosk taking
             # answers. They wait in the outbox until the file is fixed and the kiosk restarted.
             log.critical("fleet sync is OFF, answers stay in the outbox: %s", exc)
-    kiosk = Kiosk(survey=survey, screen=screen, panel=panel, outbox=outbox, clock=SystemClock(), data_dir=directory, on_saved=sync.saved if sync else None)
     kiosk.install_signal_handlers()
     if sync is not None:
         sync.on_fatal = lambda reason: kiosk.submit(Stop(reason, exit_code=1))

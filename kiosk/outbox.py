@@ -14,6 +14,13 @@ Size policy (the card is small and a kiosk runs for months unattended):
    is kept in memory and retried on every later save and tick; ``unsaved`` in the health
    shows how many wait, and the log says so loudly.
 
+A response after which the customer is offered help is saved *held* (``save(..., held=True)``):
+on the card before the offer shows, but not sent until ``release`` writes the answer
+(``help_requested``) into the same row: the fleet stores a response once, so it must not leave
+whole before it is. A request for help gets ``priority`` and jumps the queue (``urgent``, sent
+before any backlog). A kiosk that lost power during an offer releases the held row when it
+starts again (``release_stale``).
+
 The database handle is declared unbound, as peewee recommends, and opened by
 ``Outbox.open`` in the kiosk's main; schema changes are numbered migrations.
 """
@@ -75,6 +82,9 @@ class Response(BaseModel):
     finished_monotonic = FloatField()
     boot_id = CharField()
     clock_synced = BooleanField()
+    help_requested = BooleanField(null=True)  # the answer to the offer of help; NULL: not offered
+    held = BooleanField(default=False)  # waiting for that answer: not sent until released
+    priority = IntegerField(default=0)  # > 0: sent before any backlog (a customer waiting for help)
     sent_at = FloatField(null=True, index=True)  # wall time the fleet acknowledged storing it
     refused = TextField(null=True)  # why the fleet refused it for good (kept here for a technician, not resent)
 
@@ -122,8 +132,18 @@ def _migration_3(db: SqliteDatabase) -> None:
     db.execute_sql("ALTER TABLE responses ADD COLUMN suspect INTEGER NOT NULL DEFAULT 0")
 
 
+def _migration_4(db: SqliteDatabase) -> None:
+    # Offering help: the answer, the hold until it is given, and the queue a request for help jumps.
+    db.execute_sql("ALTER TABLE responses ADD COLUMN help_requested INTEGER")
+    db.execute_sql("ALTER TABLE responses ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+    db.execute_sql("ALTER TABLE responses ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+    # Both are rare and looked up on every send: partial indexes stay as small as the rows they name.
+    db.execute_sql('CREATE INDEX "response_urgent" ON "responses" ("id") WHERE "priority" > 0 AND "sent_at" IS NULL')
+    db.execute_sql('CREATE INDEX "response_held" ON "responses" ("id") WHERE "held" = 1')
+
+
 #: Numbered migrations; ``PRAGMA user_version`` records how many have run. Append, never edit.
-MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 
 
 class OutboxError(RuntimeError):
@@ -204,8 +224,9 @@ class Outbox:
 
     # --- writing --------------------------------------------------------------------
 
-    def save(self, record: ResponseRecord) -> str | None:
+    def save(self, record: ResponseRecord, held: bool = False) -> str | None:
         """Commit *record* durably and return its new UUID; None if a misuse row was refused.
+        A *held* row is not sent before ``release``.
 
         Raises nothing for a full disk: a real answer that cannot be written is kept and
         retried (see the module's size policy), and its UUID is still returned.
@@ -224,10 +245,47 @@ class Outbox:
                 self._bump("over_cap_writes")
                 log.warning("outbox over its row cap; storing the answer anyway", extra={"rows": self._rows, "max_rows": self.max_rows})
             row = self._row(record)
+            row["held"] = held
             if self._unsaved or not self._insert(row):  # behind older waiting answers, keep the order
                 self._unsaved.append(row)
                 log.critical("answer kept in memory only: the disk is full", extra={"unsaved": len(self._unsaved)})
             return row["uuid"]
+
+    def release(self, uuid: str, record: ResponseRecord) -> bool:
+        """The held response *uuid* is whole: write *record*'s answer to the offer of help and
+        its presses, and let it be sent (a request for help before any backlog). One UPDATE,
+        committed (FULL) before the customer sees the next screen. False if no such held row."""
+        changes = {
+            "help_requested": record.help_requested,
+            "presses": json.dumps(list(record.presses)),
+            "press_ms": json.dumps(list(record.press_ms)),
+            "held": False,
+            "priority": 1 if record.help_requested else 0,
+        }
+        with self._lock:
+            for row in self._unsaved:  # still waiting in memory for a full disk: change it there
+                if row["uuid"] == uuid:
+                    row.update(changes)
+                    return True
+            try:
+                return Response.update(**changes).where((Response.uuid == uuid) & (Response.held == True)).execute() == 1  # noqa: E712
+            except peewee.OperationalError as exc:
+                if not _out_of_space(exc):
+                    raise
+                log.critical("the answer to the offer of help cannot be written: the disk is full", extra={"uuid": uuid})
+                return False
+
+    def release_stale(self) -> int:
+        """Release rows held at a power cut or crash: their offer was never answered (False).
+        Run once when the kiosk starts, before anything is offered."""
+        with self._lock:
+            for row in self._unsaved:
+                if row.get("held"):
+                    row.update(held=False, help_requested=False)
+            released = Response.update(held=False, help_requested=False).where(Response.held == True).execute()  # noqa: E712
+        if released:
+            log.warning("responses held for an answer to the offer of help are sent without one (the kiosk stopped during the offer)", extra={"released": released})
+        return released
 
     @property
     def unsaved(self) -> int:
@@ -274,6 +332,7 @@ class Outbox:
             "presses": json.dumps(list(record.presses)),
             "press_ms": json.dumps(list(record.press_ms)),
             "suspect": record.suspect,
+            "help_requested": record.help_requested,
             "started_wall": record.started.wall,
             "started_monotonic": record.started.monotonic,
             "finished_wall": record.finished.wall,
@@ -342,13 +401,19 @@ class Outbox:
             database.close()
 
     def pending(self, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        """Up to *limit* responses still to send, oldest first, after row *after_id*."""
+        """Up to *limit* responses still to send, oldest first, after row *after_id* (not the
+        urgent ones, which ``urgent`` gives, nor held ones)."""
         query = (
             Response.select()
-            .where((Response.id > after_id) & _unsent())
+            .where((Response.id > after_id) & _unsent() & (Response.held == False) & (Response.priority == 0))  # noqa: E712
             .order_by(Response.id)
             .limit(limit)
         )
+        return [(row["id"], to_public(row)) for row in query.dicts()]
+
+    def urgent(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to *limit* requests for help still to send, oldest first: the sync sends them before any backlog."""
+        query = Response.select().where((Response.priority > 0) & _unsent() & (Response.held == False)).order_by(Response.id).limit(limit)  # noqa: E712
         return [(row["id"], to_public(row)) for row in query.dicts()]
 
     def mark_sent(self, uuids: list[str], at: float | None = None) -> int:
@@ -461,6 +526,7 @@ def to_public(row: dict[str, Any]) -> dict[str, Any]:
         "presses": json.loads(row["presses"]),
         "press_ms": json.loads(row["press_ms"]),
         "suspect": bool(row["suspect"]),
+        "help_requested": None if row.get("help_requested") is None else bool(row["help_requested"]),
         "started": {"wall": row["started_wall"], "monotonic": row["started_monotonic"]},
         "finished": {"wall": row["finished_wall"], "monotonic": row["finished_monotonic"]},
         "boot_id": row["boot_id"],

@@ -35,6 +35,9 @@ CHOICE: RGB = (0x45, 0x5A, 0x64)
 
 THANKS: RGB = VERY_POSITIVE
 SORRY: RGB = NEGATIVE
+#: The help screens' badges: calm blue-grey while staff are told, green once someone is coming.
+HELP_WAITING: RGB = CHOICE
+HELP_COMING: RGB = VERY_POSITIVE
 
 #: The five steps of a scale, worst to best: (colour, face).
 STEPS: tuple[tuple[RGB, str], ...] = (

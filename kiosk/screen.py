@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from hardware.profiles import Profile
 from kiosk.colour import RGB, ink_for, parse_hex
 from kiosk.faces import DISC, DOT, HEART, NO_ENTRY, OPEN_DOT, POINTER, RING, Circle, Mark, mark
-from kiosk.palette import BACKGROUND, CHOICE, MUTED, SORRY, TEXT, THANKS, scale_steps
+from kiosk.palette import BACKGROUND, CHOICE, HELP_COMING, HELP_WAITING, MUTED, SORRY, TEXT, THANKS, scale_steps
+from kiosk.qr import MIN_MODULE_PX, encode, module_px
 from kiosk.view import LANGUAGE_NAMES, View
 
 if TYPE_CHECKING:
@@ -102,6 +103,11 @@ class Layout:
     not_an_option: Rect | None = None
     countdown: Rect | None = None
     next_ready: tuple[Rect, ...] = ()
+    help_lines: tuple[tuple[str, ...], ...] = ()  # help screens: each smaller line as it was wrapped
+    help_lines_cap_px: int = 0
+    help_badge: Rect | None = None
+    qr: Rect | None = None  # the QR code with its quiet zone
+    qr_module_px: int = 0
 
 
 @dataclass(frozen=True)
@@ -534,7 +540,7 @@ class _SceneBuilder:
 
     def build(self) -> Scene:
         view = self.view
-        branded = view.kind in ("attract", "thank_you")
+        branded = view.kind in ("attract", "thank_you", "help")
         header_top = self.px(10)
         if branded and self.screen.accent is not None:
             stripe = self.px(6)
@@ -543,7 +549,9 @@ class _SceneBuilder:
         header = (self.margin, header_top, self.width - 2 * self.margin, self.px(40))
         self.header(header, branded)
         body_top = header[1] + header[3] + self.px(6)
-        if view.kind == "thank_you":
+        if view.help is not None:
+            self.help_screen(body_top)
+        elif view.kind == "thank_you":
             self.thank_you(body_top)
         else:
             self.question(body_top)
@@ -747,6 +755,86 @@ class _SceneBuilder:
         if view.not_an_option_button is not None:
             self.not_an_option(view.not_an_option_button, None)
 
+    # --- help ---------------------------------------------------------------------------------
+
+    def help_screen(self, top: int) -> None:
+        """A help screen: a badge (or the QR code) on the left, the words on the right, as large
+        as the space allows up to the question's size; the smaller lines (please wait, the ETA,
+        the phone number) at the label's size under them. The bottom is kept free for the
+        "not an option" cue and the next customer's pointers, so nothing moves when they show."""
+        view = self.view
+        help = view.help
+        assert help is not None
+        bottom = self.height - self.px(68)
+        body = (self.margin, top + self.px(4), self.width - 2 * self.margin, bottom - top - self.px(4))
+        if help.qr:
+            visual = self.qr_code(help.qr, body)
+        else:
+            visual = self.help_badge(body)
+        gap = self.px(16)
+        column = (visual[0] + visual[2] + gap, body[1], body[0] + body[2] - (visual[0] + visual[2] + gap), body[3])
+        self.help_words(column)
+        if view.next_ready:
+            self.layout.next_ready = tuple(self.ready_pointer(spec.position) for spec in self.screen.profile.buttons)
+        if view.not_an_option_button is not None:
+            self.not_an_option(view.not_an_option_button, None)
+
+    def qr_code(self, text: str, body: Rect) -> Rect:
+        """The QR code as large as fits a square of the body's height (at most 45 % of the
+        width), in whole pixels per module: crisp for a phone's camera. Made once per text and size."""
+        code = encode(text)
+        side = min(body[3], round(self.width * 0.45))
+        # Modules of about 1.2 mm are read at arm's length; larger ones only take the words' room.
+        module = max(min(module_px(code, side), self.px(6)), 1)
+        if module < MIN_MODULE_PX:
+            log.warning("the QR code gets only %d px per module at %dx%d: hard to scan", module, *self.size, extra={"chars": len(text)})
+        size = code.size * module
+        rect = (body[0], body[1] + (body[3] - size) // 2, size, size)
+        key = ("qr", text, module)
+        self.add(key, rect, self.screen.piece(key, lambda: self._qr(code.rgb(), code.size, size)))
+        self.layout.qr, self.layout.qr_module_px = rect, module
+        return rect
+
+    def help_badge(self, body: Rect) -> Rect:
+        """A disc with the stage's sign: a clock while staff are told, a person when one is
+        coming, the thank-you's heart with the site's contact."""
+        stage = self.view.help.stage if self.view.help else "waiting"
+        colour, symbol = {"waiting": (HELP_WAITING, "clock"), "coming": (HELP_COMING, "person")}.get(stage, (SORRY, "heart"))
+        radius = self.px(52)
+        rect = (body[0], body[1] + body[3] // 2 - radius, 2 * radius, 2 * radius)
+        key = ("badge", symbol, colour, radius)
+        self.add(key, rect, self.screen.piece(key, lambda: self._badge(radius, colour, HEART if symbol == "heart" else mark(symbol))))
+        self.layout.help_badge = rect
+        return rect
+
+    def help_words(self, box: Rect) -> None:
+        """The main text and the smaller lines, centred together in *box*."""
+        view, help = self.view, self.view.help
+        assert help is not None
+        x, y, w, h = box
+        extra = [line for line in (*help.lines, help.qr_text) if line]
+        line_px = self.px(LABEL_PX)
+        fitted_lines = [self.fit(line, w, line_px, max_lines=2) for line in extra]
+        line_px = min((f.px for f in fitted_lines), default=line_px)
+        fitted_lines = [self.fit(line, w, line_px, max_lines=2) for line in extra]
+        line_height = self.screen.font(line_px).get_linesize()
+        lines_h = sum(len(f.lines) for f in fitted_lines) * line_height + (self.px(6) if extra else 0)
+        main_px = self.px(QUESTION_PX)
+        fitted = self.fit(view.text, w, main_px, height=h - lines_h)
+        main_h = len(fitted.lines) * self.screen.font(fitted.px).get_linesize()
+        cursor = y + max((h - main_h - lines_h) // 2, 0)
+        rect, _ = self.text_block(view.text, (x, cursor, w, main_h), fitted.px, TEXT, fitted=fitted, align="left")
+        self.layout.text, self.layout.text_lines, self.layout.text_font_px = rect, fitted.lines, fitted.px
+        self.layout.text_cap_px = self.screen.cap_height(fitted.px)
+        self.layout.text_box = box
+        cursor += main_h + self.px(6)
+        for line, fit in zip(extra, fitted_lines):
+            height = len(fit.lines) * line_height
+            self.text_block(line, (x, cursor, w, height), fit.px, TEXT if line in help.lines else MUTED, fitted=fit, align="left")
+            cursor += height
+        self.layout.help_lines = tuple(f.lines for f in fitted_lines)
+        self.layout.help_lines_cap_px = self.screen.cap_height(line_px) if extra else 0
+
     def ready_pointer(self, position: float) -> Rect:
         """A small arrow down at each button: the next customer may press now."""
         size = self.px(28)
@@ -827,12 +915,21 @@ class _SceneBuilder:
         return surface
 
     def _thanks_badge(self, radius: int, colour: RGB, negative: bool) -> Any:
+        return self._badge(radius, colour, HEART if negative else mark("check"))
+
+    def _badge(self, radius: int, colour: RGB, symbol: Mark) -> Any:
         surface = self._surface(2 * radius, 2 * radius)
         surface.blit(draw_mark(DISC, 2 * radius, colour), (0, 0))
-        symbol = HEART if negative else mark("check")
         size = round(radius * 1.1)
         surface.blit(draw_mark(symbol, size, ink_for(colour)), (radius - size // 2, radius - size // 2))
         return surface
+
+    def _qr(self, rgb: bytes, modules: int, size: int) -> Any:
+        """One pixel per module, scaled by a whole number without smoothing: every module a crisp square."""
+        import pygame
+
+        small = pygame.image.frombytes(rgb, (modules, modules), "RGB")
+        return pygame.transform.scale(small, (size, size))
 
     def _countdown(self, seconds: int, size: int) -> Any:
         surface = self._surface(size, size)
@@ -920,7 +1017,9 @@ def _wrap(value: str, width: int, font: Any) -> tuple[list[str], bool]:
     broken = False
     for paragraph in value.split("\n"):
         current = ""
-        for word in paragraph.split():
+        for word in paragraph.split(" "):  # on spaces only: a no-break space keeps a phone number whole
+            if not word:
+                continue
             candidate = f"{current} {word}" if current else word
             if font.size(candidate)[0] <= width:
                 current = candidate

@@ -19,9 +19,15 @@ from hardware.profiles import Profile
 from kiosk.colour import SIMULATED, Vision, simulate_pixels
 from kiosk.contract.clock import Instant
 from kiosk.contract.survey import Survey
-from kiosk.flow import Answer, Asking, Attract, Draft, KioskState, ThankYou
+from kiosk.flow import Answer, Asking, Attract, Contact, Draft, Helping, KioskState, OfferingHelp, ResponseRecord, ThankYou
 from kiosk.screen import Screen
 from kiosk.view import View, view_of
+
+#: What the help screens are shown with in screenshots and `kiosk validate`: a site's number
+#: and page, a call-back link as long as the fleet's signed ones, a colleague's name.
+SAMPLE_CONTACT = Contact(phone="0212 555 01 23", url="https://example.com/iletisim")
+SAMPLE_CALLBACK_URL = "https://nabiz.example.com/callback/" + "eyJhIjo0MiwiYyI6ImNhbGxiYWNrIiwiZSI6MTc5MDAwMDAwMH0.Qk9Ps1uX3v9nJrLz8WkA2mYtHc"
+SAMPLE_STAFF = "Ayşe"
 
 
 def all_views(survey: Survey, feedback: bool = True) -> list[tuple[str, View]]:
@@ -42,9 +48,31 @@ def all_views(survey: Survey, feedback: bool = True) -> list[tuple[str, View]]:
         thanks = view_of(KioskState(survey, ThankYou(language, False, 0.0)), 0.0)
         views.append((f"thank-you-{language}", thanks))
         views.append((f"thank-you-negative-{language}", view_of(KioskState(survey, ThankYou(language, True, 0.0)), 0.0)))
+        views += help_views(survey, language)
         if feedback:
             views += _feedback_views(survey, language, attract, questions, thanks)
     return views
+
+
+def help_views(survey: Survey, language: str) -> list[tuple[str, View]]:
+    """The offer of help and every help screen after it, in *language* (none without an offer)."""
+    if survey.help_offer is None:
+        return []
+    moment = Instant(0.0, 0.0, True)
+    record = ResponseRecord(survey.id, survey.version, language, "completed", False, (), (), True, moment, moment, "completed")
+    helping = Helping(language, "uuid", since=0.0, call_back_at=45.0, alert_id=1)
+    shown = [
+        ("help-offer", KioskState(survey, OfferingHelp(language, record, 0.0))),
+        ("help-waiting", KioskState(survey, helping)),
+        ("help-coming", KioskState(survey, replace(helping, stage="coming", staff=SAMPLE_STAFF))),
+        ("help-coming-eta", KioskState(survey, replace(helping, stage="coming", staff=SAMPLE_STAFF, eta_minutes=3))),
+        ("help-call-back", KioskState(survey, replace(helping, stage="call_back", callback_url=SAMPLE_CALLBACK_URL), contact=SAMPLE_CONTACT)),
+        ("help-call-us", KioskState(survey, replace(helping, stage="call_back"), contact=Contact(phone=SAMPLE_CONTACT.phone))),
+        ("help-ask-staff", KioskState(survey, replace(helping, stage="call_back"))),
+        ("help-fallback", KioskState(survey, ThankYou(language, True, 0.0, fallback=True), contact=SAMPLE_CONTACT)),
+        ("help-fallback-phone", KioskState(survey, ThankYou(language, True, 0.0, fallback=True), contact=Contact(phone=SAMPLE_CONTACT.phone))),
+    ]
+    return [(f"{name}-{language}", view_of(state, 0.0)) for name, state in shown]
 
 
 def _feedback_views(survey: Survey, language: str, attract: View, questions: list[View], thanks: View) -> list[tuple[str, View]]:

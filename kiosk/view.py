@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
-from kiosk.contract.survey import Question, QuestionKind, Survey
-from kiosk.flow import Attract, Burst, KioskState, Phase, ThankYou, countdown
+from kiosk.contract.survey import HelpOffer, Question, QuestionKind, Survey
+from kiosk.flow import Attract, Burst, Contact, Helping, KioskState, OfferingHelp, Phase, ThankYou, countdown
 
 #: How each language names itself, for the language hint on the start screen.
 LANGUAGE_NAMES = {
@@ -51,9 +51,28 @@ class SecondaryText:
     options: tuple[OptionView, ...]
 
 
+HelpStage = Literal["waiting", "coming", "call_back", "contact"]
+
+
+@dataclass(frozen=True)
+class HelpView:
+    """What a help screen shows beside its main text (``View.text``).
+
+    waiting: the fleet has been told; coming: *staff* is on the way; call_back: no one came in
+    time (a QR to the call-back page, else the site's phone); contact: the negative thank-you
+    when no staff could be told, with the site's phone and QR."""
+
+    stage: HelpStage
+    lines: tuple[str, ...] = ()  # smaller lines under the main text: please wait, the ETA, the phone
+    qr: str = ""  # a web address shown as a QR code
+    qr_text: str = ""  # what scanning it does, under the main text
+    alert_id: int | None = None
+    staff: str = ""
+
+
 @dataclass(frozen=True)
 class View:
-    kind: Literal["attract", "question", "thank_you"]
+    kind: Literal["attract", "question", "thank_you", "help_offer", "help"]
     language: str  # the primary language: everything above is in it
     heading: str
     text: str
@@ -76,6 +95,8 @@ class View:
     #: How the options look: "scale" (valence colours and faces, worst on the left) or
     #: "choice" (one neutral colour, optional icons).
     question_kind: QuestionKind = "scale"
+    #: Help screens (and the thank-you with the site's contact): what they show besides the text.
+    help: HelpView | None = None
 
 
 def view_of(state: KioskState, now: float) -> View:
@@ -83,18 +104,33 @@ def view_of(state: KioskState, now: float) -> View:
     feedback = state.feedback
     if feedback is not None and feedback.kind == "chosen" and feedback.shown is not None:
         # For a moment the answered screen stays, with the chosen card lit; the flow has moved on.
-        return replace(_phase_view(state.survey, feedback.shown), chosen_button=feedback.button)
-    view = _phase_view(state.survey, state.phase)
+        return replace(_phase_view(state, feedback.shown), chosen_button=feedback.button)
+    view = _phase_view(state, state.phase)
     if feedback is not None and feedback.kind == "not_an_option":
         view = replace(view, not_an_option_button=feedback.button)
     left = countdown(state, now)
     return view if left is None else replace(view, countdown=left)
 
 
-def _phase_view(survey: Survey, phase: Phase) -> View:
+def _phase_view(state: KioskState, phase: Phase) -> View:
+    survey = state.survey
     if isinstance(phase, ThankYou):
         texts = survey.thank_you_negative if phase.negative else survey.thank_you
-        return View(kind="thank_you", language=phase.language, heading="", text=texts[phase.language], negative=phase.negative, next_ready=phase.ready)
+        view = View(kind="thank_you", language=phase.language, heading="", text=texts[phase.language], negative=phase.negative, next_ready=phase.ready)
+        if phase.fallback and survey.help_offer is not None:  # no staff could be told: the site's own contact instead
+            text, help = _contact_view(survey.help_offer, state.contact, phase.language, "contact")
+            view = replace(view, text=text, help=help)
+        return view
+
+    if isinstance(phase, OfferingHelp):
+        offer = survey.help_offer
+        assert offer is not None
+        language = phase.language
+        options = (OptionView(offer.no_button, offer.no_label[language], "cross"), OptionView(offer.yes_button, offer.yes_label[language], "check"))
+        return View(kind="help_offer", language=language, heading="", text=offer.text[language], options=tuple(sorted(options, key=lambda o: o.button)), question_kind="choice")
+
+    if isinstance(phase, Helping):
+        return _helping_view(survey, state.contact, phase)
 
     if isinstance(phase, (Attract, Burst)):
         question = survey.first
@@ -124,6 +160,45 @@ def _phase_view(survey: Survey, phase: Phase) -> View:
         steps=answered + _longest_path(survey, question.id),
         question_kind=question.kind,
     )
+
+
+def _helping_view(survey: Survey, contact: Contact | None, phase: Helping) -> View:
+    offer = survey.help_offer
+    assert offer is not None
+    language = phase.language
+
+    def words(key: str, **values: object) -> str:
+        return offer.words(key, language, **values)
+
+    if phase.stage == "coming":
+        text = words("coming", staff=phase.staff) if phase.staff else words("coming_unnamed")
+        lines = (words("eta", minutes=max(1, phase.eta_minutes)),) if phase.eta_minutes is not None else ()
+        help = HelpView("coming", lines, alert_id=phase.alert_id, staff=phase.staff)
+    elif phase.stage == "call_back" and phase.callback_url:
+        lines = (words("call_us", phone=_unbroken(contact.phone)),) if contact is not None and contact.phone else ()
+        text, help = words("call_back"), HelpView("call_back", lines, qr=phase.callback_url, alert_id=phase.alert_id)
+    elif phase.stage == "call_back":
+        text, help = _contact_view(offer, contact, language, "call_back")
+        help = replace(help, alert_id=phase.alert_id)
+    else:
+        text, help = words("waiting"), HelpView("waiting", (words("please_wait"),), alert_id=phase.alert_id)
+    return View(kind="help", language=language, heading="", text=text, help=help)
+
+
+def _contact_view(offer: HelpOffer, contact: Contact | None, language: str, stage: Literal["call_back", "contact"]) -> tuple[str, HelpView]:
+    """The site's own number, large, and its page as a QR code (the kiosk config's [help]), for
+    when no staff can be told; without either, a word to ask at the till."""
+    if contact is None or not (contact.phone or contact.url):
+        return offer.words("ask_staff", language), HelpView(stage)
+    scan = offer.words("scan_us", language) if contact.url else ""
+    if not contact.phone:
+        return scan, HelpView(stage, qr=contact.url)
+    return offer.words("call_us", language, phone=_unbroken(contact.phone)), HelpView(stage, qr=contact.url, qr_text=scan)
+
+
+def _unbroken(phone: str) -> str:
+    """A phone number never wrapped across lines: its spaces become no-break spaces."""
+    return phone.replace(" ", "\u00a0")
 
 
 def _secondary_language(survey: Survey, primary: str) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kiosk import flow
+from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey
 from kiosk.flow import ResponseRecord
 from tests.dummy_clock import FakeClock
@@ -94,12 +95,26 @@ def burst(who: str, buttons: Sequence[int], start: float, count: int = BURST_PRE
     return [Press(round(start + i * interval, 6), buttons[i % len(buttons)], who) for i in range(count)]
 
 
+#: What the fleet's side does in a script: the link goes up or down, or the fleet sends a
+#: HelpUpdate (``waiting``, ``coming``, ``closed``) about the latest request for help, or a
+#: ``stale`` one about an earlier customer's.
+FleetEvent = Literal["link_up", "link_down", "waiting", "coming", "closed", "stale"]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    at: float
+    event: FleetEvent
+
+
 @dataclass
 class Played:
     rows: list[ResponseRecord]
     owners: list[tuple[str, ...]]  # per row: who made each of its presses, in order
     lost: list[Press] = field(default_factory=list)  # presses found in no row
     unexplained: int = 0  # presses in rows that match no scripted press
+    offered_with_link: list[bool] = field(default_factory=list)  # per offer of help: was the link up, as the script had it
+    held_at_end: int = 0  # rows still held for an answer to the offer when the kiosk stopped
 
     def rows_with(self, who: str) -> list[tuple[ResponseRecord, tuple[str, ...]]]:
         return [(row, owners) for row, owners in zip(self.rows, self.owners) if who in owners]
@@ -108,17 +123,41 @@ class Played:
         return [row for row, owners in zip(self.rows, self.owners) if a in owners and b in owners]
 
 
-def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0) -> Played:
-    """Run *presses* through the flow as the main loop would, then let it settle and stop."""
+def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0, fleet: Iterable[Fleet] = (), contact: flow.Contact | None = None) -> Played:
+    """Run *presses* (and the *fleet*'s events) through the flow as the main loop would, then let
+    it settle and stop. Rows are kept as the outbox keeps them: a held row is replaced by its release."""
     clock = FakeClock()
     origin = clock.monotonic
-    state, _ = flow.start(survey, clock.now())
+    state, _ = flow.start(survey, clock.now(), contact)
     rows: list[ResponseRecord] = []
+    held: dict[str, int] = {}  # uuid → index in rows, while held
+    uuids: list[str] = []
+    link = [False]
+    offered: list[bool] = []
 
     def send(event: flow.Event) -> None:
         nonlocal state
         state, effects = flow.step(state, event)
-        rows.extend(e.record for e in effects if isinstance(e, flow.SaveResponse))
+        for effect in effects:
+            if isinstance(effect, flow.SaveResponse):
+                rows.append(effect.record)
+                if effect.held:
+                    offered.append(link[0])
+                    uuids.append(f"00000000-0000-4000-8000-{len(uuids):012d}")
+                    held[uuids[-1]] = len(rows) - 1
+                    send(flow.Held(uuids[-1], clock.now()))
+            elif isinstance(effect, flow.ReleaseResponse):
+                assert effect.uuid is not None
+                rows[held.pop(effect.uuid)] = effect.record
+
+    def fleet_event(kind: FleetEvent) -> flow.Event:
+        if kind in ("link_up", "link_down"):
+            link[0] = kind == "link_up"
+            return flow.LinkChanged(link[0], clock.now())
+        uuid = (uuids[-2] if len(uuids) > 1 else "11111111-1111-4111-8111-111111111111") if kind == "stale" else (uuids[-1] if uuids else "")
+        state_name = "waiting" if kind == "stale" else kind
+        update = HelpUpdate(v=PROTOCOL_VERSION, alert_id=len(uuids) or 1, response_uuid=uuid or "none", state=state_name, at=clock.wall, staff="Ayşe", wait_s=30.0)  # type: ignore[arg-type]
+        return flow.HelpHeard(update, clock.now())
 
     def run_until(moment: float) -> None:
         while (wake := flow.next_wakeup(state, clock.monotonic)) is not None and wake <= moment:
@@ -127,12 +166,18 @@ def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0) -> Pla
         clock.advance(max(moment - clock.monotonic, 0.0))
 
     script = sorted(presses, key=lambda p: p.at)
-    for press in script:
-        run_until(origin + press.at)
-        send(flow.NextLanguage(clock.now()) if press.button == LANGUAGE else flow.Pressed(press.button, clock.now()))
+    timeline = sorted([(p.at, 1, p) for p in script] + [(f.at, 0, f) for f in fleet], key=lambda item: (item[0], item[1]))
+    for at, _, item in timeline:
+        run_until(origin + at)
+        if isinstance(item, Fleet):
+            send(fleet_event(item.event))
+        else:
+            send(flow.NextLanguage(clock.now()) if item.button == LANGUAGE else flow.Pressed(item.button, clock.now()))
     run_until(clock.monotonic + settle)
     send(flow.Shutdown(clock.now()))
-    return _trace(rows, [p for p in script if p.button != LANGUAGE], origin)
+    played = _trace(rows, [p for p in script if p.button != LANGUAGE], origin)
+    played.offered_with_link, played.held_at_end = offered, len(held)
+    return played
 
 
 def _trace(rows: list[ResponseRecord], script: list[Press], origin: float) -> Played:
@@ -162,6 +207,14 @@ def survey_text(**keys: float) -> str:
         assert len(matches) == 1, f"the default survey has no single {key} line"
         lines[matches[0]] = f"{key} = {value}"
     return "\n".join(lines) + "\n"
+
+
+def machine_speed_survey_text() -> str:
+    """The default survey at MACHINE_SPEED and without its offer of help: a script pressing as
+    fast as a machine to test something else (faults, soak, backlogs) answers no offer."""
+    text = survey_text(**MACHINE_SPEED)
+    start = text.index("[help_offer]")
+    return text[:start] + text[text.index("[[questions]]", start) :]
 
 
 # --- the scenarios the issue asks for ---------------------------------------------------------

@@ -334,7 +334,7 @@ class Kiosk:
 def survey_file(tmp_path_factory) -> Path:
     """The default survey at machine speed: a press on thank-you starts the next customer."""
     path = tmp_path_factory.mktemp("survey") / "fast.toml"
-    path.write_text(scenarios.survey_text(**scenarios.MACHINE_SPEED), encoding="utf-8")
+    path.write_text(scenarios.machine_speed_survey_text(), encoding="utf-8")
     return path
 
 

@@ -10,7 +10,9 @@ too, to validate a survey before pushing it to kiosks.
 
 from __future__ import annotations
 
+import difflib
 import re
+import string
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,26 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 DEFAULT_SURVEY_PATH = Path(__file__).parents[1] / "surveys" / "default.toml"  # kiosk/surveys: the kiosk ships it
 
 DEFAULT_HANDOVER_SECONDS = 1.5
+
+#: The words of the screens that follow an offer of help, built in for these languages. A survey
+#: in another language writes them under ``[help_offer.screens]`` (and may reword these). Each
+#: ``{name}`` is filled in on the kiosk; HELP_PLACEHOLDERS says which a text must have.
+HELP_SCREEN_TEXTS: dict[str, dict[str, str]] = {
+    "waiting": {"tr": "Bir çalışma arkadaşımıza haber verildi…", "en": "A colleague has been told…"},
+    "please_wait": {"tr": "Lütfen biraz bekleyin", "en": "Please wait a moment"},
+    "coming": {"tr": "{staff} yanınıza geliyor, lütfen biraz bekleyin", "en": "{staff} is on the way, please wait a moment"},
+    "coming_unnamed": {"tr": "Bir çalışma arkadaşımız yanınıza geliyor, lütfen biraz bekleyin", "en": "A colleague is on the way, please wait a moment"},
+    "eta": {"tr": "Yaklaşık {minutes} dakika", "en": "About {minutes} min"},
+    "call_back": {"tr": "Tarayın, sizi geri arayalım", "en": "Scan and we will call you back"},
+    "call_us": {"tr": "Bizi arayın: {phone}", "en": "Call us: {phone}"},
+    "scan_us": {"tr": "Bize ulaşmak için tarayın", "en": "Scan to reach us"},
+    "ask_staff": {"tr": "Lütfen kasadaki arkadaşımıza söyleyin", "en": "Please tell a colleague at the till"},
+}
+HELP_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "coming": frozenset({"staff"}),
+    "eta": frozenset({"minutes"}),
+    "call_us": frozenset({"phone"}),
+}
 
 
 class SurveyError(ValueError):
@@ -73,6 +95,21 @@ class _RawQuestion(msgspec.Struct, forbid_unknown_fields=True):
     kind: QuestionKind = "scale"
 
 
+class _RawHelpButton(msgspec.Struct, forbid_unknown_fields=True):
+    button: int
+    label: dict[str, str]
+
+
+class _RawHelpOffer(msgspec.Struct, forbid_unknown_fields=True):
+    text: dict[str, str]
+    yes: _RawHelpButton
+    no: _RawHelpButton
+    timeout_seconds: float = 10.0
+    help_seconds: float = 90.0
+    fallback_seconds: float = 15.0
+    screens: dict[str, dict[str, str]] = {}
+
+
 class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
     id: str
     version: int
@@ -94,6 +131,7 @@ class _RawSurvey(msgspec.Struct, forbid_unknown_fields=True):
     misuse_window_seconds: float | None = None  # the old name of handover_seconds, still read
     attract_rotate_seconds: float | None = None  # no longer used: the start screen shows two languages at once
     negative_threshold: float = 0.5
+    help_offer: _RawHelpOffer | None = None
 
 
 # --- the validated survey ------------------------------------------------------------
@@ -129,6 +167,30 @@ class Question:
         return tuple(option.button for option in self.options)
 
 
+@dataclass(frozen=True)
+class HelpOffer:
+    """After a negative response: "shall a colleague come to you right now?" (docs/survey-format.md,
+    "Offering help"). *screens* holds every help screen's words in every language of the survey."""
+
+    text: dict[str, str]
+    yes_button: int
+    no_button: int
+    yes_label: dict[str, str]
+    no_label: dict[str, str]
+    timeout_seconds: float  # the offer waits this long for an answer
+    help_seconds: float  # after "yes", the help screens stay at most this long
+    fallback_seconds: float  # the site's phone or QR (when no staff can be told) stays this long
+    screens: dict[str, dict[str, str]]
+
+    @property
+    def buttons(self) -> tuple[int, int]:
+        return (self.no_button, self.yes_button)
+
+    def words(self, key: str, language: str, **values: object) -> str:
+        """A help screen's text in *language*, its placeholders filled with *values*."""
+        return self.screens[key][language].format(**values)
+
+
 @dataclass(frozen=True, eq=False)
 class Survey:
     """A validated survey. Compared and hashed by identity: one loaded document, one survey."""
@@ -150,6 +212,7 @@ class Survey:
     thank_you_seconds: float
     handover_seconds: float
     negative_threshold: float
+    help_offer: HelpOffer | None = None
 
     @property
     def default_language(self) -> str:
@@ -161,8 +224,9 @@ class Survey:
 
     @property
     def buttons(self) -> frozenset[int]:
-        """Every physical button some question needs: the panel must have all of them."""
-        return frozenset(b for q in self.questions for b in q.buttons)
+        """Every physical button some question (or the offer of help) needs: the panel must have all of them."""
+        offer = self.help_offer.buttons if self.help_offer is not None else ()
+        return frozenset(b for q in self.questions for b in q.buttons) | frozenset(offer)
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:
@@ -319,6 +383,7 @@ class _Checker:
             self.check_text("thank_you_negative", raw.thank_you_negative)
         questions = self.check_questions()
         self.check_branching(questions)
+        help_offer = self.check_help_offer(raw.help_offer) if raw.help_offer is not None else None
         return Survey(
             id=raw.id,
             version=raw.version,
@@ -337,6 +402,7 @@ class _Checker:
             thank_you_seconds=raw.thank_you_seconds,
             handover_seconds=self.handover_seconds(),
             negative_threshold=raw.negative_threshold,
+            help_offer=help_offer,
         )
 
     def check_languages(self) -> None:
@@ -438,6 +504,74 @@ class _Checker:
         if questions[0].follow_up:
             raise self.fail(f'questions[1] "{questions[0].id}"', "the first question is marked follow_up", "the survey starts with its first question; move the follow-up after its parent")
         return tuple(questions)
+
+    def check_help_offer(self, raw: _RawHelpOffer) -> HelpOffer:
+        place = "help_offer"
+        self.check_text(f"{place} → text", raw.text)
+        for name, button in (("yes", raw.yes), ("no", raw.no)):
+            if not 1 <= button.button <= MAX_BUTTON:
+                raise self.fail(f"{place} → {name} → button", f"button {button.button} does not exist", f"use a button number from 1 (leftmost) to {MAX_BUTTON}")
+            self.check_text(f"{place} → {name} → label", button.label)
+        if raw.yes.button == raw.no.button:
+            raise self.fail(f"{place} → no → button", f"button {raw.no.button} is the yes button too", "give yes and no their own buttons (the default survey: yes = 4, no = 1)")
+        ranges = {"timeout_seconds": (3, 60), "help_seconds": (10, 600), "fallback_seconds": (1, 120)}
+        for name, (low, high) in ranges.items():
+            value = getattr(raw, name)
+            if not low <= value <= high:
+                raise self.fail(f"{place} → {name}", f"{value:g} is out of range", f"use a value from {low:g} to {high:g}")
+        if raw.fallback_seconds < self.handover_seconds():
+            raise self.fail(
+                f"{place} → fallback_seconds", f"the fallback screen ({raw.fallback_seconds:g} s) is shorter than the handover ({self.handover_seconds():g} s)",
+                "show it at least handover_seconds; 15 leaves time to note a number or scan a code",
+            )
+        return HelpOffer(
+            text=dict(raw.text), yes_button=raw.yes.button, no_button=raw.no.button, yes_label=dict(raw.yes.label), no_label=dict(raw.no.label),
+            timeout_seconds=raw.timeout_seconds, help_seconds=raw.help_seconds, fallback_seconds=raw.fallback_seconds,
+            screens=self.check_help_screens(raw.screens),
+        )
+
+    def check_help_screens(self, given: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        """Every help screen's words in every language: the survey's own, else the built-in ones."""
+        for key in given:
+            if key not in HELP_SCREEN_TEXTS:
+                close = difflib.get_close_matches(key, HELP_SCREEN_TEXTS, n=1)
+                hint = f'did you mean "{close[0]}"? ' if close else ""
+                raise self.fail(f"help_offer → screens → {key}", f'no help screen text is called "{key}"', f"{hint}use one of {', '.join(HELP_SCREEN_TEXTS)}")
+        screens = {}
+        for key, built_in in HELP_SCREEN_TEXTS.items():
+            place = f"help_offer → screens → {key}"
+            own = given.get(key, {})
+            extra = sorted(set(own) - set(self.raw.languages))
+            if extra:
+                raise self.fail(place, f'text in "{extra[0]}", which is not in `languages`', f'add "{extra[0]}" to `languages` or remove this text')
+            texts = {}
+            for language in self.raw.languages:
+                text = own.get(language, built_in.get(language))
+                if text is None:
+                    raise self.fail(
+                        place, f'no "{language}" text (the kiosk has it built in only for {", ".join(built_in)})',
+                        f'add screens.{key}.{language} = "…" under [help_offer] (docs/survey-format.md, "Offering help")',
+                    )
+                if not text.strip():
+                    raise self.fail(place, f'the "{language}" text is empty', "write the text, or leave it out to use the built-in one")
+                texts[language] = text
+                self.check_placeholders(place, language, key, text)
+            screens[key] = texts
+        return screens
+
+    def check_placeholders(self, place: str, language: str, key: str, text: str) -> None:
+        wanted = HELP_PLACEHOLDERS.get(key, frozenset())
+        try:
+            used = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        except ValueError as exc:
+            raise self.fail(place, f'the "{language}" text has a broken {{…}}: {exc}', "write {{ and }} in pairs around a name, e.g. {staff}") from None
+        unknown = sorted(used - wanted)
+        if unknown:
+            allowed = ", ".join(f"{{{name}}}" for name in sorted(wanted)) or "none"
+            raise self.fail(place, f'the "{language}" text has {{{unknown[0]}}}, which the kiosk does not fill in', f"use only {allowed} here")
+        missing = sorted(wanted - used)
+        if missing:
+            raise self.fail(place, f'the "{language}" text lacks {{{missing[0]}}}', f"put {{{missing[0]}}} where it belongs, e.g. {HELP_SCREEN_TEXTS[key]['en']!r}")
 
     def check_icon(self, place: str, kind: str, icon: str | None) -> None:
         if icon is None:

@@ -10,6 +10,8 @@ The rules (DESIGN.md, principles 1 and 2):
 - Each response goes with the device id it was recorded under, not the kiosk's current one:
   after a config for another device is installed, the fleet refuses the old answers (they
   stay on the card) rather than storing them at another site.
+- A request for help (``source.urgent``: a customer is waiting at the kiosk) is sent first,
+  alone, at once: before any backlog and whatever the window, which paces only the backlog.
 - Live traffic goes one response per message; a backlog goes in batches of up to
   ``batch_size`` (and under the payload limit), with at most ``window`` batches awaiting an
   Ack, so a kiosk back from a week offline drains quickly without flooding the fleet.
@@ -42,11 +44,15 @@ from kiosk.contract.protocol import (
 
 log = logging.getLogger(__name__)
 
+#: Requests for help looked up per pump (each is one customer at a kiosk: there are never many).
+MAX_URGENT = 20
+
 
 class PendingSource(Protocol):
     """The outbox as the sync sees it (``kiosk.outbox.Outbox``, or the simulator's in-memory twin)."""
 
     def pending(self, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]: ...
+    def urgent(self, limit: int) -> list[tuple[int, dict[str, Any]]]: ...
     def mark_sent(self, uuids: list[str], at: float | None = None) -> int: ...
     def mark_refused(self, refusals: dict[str, str]) -> int: ...
 
@@ -56,6 +62,7 @@ class _Batch:
     last_id: int
     uuids: set[str]
     sent_at: float  # monotonic
+    urgent: bool = False  # a request for help: outside the backlog's window
 
 
 @dataclass
@@ -166,15 +173,20 @@ class SyncEngine:
     # --- sending ---------------------------------------------------------------------------
 
     def pump(self) -> None:
-        """Publish what the window allows."""
-        while self.connected and len(self._batches) < self.window:
+        """Publish the requests for help not yet in flight, then what the window allows."""
+        if not self.connected:
+            return
+        for row in self.source.urgent(MAX_URGENT):
+            if row[1]["uuid"] not in self._in_flight and not self._send([row], urgent=True):
+                return
+        while self.connected and sum(not batch.urgent for batch in self._batches) < self.window:
             rows = self.source.pending(self._cursor, self.batch_size)
             if not rows:
                 return
             if not self._send(rows):
                 return
 
-    def _send(self, rows: list[tuple[int, dict[str, Any]]]) -> bool:
+    def _send(self, rows: list[tuple[int, dict[str, Any]]], urgent: bool = False) -> bool:
         responses = [to_payload(row) for _, row in rows]
         now = self.clock.now()
         while True:
@@ -185,11 +197,12 @@ class SyncEngine:
         rows = rows[: len(responses)]
         if not self.publish(payload):
             return False
-        batch = _Batch(last_id=rows[-1][0], uuids={row["uuid"] for _, row in rows}, sent_at=now.monotonic)
+        batch = _Batch(last_id=rows[-1][0], uuids={row["uuid"] for _, row in rows}, sent_at=now.monotonic, urgent=urgent)
         self._batches.append(batch)
         for uuid in batch.uuids:
             self._in_flight[uuid] = batch
-        self._cursor = batch.last_id
+        if not urgent:  # the backlog's place; an urgent row is not in the backlog's order
+            self._cursor = batch.last_id
         self.stats.published_batches += 1
         self.stats.published_responses += len(rows)
         return True
@@ -222,4 +235,5 @@ def to_payload(row: dict[str, Any]) -> ResponsePayload:
         # Rows made before the outbox recorded press timing (and the fleet simulator's) have neither.
         press_ms=row.get("press_ms", [])[:MAX_PRESSES],
         suspect=row.get("suspect", False),
+        help_requested=row.get("help_requested"),
     )

@@ -60,7 +60,10 @@ class FleetSync:
         survey: tuple[str, int],
         on_fatal: Callable[[str], None] | None = None,
         on_help: Callable[[HelpUpdate], None] | None = None,
+        on_link: Callable[[bool], None] | None = None,
     ) -> None:
+        """*on_help* gets each HelpUpdate the fleet sends; *on_link* whether the link is up, at each
+        change. Both are called on this worker's thread: they only queue an event for the kiosk."""
         if not settings.broker:
             raise ValueError("no broker configured")
         self.settings = settings
@@ -73,6 +76,7 @@ class FleetSync:
         #: Called on the sync thread with each help update the fleet sends this device (a
         #: retained one too, when the link (re)connects). It must only queue it for the main loop.
         self.on_help = on_help
+        self.on_link = on_link  # called with True/False at each link change: it only queues an event
         #: What to do with a message on each downstream channel of the table.
         self._receivers: dict[str, Callable[[Incoming], None]] = {"ack": self._on_ack, "help": self._on_help}
         self._queue: queue.SimpleQueue[_Event] = queue.SimpleQueue()
@@ -193,9 +197,13 @@ class FleetSync:
         if isinstance(event, LinkUp):
             self.engine.on_connected()
             self._next_health = self.clock.now().monotonic  # report at once on every connect
+            if self.on_link is not None:
+                self.on_link(True)
         elif isinstance(event, LinkDown):
             self.engine.on_disconnected()
             self._next_health = None
+            if self.on_link is not None:
+                self.on_link(False)
         elif isinstance(event, _Saved):
             self.engine.on_saved()
         elif isinstance(event, Incoming):

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def fast_survey(tmp_path: Path) -> Path:
     """The default survey at machine speed: a press on thank-you starts the next response."""
     path = tmp_path / "fast.toml"
-    path.write_text(scenarios.survey_text(**scenarios.MACHINE_SPEED), encoding="utf-8")
+    path.write_text(scenarios.machine_speed_survey_text(), encoding="utf-8")
     return path
 
 

@@ -78,7 +78,7 @@ def test_happy_path_answers_two_questions_then_thanks(run, survey):
     assert record.answers[1].elapsed_ms == 1200
     assert record.presses == (3, 4) and record.press_ms == (0, 1200)
     assert record.language == "tr"
-    assert record.survey_id == "exit-default" and record.survey_version == 2
+    assert record.survey_id == "exit-default" and record.survey_version == 3
     assert record.finished.monotonic - record.started.monotonic == pytest.approx(1.2)  # the last answer, not the save
 
 

@@ -7,28 +7,11 @@ import uuid
 import pytest
 
 from kiosk import outbox as outbox_module
-from kiosk.contract.clock import Instant
 from kiosk.flow import Answer, ResponseRecord
 from kiosk.outbox import DB_FILENAME, Outbox, OutboxError
+from tests.records import old_outbox, record
 
 MB = 1024 * 1024
-
-
-def record(misuse=False, status="completed", answers=2, at=100.0):
-    return ResponseRecord(
-        survey_id="exit-default",
-        survey_version=3,
-        language="tr",
-        status=status,
-        misuse=misuse,
-        answers=() if misuse else tuple(Answer(f"q{i}", "happy", 3, False, i * 900) for i in range(answers)),
-        presses=(2,) if misuse else (3,) * answers,
-        negative=False,
-        started=Instant(at, 1_790_000_000.0 + at, False),
-        finished=Instant(at + 2, 1_790_000_002.0 + at, True),
-        end_reason="misuse" if misuse else "completed",
-        press_ms=(0,) if misuse else tuple(i * 900 for i in range(answers)),
-    )
 
 
 @pytest.fixture
@@ -181,23 +164,6 @@ def test_a_second_open_outbox_is_refused_not_silently_rebound(box, tmp_path):
         Outbox("d", "b").open(tmp_path / "other")
     box.save(record())
     assert len(list(box.responses())) == 1
-
-
-def old_outbox(tmp_path, version, uuid_, presses="[]"):
-    """An outbox file as an earlier release left it (schema *version*), with one unsent row."""
-    import peewee
-
-    db = peewee.SqliteDatabase(str(tmp_path / DB_FILENAME))
-    for migration in outbox_module.MIGRATIONS[:version]:
-        migration(db)
-    db.execute_sql(
-        "INSERT INTO responses (uuid, device_id, survey_id, survey_version, language, status, misuse, negative, end_reason, answers, presses,"
-        " started_wall, started_monotonic, finished_wall, finished_monotonic, boot_id, clock_synced) VALUES"
-        " (?, 'k', 's', 1, 'tr', 'completed', 0, 0, 'completed', '[]', ?, 1, 1, 2, 2, 'b', 1)",
-        (uuid_, presses),
-    )
-    db.execute_sql(f"PRAGMA user_version = {version}")
-    db.close()
 
 
 def test_an_outbox_from_the_first_release_is_migrated_with_its_rows(tmp_path):

@@ -15,7 +15,7 @@ from kiosk.contract.survey import DEFAULT_SURVEY_PATH, load_survey, parse_survey
 from kiosk.faces import FACES
 from kiosk.palette import BACKGROUND, CHOICE, MUTED, scale_steps
 from kiosk.screen import Key, Screen
-from kiosk.screenshots import all_views, render_all
+from kiosk.screenshots import all_views, help_views, render_all
 from kiosk.view import View
 from tests.pixels import Image, far_from, ink_of, mask
 
@@ -97,7 +97,7 @@ def test_every_screen_draws_its_words_and_labels_above_the_buttons(screen, name,
     assert inside(layout.text, screen.size)
     assert far_from(ink_of(image, layout.text, BACKGROUND), BACKGROUND)
 
-    if view.kind == "thank_you":
+    if view.kind in ("thank_you", "help"):
         assert layout.cards == {}
         return
 
@@ -223,7 +223,7 @@ def test_text_contrast_measured_on_pixels(small, name, view, tmp_path):
         assert contrast(ink, card) >= MIN_TEXT_CONTRAST, (option.label, ink, card)
 
 
-@pytest.mark.parametrize("name, view", [(n, v) for n, v in VIEWS if v.kind != "thank_you"], ids=ids)
+@pytest.mark.parametrize("name, view", [(n, v) for n, v in VIEWS if v.kind not in ("thank_you", "help")], ids=ids)
 def test_questions_and_labels_are_large_enough_to_read_from_two_metres(small, name, view):
     """On the 7" panel: capitals ≥ 48 px for questions and ≥ 30 px for labels, in both languages."""
     small.show(view, force=True)
@@ -305,7 +305,7 @@ def test_countdown_and_ready_for_the_next_customer(small, tmp_path):
     assert not any(p[1] < small.layout.text[1] + small.layout.text[3] for p in pointers), "below the thank-you text"
 
 
-def test_branding_logo_and_accent_on_start_and_thank_you_screens_only(screens, tmp_path):
+def test_branding_logo_and_accent_on_start_thank_you_and_help_screens_only(screens, tmp_path):
     logo = pygame.Surface((200, 80))
     logo.fill((0x00, 0x5C, 0xA9))
     pygame.image.save(logo, str(tmp_path / "logo.png"))
@@ -314,7 +314,7 @@ def test_branding_logo_and_accent_on_start_and_thank_you_screens_only(screens, t
     for name, view in VIEWS:
         image = shot(screen, view, tmp_path / f"{name}.png")
         layout = screen.layout
-        if view.kind in ("attract", "thank_you"):
+        if view.kind in ("attract", "thank_you", "help"):  # not where a question or the offer needs every eye
             assert layout.logo is not None and image.dominant(layout.logo) == (0x00, 0x5C, 0xA9), name
             assert layout.accent is not None and image.pixel(400, 1) == accent, name
             if layout.heading:
@@ -357,7 +357,9 @@ def test_key_presses_arrive_through_pump(screen):
 def test_render_all_writes_every_screen(survey, profile, tmp_path):
     paths = render_all(survey, profile, (800, 480), tmp_path)
     assert len(paths) == len(all_views(survey))
-    assert len(all_views(survey, feedback=False)) == 2 * (1 + len(survey.questions) + 2)
+    help_screens = len(help_views(survey, "tr"))  # the offer and the screens after it
+    assert help_screens == 9
+    assert len(all_views(survey, feedback=False)) == 2 * (1 + len(survey.questions) + 2 + help_screens)
     assert all(p.stat().st_size > 1000 for p in paths)
 
 

@@ -1,0 +1,382 @@
+"""Offering help after a negative response: the flow's phases, walked with an injected clock.
+
+The flow is pure, so every transition is checked here without a screen, a card or a broker;
+the main loop's side (the held row on the card, the sync, the broker) is in test_help_app.py
+and test_help_end_to_end.py.
+"""
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk import flow
+from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate
+from kiosk.flow import Asking, Attract, Burst, Contact, Helping, OfferingHelp, ReleaseResponse, SaveResponse, ThankYou
+from tests import scenarios
+from tests.dummy_clock import FakeClock
+
+PACE = 1.0
+CONTACT = Contact(phone="0212 555 01 23", url="https://example.com/iletisim")
+#: The default survey's unhappy path: very unhappy, staff, would not recommend.
+UNHAPPY = (1, 2, 1)
+
+
+class Kiosk:
+    """Drives the flow as the main loop does: a held save is answered with its uuid at once."""
+
+    def __init__(self, survey, clock, contact=None, link=True):
+        self.clock = clock
+        self.state, _ = flow.start(survey, clock.now(), contact)
+        self.rows = {}  # uuid or index → record, as the outbox keeps them
+        self.effects = []
+        self.dropped = []
+        self.uuids = 0
+        if link:
+            self.send(flow.LinkChanged(True, clock.now()))
+
+    def send(self, event):
+        self.state, effects = flow.step(self.state, event)
+        self.effects = effects
+        for effect in effects:
+            if isinstance(effect, SaveResponse):
+                key = f"00000000-0000-4000-8000-{self.uuids:012d}" if effect.held else len(self.rows)
+                self.uuids += effect.held
+                self.rows[key] = effect.record
+                if effect.held:
+                    self.send(flow.Held(key, self.clock.now()))
+                    self.effects = effects
+            elif isinstance(effect, ReleaseResponse):
+                assert effect.uuid in self.rows
+                self.rows[effect.uuid] = effect.record
+            elif isinstance(effect, flow.DropHelpUpdate):
+                self.dropped.append(effect.reason)
+        return effects
+
+    def press(self, button, after=PACE):
+        return self.send(flow.Pressed(button, self.clock.advance(after)))
+
+    def wait(self, seconds):
+        return self.send(flow.Tick(self.clock.advance(seconds)))
+
+    def answer(self, *buttons):
+        for button in buttons:
+            self.press(button)
+        return self.wait(flow.last_answer_hold(self.state.survey))
+
+    def hear(self, state, after=0.5, uuid=None, **fields):
+        update = HelpUpdate(v=PROTOCOL_VERSION, alert_id=7, response_uuid=uuid or self.uuid, state=state, at=self.clock.wall + after, **fields)
+        return self.send(flow.HelpHeard(update, self.clock.advance(after)))
+
+    @property
+    def phase(self):
+        return self.state.phase
+
+    @property
+    def uuid(self):
+        return f"00000000-0000-4000-8000-{self.uuids - 1:012d}"
+
+    @property
+    def record(self):
+        return self.rows[self.uuid]
+
+
+@pytest.fixture
+def kiosk(survey, clock):
+    return Kiosk(survey, clock)
+
+
+def test_a_negative_response_is_saved_held_then_help_is_offered(kiosk, survey):
+    effects = kiosk.answer(*UNHAPPY)
+    (save,) = [e for e in effects if isinstance(e, SaveResponse)]
+    assert save.held and save.record.negative and save.record.help_requested is None
+    assert isinstance(kiosk.phase, OfferingHelp) and kiosk.phase.response_uuid == kiosk.uuid
+    assert flow.LightButtons(frozenset({1, 4})) in effects, "only yes (4) and no (1) are lit"
+
+
+def test_yes_releases_the_response_with_the_request_and_its_press(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    effects = kiosk.press(4, after=2.0)
+    (release,) = [e for e in effects if isinstance(e, ReleaseResponse)]
+    assert release.uuid == kiosk.uuid and release.record.help_requested is True
+    assert release.record.presses == (1, 2, 1, 4), "the yes press is part of the customer's trail"
+    assert release.record.press_ms[-1] == round((2 * PACE + flow.last_answer_hold(survey) + 2.0) * 1000)
+    assert [a.option for a in release.record.answers] == ["very-unhappy", "staff", "no"], "the answers are the survey's, unchanged"
+    assert isinstance(kiosk.phase, Helping) and kiosk.phase.stage == "waiting"
+    assert kiosk.state.feedback.kind == "chosen" and kiosk.state.feedback.button == 4
+
+
+def test_no_releases_it_without_a_request_and_says_sorry(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(1, after=2.0)
+    assert kiosk.record.help_requested is False and kiosk.record.presses == (1, 2, 1, 1)
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.negative and not kiosk.phase.fallback
+
+
+def test_an_unanswered_offer_ends_after_its_timeout_without_a_request(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.wait(survey.help_offer.timeout_seconds - 0.01)
+    assert isinstance(kiosk.phase, OfferingHelp)
+    kiosk.wait(0.02)
+    assert isinstance(kiosk.phase, Attract) and kiosk.record.help_requested is False
+
+
+def test_a_press_no_one_could_have_read_is_no_answer_and_a_second_is_a_child(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4, after=0.1)
+    assert isinstance(kiosk.phase, OfferingHelp), "too soon to have read the offer"
+    kiosk.press(4, after=0.1)
+    assert isinstance(kiosk.phase, Burst)
+    assert kiosk.record.help_requested is False and kiosk.record.presses == UNHAPPY, "the child's presses are not the customer's"
+    kiosk.wait(survey.burst_window_seconds)
+    misuse = [r for r in kiosk.rows.values() if r.misuse]
+    assert len(misuse) == 1 and misuse[0].presses == (4, 4) and misuse[0].press_ms == (0, 100)
+
+
+def test_a_button_that_is_neither_yes_nor_no_is_kept_and_hinted(kiosk):
+    kiosk.answer(*UNHAPPY)
+    effects = kiosk.press(2, after=2.0)
+    assert effects == [flow.HintButtons(frozenset({1, 4}))]
+    kiosk.press(4)
+    assert kiosk.record.presses == (1, 2, 1, 2, 4) and kiosk.record.help_requested is True
+
+
+@pytest.mark.parametrize(("path", "negative"), [((4, 4), False), ((3, 4), False), ((3, 1), True)], ids=["very-happy", "happy", "half-negative"])
+def test_help_is_offered_only_after_a_negative_response(survey, clock, path, negative):
+    kiosk = Kiosk(survey, clock)
+    kiosk.answer(*path)
+    (record,) = kiosk.rows.values()
+    assert record.negative == negative
+    assert isinstance(kiosk.phase, OfferingHelp if negative else ThankYou)
+
+
+def test_a_suspect_negative_response_gets_no_offer(kiosk, survey):
+    kiosk.press(1)
+    kiosk.press(2, after=survey.pause_seconds + 0.5)  # someone else may have stepped up
+    kiosk.press(1)
+    kiosk.wait(flow.last_answer_hold(survey))
+    (record,) = kiosk.rows.values()
+    assert record.suspect and not record.negative and isinstance(kiosk.phase, ThankYou)
+
+
+def test_walking_away_mid_survey_gets_no_offer(kiosk, survey):
+    kiosk.press(1)
+    kiosk.wait(survey.idle_timeout_seconds)
+    (record,) = kiosk.rows.values()
+    assert record.status == "abandoned" and record.negative and record.help_requested is None
+    assert isinstance(kiosk.phase, Attract)
+
+
+def test_without_the_link_no_staff_are_offered_and_the_sites_contact_shows(survey, clock):
+    kiosk = Kiosk(survey, clock, contact=CONTACT, link=False)
+    effects = kiosk.answer(*UNHAPPY)
+    assert [e.held for e in effects if isinstance(e, SaveResponse)] == [False]
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.fallback
+    kiosk.wait(survey.help_offer.fallback_seconds - 0.01)
+    assert isinstance(kiosk.phase, ThankYou), "long enough to note the number or scan the code"
+    kiosk.wait(0.02)
+    assert isinstance(kiosk.phase, Attract)
+
+
+def test_without_the_link_or_a_contact_the_usual_sorry_thank_you_shows(survey, clock):
+    kiosk = Kiosk(survey, clock, link=False)
+    kiosk.answer(*UNHAPPY)
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.negative and not kiosk.phase.fallback
+
+
+def test_the_link_going_down_withdraws_the_offer(survey, clock):
+    kiosk = Kiosk(survey, clock, contact=CONTACT)
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(3, after=1.0)
+    kiosk.send(flow.LinkChanged(False, clock.advance(0.5)))
+    assert kiosk.record.help_requested is None and kiosk.record.presses == (1, 2, 1, 3)
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.fallback
+
+
+def test_no_acknowledgement_in_time_shows_the_call_back_and_the_fleets_wait_counts(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("waiting", wait_s=20.0, callback_url="https://fleet.example/c/abc")
+    assert kiosk.phase.call_back_at == kiosk.phase.since + 20.0 and kiosk.phase.alert_id == 7
+    kiosk.wait(20.0 - 0.5 - 0.01)
+    assert kiosk.phase.stage == "waiting"
+    kiosk.wait(0.02)
+    assert kiosk.phase.stage == "call_back" and kiosk.phase.callback_url == "https://fleet.example/c/abc"
+
+
+def test_without_the_fleets_word_the_call_back_comes_after_the_default_wait(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.wait(flow.DEFAULT_HELP_WAIT_SECONDS)
+    assert kiosk.phase.stage == "call_back" and kiosk.phase.callback_url == ""
+
+
+def test_someone_coming_is_shown_with_their_name_and_eta_even_after_the_call_back(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.wait(flow.DEFAULT_HELP_WAIT_SECONDS)
+    kiosk.hear("coming", staff="Ayşe", eta_minutes=3)
+    assert (kiosk.phase.stage, kiosk.phase.staff, kiosk.phase.eta_minutes) == ("coming", "Ayşe", 3)
+    kiosk.hear("waiting", wait_s=1.0)  # a late copy of the earlier state must not take it back
+    assert kiosk.phase.stage == "coming"
+
+
+def test_an_older_update_than_the_one_shown_is_dropped(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("coming", staff="Ayşe")
+    kiosk.hear("coming", after=0.5, staff="Mehmet", uuid=kiosk.uuid.upper())  # the fleet echoes uuids in any case
+    assert kiosk.phase.staff == "Mehmet"
+    stale = HelpUpdate(v=PROTOCOL_VERSION, alert_id=7, response_uuid=kiosk.uuid, state="coming", at=1.0, staff="Old")
+    kiosk.send(flow.HelpHeard(stale, kiosk.clock.advance(0.1)))
+    assert kiosk.phase.staff == "Mehmet" and kiosk.dropped == ["older than the update on screen"]
+
+
+def test_an_update_about_another_customer_is_dropped_and_said_why(kiosk, survey):
+    kiosk.hear("coming", uuid="11111111-1111-4111-8111-111111111111", staff="Ayşe")
+    assert isinstance(kiosk.phase, Attract) and "earlier customer" in kiosk.dropped[-1]
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("coming", uuid="11111111-1111-4111-8111-111111111111", staff="Ayşe")
+    assert kiosk.phase.stage == "waiting" and len(kiosk.dropped) == 2
+
+
+def test_the_help_screens_end_on_time_and_a_late_update_is_dropped(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.wait(survey.help_offer.help_seconds)
+    assert isinstance(kiosk.phase, Attract)
+    kiosk.hear("coming", staff="Ayşe")
+    assert isinstance(kiosk.phase, Attract) and kiosk.dropped == ["its help screen has ended (timed out or closed)"]
+
+
+def test_closed_ends_the_help_screen(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("closed")
+    assert isinstance(kiosk.phase, Attract)
+
+
+def test_presses_on_the_help_screens_are_kept_and_change_nothing(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("coming", staff="Ayşe")
+    before = kiosk.phase
+    kiosk.press(4)
+    kiosk.press(2, after=0.1)
+    assert kiosk.phase == before, "the waiting customer keeps their screen"
+    misuse = [r for r in kiosk.rows.values() if r.misuse]
+    assert [r.presses for r in misuse] == [(4,), (2,)] and all(r.end_reason == "misuse" for r in misuse)
+
+
+def test_stopping_during_the_offer_releases_the_response(kiosk):
+    kiosk.answer(*UNHAPPY)
+    kiosk.send(flow.Shutdown(kiosk.clock.advance(1)))
+    assert kiosk.record.help_requested is False
+
+
+def test_a_new_survey_waits_for_the_help_screens_to_end(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    newer = replace(survey, version=survey.version + 1)
+    kiosk.send(flow.SurveyReplaced(newer, kiosk.clock.advance(1)))
+    assert kiosk.state.survey is survey
+    kiosk.hear("closed")
+    assert kiosk.state.survey is newer and kiosk.state.link_up, "the link state outlives a survey change"
+
+
+# --- properties over random people and a random fleet -------------------------------------------
+
+gaps = st.one_of(st.floats(0.01, 0.35), st.floats(0.35, 3), st.floats(3, 12))
+buttons = st.integers(min_value=scenarios.LANGUAGE, max_value=5)
+#: Customers who are often unhappy, so that help is offered often.
+unhappy_start = st.sampled_from([(1, 2, 1), (2, 1, 1), (1, 4, 4), (4, 1), (3, 4)])
+fleet_events = st.lists(st.tuples(st.floats(0, 80), st.sampled_from(["link_up", "link_down", "waiting", "coming", "closed", "stale"])), max_size=12)
+
+
+@st.composite
+def customers(draw):
+    """Several customers, each an often-unhappy path, then maybe an answer to the offer and random presses."""
+    presses, at = [], 0.0
+    for index in range(draw(st.integers(1, 4))):
+        at += draw(st.floats(1, 20))
+        for button in draw(unhappy_start):
+            presses.append(scenarios.Press(round(at, 3), button, f"c{index}"))
+            at += draw(st.floats(0.6, 2))
+        for gap, button in draw(st.lists(st.tuples(gaps, buttons), max_size=8)):
+            at += gap
+            presses.append(scenarios.Press(round(at, 3), button, f"c{index}"))
+    return presses
+
+
+def play_with_fleet(survey, presses, events, contact, link_at_start):
+    fleet = ([scenarios.Fleet(0.0, "link_up")] if link_at_start else []) + [scenarios.Fleet(round(t, 3), kind) for t, kind in events]
+    return scenarios.play(survey, presses, fleet=fleet, contact=contact)
+
+
+@settings(max_examples=300, deadline=None)
+@given(customers(), fleet_events, st.sampled_from([None, CONTACT]), st.booleans())
+def test_every_press_ends_up_in_exactly_one_row_whatever_the_fleet_does(survey, presses, events, contact, link_at_start):
+    played = play_with_fleet(survey, presses, events, contact, link_at_start)
+    assert played.lost == [] and played.unexplained == 0
+    assert played.held_at_end == 0, "no row stays held for an answer"
+
+
+@settings(max_examples=300, deadline=None)
+@given(customers(), fleet_events, st.sampled_from([None, CONTACT]), st.booleans())
+def test_help_is_offered_only_while_the_link_is_up(survey, presses, events, contact, link_at_start):
+    played = play_with_fleet(survey, presses, events, contact, link_at_start)
+    assert all(played.offered_with_link)
+
+
+@settings(max_examples=300, deadline=None)
+@given(customers(), fleet_events, st.sampled_from([None, CONTACT]), st.booleans())
+def test_help_requested_is_set_only_on_negative_complete_responses(survey, presses, events, contact, link_at_start):
+    played = play_with_fleet(survey, presses, events, contact, link_at_start)
+    for row in played.rows:
+        if row.help_requested is not None:
+            assert row.negative and not row.suspect and not row.misuse and row.status == "completed"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.05, 30), st.sampled_from(["press", "waiting", "coming", "stale", "link_down", "link_up"]), st.integers(1, 4)), max_size=20),
+    st.integers(1, 4),
+)
+def test_after_yes_the_next_customer_waits_at_most_help_seconds(survey, happenings, button):
+    clock = FakeClock()
+    kiosk = Kiosk(survey, clock)
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    since = kiosk.phase.since
+    ends = since + survey.help_offer.help_seconds
+    for gap, what, pressed in happenings:  # whatever the waiting customer and the fleet do …
+        if clock.monotonic + gap >= ends:
+            break
+        if what == "press":
+            kiosk.press(pressed, after=gap)
+        elif what in ("link_down", "link_up"):
+            kiosk.send(flow.LinkChanged(what == "link_up", clock.advance(gap)))
+        else:
+            kiosk.hear("waiting" if what == "stale" else what, after=gap, uuid="11111111-1111-4111-8111-111111111111" if what == "stale" else None, staff="Ayşe")
+        assert isinstance(kiosk.phase, Helping)
+    kiosk.press(button, after=ends - clock.monotonic)  # … the next customer answers when it is over
+    assert isinstance(kiosk.phase, Asking) and kiosk.phase.draft.presses == (button,)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.7, 3), st.sampled_from([2, 3])), max_size=12), st.integers(1, 4))
+def test_an_unanswered_offer_holds_the_next_customer_at_most_its_timeout(survey, presses, button):
+    clock = FakeClock()
+    kiosk = Kiosk(survey, clock)
+    kiosk.answer(*UNHAPPY)
+    ends = kiosk.phase.shown_at + survey.help_offer.timeout_seconds
+    for gap, pressed in presses:  # neither yes nor no, at a person's pace
+        if clock.monotonic + gap >= ends:
+            break
+        kiosk.press(pressed, after=gap)
+        assert isinstance(kiosk.phase, OfferingHelp)
+    kiosk.press(button, after=ends - clock.monotonic)
+    assert isinstance(kiosk.phase, Asking) and kiosk.phase.draft.presses == (button,)
+    assert kiosk.record.help_requested is False

@@ -1,0 +1,255 @@
+"""A customer asks the kiosk for help, and hears who is coming: the real kiosk process (its main
+loop, outbox, sync and screen), a real Mosquitto, and this test as the fleet.
+
+``kiosk run`` runs headless with its buttons scripted on stdin, as in the field but for the
+display (SDL's dummy driver) and the buttons. The test logs in to the broker with the fleet's own
+account: it reads the kiosk's Uploads, acknowledges them, and publishes HelpUpdates (retained, as
+the fleet does) when "staff acknowledge". The kiosk reaches the broker through a TCP forwarder the
+test can cut, so the kiosk can be offline while the broker is up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fleet.broker import BrokerFiles, ManagedBroker, hash_password
+from fleet.dynsec import FLEET_USER
+from hardware.profiles import load_profile
+from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, HelpUpdate, Upload, decode, encode, topic
+from kiosk.contract.survey import parse_survey
+from kiosk.flow import Helping, KioskState
+from kiosk.outbox import Outbox
+from kiosk.screen import Screen
+from kiosk.view import view_of
+from tests import scenarios
+from tests.mqtt_helpers import Client, free_port, wait_until
+from tests.pixels import Image
+from tests.records import record
+from tests.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVICE = "kiosk-help"
+PASSWORD = "kiosk-help-password-1"
+BACKLOG = 1000
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+#: Very unhappy, staff, would not recommend; then "yes" (button 4) to the offer of help.
+UNHAPPY_THEN_YES = "1\nwait 1\n2\nwait 1\n1\nwait 2\n4\n"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    files = BrokerFiles(tmp_path / "broker")
+    files.write_auth([(DEVICE, hash_password(PASSWORD))])
+    managed = ManagedBroker(files, "127.0.0.1", free_port())
+    managed.start()
+    yield managed
+    managed.stop()
+
+
+@pytest.fixture
+def proxy(broker):
+    forwarder = TcpProxy(broker.port)
+    yield forwarder
+    forwarder.close()
+
+
+class Fleet:
+    """This test as the fleet: every Upload in arrival order, Acks and HelpUpdates sent back."""
+
+    def __init__(self, broker: ManagedBroker) -> None:
+        self.client = Client(broker.port, FLEET_USER, broker.files.fleet_password(), client_id="fleet-test").connect()
+        assert self.client.accepted
+        self.client.subscribe(topic(DEVICE, "responses"))
+        self.uploads: list[Upload] = []
+        self.acking = False  # acknowledge each Upload as it arrives (a fleet that keeps up)
+        self._lock = threading.Lock()
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                message = self.client.get(timeout=3600)
+            except queue.Empty:
+                continue
+            upload = decode("responses", message.payload)
+            with self._lock:
+                self.uploads.append(upload)
+            if self.acking:
+                self.ack([r.uuid for r in upload.responses])
+
+    def responses(self) -> list:
+        with self._lock:
+            return [r for upload in self.uploads for r in upload.responses]
+
+    def asked_for_help(self) -> list:
+        return [r for r in self.responses() if r.help_requested]
+
+    def ack(self, uuids: list[str]) -> None:
+        self.client.publish(topic(DEVICE, "ack"), encode(Ack(v=PROTOCOL_VERSION, stored=uuids, at=time.time())))
+
+    def tell(self, uuid: str, state: str, **fields) -> None:
+        update = HelpUpdate(v=PROTOCOL_VERSION, alert_id=42, response_uuid=uuid, state=state, at=time.time(), **fields)
+        info = self.client.client.publish(topic(DEVICE, "help"), encode(update), qos=1, retain=True)
+        info.wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture
+def fleet(broker):
+    side = Fleet(broker)
+    yield side
+    side.close()
+
+
+class KioskProcess:
+    """``kiosk run``: presses written to its stdin as the test goes, its JSON log lines kept."""
+
+    def __init__(self, config: Path, data_dir: Path, survey: Path | None = None) -> None:
+        command = [sys.executable, "-m", "kiosk", "run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(data_dir), "--log-format", "json"]
+        if survey is not None:
+            command += ["--survey", str(survey)]
+        self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT, start_new_session=True)
+        self.events: list[dict] = []
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.append(line)
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                pass
+
+    def press(self, script: str) -> None:
+        self.popen.stdin.write(script)
+        self.popen.stdin.flush()
+
+    def logged(self, message: str, **fields) -> list[dict]:
+        return [e for e in list(self.events) if e.get("msg", "").startswith(message) and all(e.get(k) == v for k, v in fields.items())]
+
+    def wait_for(self, message: str, timeout: float = 20.0, **fields) -> dict:
+        wait_until(lambda: self.logged(message, **fields) or self.popen.poll() is not None, timeout, what=f"the kiosk to log {message!r} {fields}")
+        found = self.logged(message, **fields)
+        assert found, "the kiosk stopped:\n" + "".join(self.lines[-30:])
+        return found[-1]
+
+    def screenshot(self, path: Path) -> Image:
+        self.press(f"screenshot {path}\n")
+        self.wait_for("screenshot saved", path=str(path))
+        return Image.load(path)
+
+    def stop(self) -> int:
+        self.press("quit\n")
+        try:
+            return self.popen.wait(20)
+        finally:
+            if self.popen.poll() is None:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def kiosk_config(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        f'device_id = "{DEVICE}"\n'
+        "[fleet]\n"
+        f'broker = "mqtt://127.0.0.1:{port}"\n'
+        f'password = "{PASSWORD}"\n'
+        "ack_timeout_s = 300\n"  # nothing is sent twice in these tests: the fleet is slow on purpose, not gone
+        "reconnect_max_s = 1\n"
+        "[help]\n"
+        'fallback_phone = "0212 555 01 23"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def expected_coming(tmp_path: Path, survey, uuid: str, staff: str, eta: int | None) -> Image:
+    """The help screen as this test's own Screen draws it: the kiosk's screenshot must be the same pixels."""
+    screen = Screen(load_profile("arcade-4"), (800, 480), "headless")
+    try:
+        helping = Helping("tr", uuid, since=0.0, call_back_at=0.0, stage="coming", staff=staff, eta_minutes=eta, alert_id=42)
+        screen.show(view_of(KioskState(survey, helping), 0.0), force=True)
+        assert " ".join(screen.layout.text_lines).startswith(f"{staff} yanınıza geliyor"), "the name, first, in large type"
+        return Image.load(screen.save(tmp_path / f"expected-{staff}.png"))
+    finally:
+        screen.close()
+
+
+def test_a_request_for_help_jumps_the_backlog_and_the_kiosk_shows_who_is_coming(tmp_path, proxy, fleet, survey):
+    data = tmp_path / "kiosk"
+    backlog = Outbox(DEVICE, "boot-before").open(data)  # a week of answers the fleet has not acknowledged
+    made = {backlog.save(record()) for _ in range(BACKLOG)}
+    backlog.close()
+    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port), data)
+    try:
+        wait_until(lambda: len(fleet.responses()) >= 400, 20, what="the backlog's first window")
+        kiosk.press(UNHAPPY_THEN_YES)
+        wait_until(lambda: fleet.asked_for_help(), 20, what="the request for help")
+        (request,) = fleet.asked_for_help()
+        sent = fleet.responses()
+        assert len([r for r in sent if r.uuid in made]) == 400, "sent while 600 answers of the backlog still wait"
+        assert request.negative and [a.option for a in request.answers] == ["very-unhappy", "staff", "no"] and request.presses == [1, 2, 1, 4]
+        assert kiosk.logged("response saved", uuid=request.uuid, held=True), "on the card before the offer showed"
+
+        fleet.acking = True  # the fleet catches up: the rest of the backlog follows
+        fleet.ack([r.uuid for r in sent])
+        wait_until(lambda: {r.uuid for r in fleet.responses()} >= made, 30, what="the rest of the backlog")
+        assert [r.uuid for r in fleet.responses()].count(request.uuid) == 1
+
+        fleet.tell(request.uuid, "waiting", wait_s=60.0, callback_url="https://fleet.example/c/abc")
+        fleet.tell(request.uuid, "coming", staff="Ayşe", eta_minutes=3)
+        shown = kiosk.wait_for("help shown", alert_id=42, staff="Ayşe")
+        assert shown["level"] == "INFO" and len(kiosk.logged("help shown")) == 1
+        assert kiosk.screenshot(tmp_path / "coming.png") == expected_coming(tmp_path, survey, request.uuid, "Ayşe", 3)
+    finally:
+        assert kiosk.stop() == 0, "".join(kiosk.lines[-30:])
+
+
+def test_an_update_sent_while_the_kiosk_was_offline_is_heard_when_it_returns_unless_its_screen_has_ended(tmp_path, proxy, fleet):
+    short = tmp_path / "survey.toml"
+    short.write_text(scenarios.survey_text(help_seconds=10), encoding="utf-8")
+    survey = parse_survey(short.read_bytes())
+    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port), tmp_path / "kiosk", survey=short)
+    try:
+        kiosk.wait_for("connected to the fleet")
+        kiosk.press(UNHAPPY_THEN_YES)
+        wait_until(lambda: fleet.asked_for_help(), 20, what="the first request for help")
+        first = fleet.asked_for_help()[0]
+        proxy.cut()  # the kiosk loses the broker; staff acknowledge meanwhile
+        kiosk.wait_for("disconnected from the fleet")
+        fleet.tell(first.uuid, "coming", staff="Mehmet")
+        proxy.restore()
+        kiosk.wait_for("help shown", alert_id=42, staff="Mehmet")
+        assert kiosk.screenshot(tmp_path / "heard.png") == expected_coming(tmp_path, survey, first.uuid, "Mehmet", None)
+        fleet.tell(first.uuid, "closed")  # the colleague came: the start screen returns for the next customer
+        kiosk.wait_for("help update heard", uuid=first.uuid, state="closed")
+
+        kiosk.press(UNHAPPY_THEN_YES)
+        wait_until(lambda: len(fleet.asked_for_help()) == 2, 20, what="the second request for help")
+        second = fleet.asked_for_help()[1]
+        kiosk.wait_for("response released", uuid=second.uuid)  # "yes" was pressed: its help screen shows from now
+        proxy.cut()
+        wait_until(lambda: len(kiosk.logged("disconnected from the fleet")) == 2, what="the second disconnection")
+        threading.Event().wait(survey.help_offer.help_seconds + 1.0)  # its screen times out while the kiosk is away
+        fleet.tell(second.uuid, "coming", staff="Zeynep")
+        proxy.restore()
+        dropped = kiosk.wait_for("help update dropped", uuid=second.uuid)
+        assert "its help screen has ended" in dropped["msg"] and dropped["alert_id"] == 42 and dropped["level"] == "INFO"
+        assert not kiosk.logged("help shown", staff="Zeynep")
+    finally:
+        assert kiosk.stop() == 0, "".join(kiosk.lines[-30:])
