@@ -125,6 +125,9 @@ class Ingest:
         self.totals: Counter[str] = Counter()
 
     def process(self, batch: list[Received]) -> Outcome:
+        """Store *batch* in one transaction of its own, then run the hooks; returns the Acks to send."""
+        if database.in_transaction():  # the hooks would run before the caller's commit, on rows it may roll back
+            raise RuntimeError("Ingest.process runs its own transaction: call it outside one")
         collected = Batch()
         outcome = collected.outcome
         decoded = []

@@ -228,6 +228,7 @@ def test_a_hook_worker_runs_the_feature_on_its_own_thread_and_survives_its_failu
     try:
         one, two = response(), response()
         ingest.process([msg(upload([one]))])
+        worker.join()
         ingest.process([msg(upload([two]))])
         ingest.process([msg(upload([two]))])  # resent: nothing handed over
         worker.join()
@@ -239,23 +240,27 @@ def test_a_hook_worker_runs_the_feature_on_its_own_thread_and_survives_its_failu
     assert line.hook == "feature"
 
 
-def test_stopping_a_hook_worker_handles_what_was_queued_first(registered):
-    gate = threading.Event()
+def test_a_hook_worker_behind_gives_the_feature_what_queued_up_in_one_call_and_stops_after_it(registered):
+    entered, gate = threading.Event(), threading.Event()
     seen = []
 
     def slow(rows):
+        entered.set()
         gate.wait(10)
         seen.extend(row.uuid for row in rows)
 
     worker = HookWorker("slow", slow).start()
     ingest = hooked(worker)
     sent = [response() for _ in range(3)]
-    for one in sent:
-        ingest.process([msg(upload([one]))])  # returns at once: the worker holds the first
+    ingest.process([msg(upload([sent[0]]))])
+    assert entered.wait(10), "the worker took the first batch"
+    for one in sent[1:]:
+        ingest.process([msg(upload([one]))])  # returns at once: the worker is busy
     assert seen == []
     gate.set()
     worker.stop()
-    assert seen == [one["uuid"] for one in sent]
+    assert seen == [one["uuid"] for one in sent], "every row, in the order stored"
+    assert worker.calls == 2 and worker.handled == 3, "the first batch, then the two that queued up behind it, together"
 
 
 def test_a_slow_hook_on_the_ingest_thread_is_named_in_the_log(registered, caplog):
