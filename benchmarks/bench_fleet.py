@@ -3,7 +3,8 @@
     (a) bare paho subscriber on nabiz/+/responses     the limit for (b), measured in the same run
     (b) fleet ingest, one response per message         ≥ 70 % of (a), stored and acknowledged
     (b+h) the same with post-commit hooks registered   ≤ 5 % below (b): a no-op hook; the escalation
-                                                       (its hook behind a HookWorker, its worker running)
+                                                       (its hook behind a HookWorker, its worker running),
+                                                       with and without its window rule
     (c) fleet ingest, backlog batches of 100 and 200   ≥ 20,000 responses/s stored and acknowledged
     (d) 10,000 responses drained after an outage       ≤ 5 s, real kiosk outboxes and FleetSync
     (e) press → stored on the fleet (acknowledged)     p99 against 1 s (the alert bar's budget)
@@ -16,7 +17,7 @@ kiosk's outbox and sync engine put on the wire, (d) and (e) run the real ``Outbo
 ``FleetSync`` (and (e) the real ``Kiosk`` with a headless screen).
 
 Fairness of (a) against (b): the same publisher processes, devices, payloads and QoS; the
-rounds rotate (a, b, b2, b+h0, b+he; then b, b2, ...) and the median of each is compared,
+rounds rotate (a, b, b2, b+h0, b+he, b+hr; then b, b2, ...) and the median of each is compared,
 because a 2-core machine is noisy. Payloads are a normal day's mix: one response in ten is
 negative (``fleet simulate``'s default), the others happy, each as a real kiosk encodes it. The fleet is not running (and its persistent session is removed) while (a)
 runs, so the broker delivers each message once in both.
@@ -703,10 +704,12 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
 def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None) -> dict[str, Any]:
     """(a) against (b), rotating which goes first, so drift and noise hit all alike; (b2) is
     the same fleet as two worker processes on a shared subscription (`--workers 2`); (b+h0) and
-    (b+he) the same fleet as (b) with post-commit hooks: a no-op, and the escalation."""
+    (b+he) and (b+hr) the same fleet as (b) with post-commit hooks: a no-op, the escalation,
+    the escalation without its window rule (benchmarks/hooked_serve.py)."""
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
     acked = dataclasses.replace(load, expect_acks=True)
-    kinds = ("a", "b", "b2", "bh0", "bhe")
+    hooked = {"bh0": "noop", "bhe": "escalation", "bhr": "escalation-no-window"}
+    kinds = ("a", "b", "b2", *hooked)
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for n in range(rounds):
         for which in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
@@ -718,16 +721,16 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
             elif which == "b2":
                 result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-2workers-{n}.log", workers=2)
             else:
-                hooks = "noop" if which == "bh0" else "escalation"
-                result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-{hooks}-{n}.log", hooks=hooks)
+                result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-{hooked[which]}-{n}.log", hooks=hooked[which])
             runs[which].append(result)
             log.info("round %s%d: %.0f messages/s", which, n, result["rate"])
     median = {kind: statistics.median(r["rate"] for r in runs[kind]) for kind in kinds}
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
-        "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"], "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"],
+        "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"],
+        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_no_window_hook": runs["bhr"],
         "bare_median": median["a"], "fleet_median": median["b"], "fleet_2_workers_median": median["b2"],
-        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"],
+        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"], "fleet_escalation_no_window_hook_median": median["bhr"],
         "load_average": os.getloadavg(),
     }
 
@@ -1137,6 +1140,7 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
             for what, key in (
                 ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median"),
                 ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median"),
+                ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median"),
             )
         ],
     ]
@@ -1289,6 +1293,10 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
     return rows
 
 
+def _load(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.1f}" for value in averages)
+
+
 _interrupted = threading.Event()
 
 
@@ -1305,6 +1313,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "machine": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform(), "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "load_average_at_start": os.getloadavg(),  # the machine is shared: other work shows here
     }
     work = Path(tempfile.mkdtemp(prefix="nabiz-bench-fleet-"))
     logging.basicConfig(filename=work / "bench.log", level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -1323,8 +1332,9 @@ def main(argv: list[str] | None = None) -> int:
 
             shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = time.monotonic() - started
+    results["load_average_at_end"] = os.getloadavg()
     results["rows"] = [{**dataclasses.asdict(r), "verdict": r.verdict} for r in rows]
-    header = f"Nabız fleet benchmarks: {results['machine']}, {results['cpus']} cores, Python {results['python']}, mosquitto on :{results['broker']['port']}, {results['seconds']:.0f} s" + (
+    header = f"Nabız fleet benchmarks: {results['machine']}, {results['cpus']} cores, Python {results['python']}, mosquitto on :{results['broker']['port']}, {results['seconds']:.0f} s, load average {_load(results['load_average_at_start'])} at start, {_load(results['load_average_at_end'])} at the end" + (
         " (--quick: a smoke run)" if args.quick else "")
     print_table(rows, header)
     args.out.parent.mkdir(parents=True, exist_ok=True)

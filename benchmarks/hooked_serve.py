@@ -1,12 +1,16 @@
 """``fleet serve`` with post-commit hooks registered: the server of bench_fleet.py's (b+h) rows.
 
-    python benchmarks/hooked_serve.py noop|escalation serve --data-dir ... (fleet serve's options)
+    python benchmarks/hooked_serve.py KIND serve --data-dir ... (fleet serve's options)
 
 ``noop``: one hook on the ingest thread that does nothing (the cost of the dispatch itself).
 ``escalation``: the escalation as the composition root wires it: ``escalation_hook`` behind a
 ``HookWorker`` (its own thread), the ``EscalationWorker`` ticking and sending (to a closed local
 port: every notification fails and is retried, as a webhook that is down), the bundled example
-rules (help, cleanliness, the 50 %/15 min/4 window, offline, health) on every site.
+rules (help, cleanliness, the 50 %/15 min/4 window, offline, health) on every site. Its first
+tick runs before ingest starts (the idle benchmark kiosks raise their offline alerts then, as
+a fleet's first tick does at start), so the rounds measure the steady state.
+``escalation-no-window``: the same without the window rule: what the hook costs apart from
+counting windows in the store.
 
 ``fleet serve`` builds its ``Ingest()`` itself; until the composition root (``fleet/app``)
 registers hooks from the fleet's config, this script gives it a registry with the hooks by
@@ -33,23 +37,30 @@ def install(kind: str) -> None:
             registry = ingest_module.default_registry()
             if kind == "noop":
                 registry.add_hook("noop", lambda rows: None)
-            else:  # made here, inside `fleet serve`: the store is open now
-                registry.add_hook("escalation", _escalation(HookWorker))
+            elif kind in ("escalation", "escalation-no-window"):  # made here, inside `fleet serve`: the store is open now
+                registry.add_hook("escalation", _escalation(HookWorker, windows=kind == "escalation"))
+            else:
+                raise SystemExit(f"unknown hooks {kind!r}: noop, escalation or escalation-no-window")
             super().__init__(*args, registry=registry, **kwargs)
 
     ingest_module.Ingest = HookedIngest  # type: ignore[misc]
 
 
-def _escalation(hook_worker: type) -> object:
+def _escalation(hook_worker: type, windows: bool) -> object:
+    import msgspec
     from bench_escalation import config  # benchmarks/, beside this script
 
+    from fleet.escalation.config import WindowRule
     from fleet.escalation.hook import escalation_hook
     from fleet.escalation.service import Escalation
     from fleet.escalation.worker import EscalationWorker
 
     settings = config()
+    if not windows:
+        settings = msgspec.structs.replace(settings, rules=[rule for rule in settings.rules if not isinstance(rule, WindowRule)])
     worker = EscalationWorker(None, settings.notifications, lanes=settings.notifications.senders)
     escalation = Escalation(settings, b"k" * 32, wake=worker.wake)
+    escalation.tick()
     worker.escalation = escalation
     worker.start()
     hook = hook_worker("escalation", escalation_hook(escalation)).start()
