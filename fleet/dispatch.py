@@ -4,7 +4,7 @@ Features plug in here, as Mopidy's extensions do in ``Extension.setup(registry)`
 composition root (``fleet/app``) builds one ``Registry`` and hands it to ``Ingest``:
 
     registry = fleet.ingest.default_registry()    # handlers for responses, status, health
-    registry.register_handler("survey", fn)        # a new upstream channel of CHANNELS
+    registry.register_handler("survey", fn)        # a channel once it is declared in CHANNELS, upstream
     registry.add_hook("escalation", fn)            # after each commit: fn(new_rows)
     ingest = Ingest(registry=registry)
 
@@ -31,7 +31,8 @@ its own worker and returns: ``HookWorker`` is that hand-off (a bounded queue and
     registry.add_hook("escalation", worker)    # the ingest thread only queues the rows
     worker.start(); ...; worker.stop()          # stop: what was queued is handled first
 
-A hook slower than ``SLOW_HOOK_S`` is logged, so one that should hand off is found.
+A feature that falls behind gets what queued up in one call (one transaction, not one per
+ingest batch). A hook slower than ``SLOW_HOOK_S`` is logged, so one that should hand off is found.
 """
 
 from __future__ import annotations

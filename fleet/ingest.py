@@ -334,32 +334,35 @@ def _insert_isolating(rows: list[ResponseRow]) -> tuple[list[ResponseRow], list[
 
 
 def response_row(response: ResponsePayload, device_id: str, site: str, occurred_at: float, time_source: str, received_at: float) -> ResponseRow:
-    """*response* as the store keeps it, under the device whose topic (and login) carried it."""
+    """*response* as the store keeps it, under the device whose topic (and login) carried it.
+
+    Positional, in ``ResponseRow``'s field order (tests compare it with the stored row by
+    name): with 24 keywords msgspec takes three times as long, 2.6 µs more per response."""
     return ResponseRow(
-        uuid=canonical_uuid(response.uuid),  # one response sent in two cases is one row
-        device_id=device_id,
-        site=site,
-        survey_id=response.survey_id,
-        survey_version=response.survey_version,
-        language=response.language,
-        status=response.status,
-        misuse=response.misuse,
-        negative=response.negative,
-        end_reason=response.end_reason,
-        answers=_encode(response.answers).decode(),
-        presses=_encode(response.presses).decode(),
-        started_wall=response.started.wall,
-        started_monotonic=response.started.monotonic,
-        finished_wall=response.finished.wall,
-        finished_monotonic=response.finished.monotonic,
-        boot_id=response.boot_id,
-        clock_synced=response.clock_synced,
-        occurred_at=occurred_at,
-        time_source=time_source,
-        received_at=received_at,
-        press_ms=_encode(response.press_ms).decode(),
-        suspect=response.suspect,
-        help_requested=response.help_requested,
+        canonical_uuid(response.uuid),  # one response sent in two cases is one row
+        device_id,
+        site,
+        response.survey_id,
+        response.survey_version,
+        response.language,
+        response.status,
+        response.misuse,
+        response.negative,
+        response.end_reason,
+        _encode(response.answers).decode(),
+        _encode(response.presses).decode(),
+        response.started.wall,
+        response.started.monotonic,
+        response.finished.wall,
+        response.finished.monotonic,
+        response.boot_id,
+        response.clock_synced,
+        occurred_at,
+        time_source,
+        received_at,
+        _encode(response.press_ms).decode(),
+        response.suspect,
+        response.help_requested,
     )
 
 
