@@ -339,3 +339,13 @@ def test_a_help_request_sent_again_raises_one_alert_through_the_hook(registered)
             worker.stop()
     alerts = sorted((alert.rule, alert.triggers, alert.state) for alert in Alert.select())
     assert alerts == [("help", 1, "open"), ("negative", 1, "open")]
+
+
+def test_ingest_refuses_to_run_inside_a_callers_transaction(registered):
+    """Its hooks must run after a commit that is really its own."""
+    from fleet.store import database
+
+    hook = Recorder()
+    with database.atomic(), pytest.raises(RuntimeError, match="outside one"):
+        hooked(hook).process([msg(upload([response()]))])
+    assert hook.calls == [] and StoredResponse.select().count() == 0

@@ -90,3 +90,19 @@ def test_a_fresh_store_has_the_columns_and_runs_the_migration_as_a_no_op(store):
     assert {c.name for c in store.get_columns("responses")} >= set(NEW_COLUMNS)
     _migration_response_fields(store)  # again: nothing to add, nothing fails
     assert {c.name for c in store.get_columns("responses")} == EARLIER_COLUMNS | set(NEW_COLUMNS)
+
+
+def test_a_suspect_response_is_not_counted_in_an_escalation_window(store):
+    """The window rule's count reads the store: now that it keeps the flag, a suspect response
+    (maybe two customers) is left out, as misuse is; one stored before the flag still counts."""
+    from fleet.escalation.observe import count_windows
+    from fleet.escalation.rules import WindowQuery
+    from fleet.store import database
+
+    devices.add_device("kiosk-1", "kadikoy", now=NOW - 1000)
+    plain, suspect = response(device_id="kiosk-1"), response(device_id="kiosk-1", suspect=True, negative=False)
+    Ingest(clock=lambda: NOW).process([Received("nabiz/kiosk-1/responses", upload([plain, suspect], v=2), NOW)])
+    window = WindowQuery("mood", "site:kadikoy", "kadikoy", None, NOW - 900)
+    assert [(c.total, c.negative) for c in count_windows([window], NOW)] == [(1, 1)]
+    database.execute_sql("UPDATE responses SET suspect = NULL")  # as a store migrated from an older release holds them
+    assert [(c.total, c.negative) for c in count_windows([window], NOW)] == [(2, 1)]
