@@ -37,30 +37,30 @@ import msgspec  # noqa: E402
 import table  # noqa: E402  (benchmarks/table.py, beside this script)
 
 from fleet.escalation.config import EXAMPLE_PATH, check_document, load_file  # noqa: E402
-from fleet.escalation.rules import NewResponse  # noqa: E402
+from fleet.escalation.hook import escalation_hook  # noqa: E402
 from fleet.escalation.service import Escalation  # noqa: E402
-from fleet.store import RESPONSE_FIELDS, close_database, database, insert_responses, open_database  # noqa: E402
+from fleet.escalation.tables import Alert  # noqa: E402
+from fleet.store import ResponseRow, close_database, database, insert_responses, open_database  # noqa: E402
 
 BAR_SHARE = 0.05
 SITES = [f"site-{n}" for n in range(40)]
 DEVICES = [(f"kiosk-{n}", SITES[n % len(SITES)]) for n in range(200)]
 
 
-def make(rng: random.Random, negative_share: float, help_share: float, now: float) -> tuple[tuple, NewResponse]:
+def make(rng: random.Random, negative_share: float, help_share: float, now: float) -> ResponseRow:
     device, site = rng.choice(DEVICES)
     negative = rng.random() < negative_share
     helped = negative and rng.random() < help_share / max(negative_share, 1e-9)
     answers = (("satisfaction", "very-unhappy" if negative else "happy"), ("recommend", "no" if negative else "yes"))
     uuid = str(uuidlib.uuid4())
     answers_json = json.dumps([{"question": q, "option": o, "button": 1, "negative": negative, "elapsed_ms": 900} for q, o in answers])
-    values = {
-        "uuid": uuid, "device_id": device, "site": site, "survey_id": "exit-default", "survey_version": 1, "language": "tr", "status": "completed",
-        "misuse": False, "negative": negative, "end_reason": "completed", "answers": answers_json, "presses": "[1, 1]", "started_wall": now - 3,
-        "started_monotonic": 100.0, "finished_wall": now, "finished_monotonic": 103.0, "boot_id": "boot", "clock_synced": True, "occurred_at": now,
-        "time_source": "kiosk", "received_at": now,
-    }
-    row = tuple(values[field.name] for field in RESPONSE_FIELDS)
-    return row, NewResponse(uuid, device, site, now, negative, answers, help_requested=helped)
+    row = ResponseRow(
+        uuid=uuid, device_id=device, site=site, survey_id="exit-default", survey_version=1, language="tr", status="completed",
+        misuse=False, negative=negative, end_reason="completed", answers=answers_json, presses="[1, 1]", started_wall=now - 3,
+        started_monotonic=100.0, finished_wall=now, finished_monotonic=103.0, boot_id="boot", clock_synced=True, occurred_at=now,
+        time_source="kiosk", received_at=now, help_requested=helped if negative else None,
+    )
+    return row
 
 
 def config():
@@ -78,19 +78,19 @@ def run(count: int, negative_share: float, help_share: float, seed: int) -> tupl
     """(µs to store one response, µs of the hook for it, alerts raised) over *count* responses."""
     with tempfile.TemporaryDirectory() as scratch:
         open_database(f"sqlite:///{scratch}/fleet.sqlite3")
-        escalation = Escalation(config(), b"k" * 32)
+        hook = escalation_hook(Escalation(config(), b"k" * 32))  # as ingest calls it: the store's rows, converted
         rng = random.Random(seed)
-        store_s, hook_s, raised = [], [], 0
+        store_s, hook_s = [], []
         for _ in range(count):
-            now = time.time()
-            row, response = make(rng, negative_share, help_share, now)
+            row = make(rng, negative_share, help_share, time.time())
             started = time.perf_counter()
             with database.atomic():
-                insert_responses([row])
+                new = insert_responses([row])
             stored = time.perf_counter()
-            raised += sum(result.created for result in escalation.on_responses_stored([response]))
+            hook(new)
             hook_s.append(time.perf_counter() - stored)
             store_s.append(stored - started)
+        raised = Alert.select().count()
         close_database()
     return statistics.mean(store_s) * 1e6, statistics.mean(hook_s) * 1e6, raised
 

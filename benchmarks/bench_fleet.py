@@ -2,6 +2,9 @@
 
     (a) bare paho subscriber on nabiz/+/responses     the limit for (b), measured in the same run
     (b) fleet ingest, one response per message         ≥ 70 % of (a), stored and acknowledged
+    (b+h) the same with post-commit hooks registered   ≤ 5 % below (b): a no-op hook; the escalation
+                                                       (its hook behind a HookWorker, its worker running),
+                                                       with and without its window rule
     (c) fleet ingest, backlog batches of 100 and 200   ≥ 20,000 responses/s stored and acknowledged
     (d) 10,000 responses drained after an outage       ≤ 5 s, real kiosk outboxes and FleetSync
     (e) press → stored on the fleet (acknowledged)     p99 against 1 s (the alert bar's budget)
@@ -14,8 +17,9 @@ kiosk's outbox and sync engine put on the wire, (d) and (e) run the real ``Outbo
 ``FleetSync`` (and (e) the real ``Kiosk`` with a headless screen).
 
 Fairness of (a) against (b): the same publisher processes, devices, payloads and QoS; the
-rounds alternate (a, b, b, a, ...) and the median of each is compared, because a 2-core
-machine is noisy. The fleet is not running (and its persistent session is removed) while (a)
+rounds rotate (a, b, b2, b+h0, b+he, b+hr; then b, b2, ...) and the median of each is compared,
+because a 2-core machine is noisy. Payloads are a normal day's mix: one response in ten is
+negative (``fleet simulate``'s default), the others happy, each as a real kiosk encodes it. The fleet is not running (and its persistent session is removed) while (a)
 runs, so the broker delivers each message once in both.
 
 Timing is measured here, never asserted in tests: the script prints a table with a verdict
@@ -62,6 +66,7 @@ from paho.mqtt.properties import Properties  # noqa: E402
 from kiosk.contract.protocol import PROTOCOL_VERSION, ResponsePayload, SenderClock, Upload, encode, subscription, topic  # noqa: E402
 
 INGEST_RATIO_BAR = 0.70
+HOOK_DROP_BAR = 0.05  # DESIGN.md: a feature's hooks on the ingest path drop the ingest ratio ≤ 5 %
 BATCH_RATE_BAR = 20_000.0
 BACKLOG_BAR_S = 5.0
 FRAME_BAR_S = 0.016  # DESIGN.md: button press → next screen drawn, p99 ≤ one frame at 60 Hz
@@ -148,12 +153,19 @@ def login_accepted(port: int, username: str, password: str, clean_session_of: st
 # --- realistic payloads ---------------------------------------------------------------------------
 
 
-def customer_record(i: int) -> Any:
-    """A negative three-answer response of the default survey, as the flow hands it to the outbox."""
+NEGATIVE_SHARE = 0.1  # of the single-response rounds' payloads: fleet simulate's default
+
+
+def customer_record(i: int, negative: bool = True) -> Any:
+    """A response of the default survey as the flow hands it to the outbox: negative (three
+    answers) or happy (two)."""
     from kiosk.clock import SystemClock
     from kiosk.flow import Answer, ResponseRecord
 
     now = SystemClock().now()
+    if not negative:
+        answers = (Answer("satisfaction", "happy", 3, False, 0), Answer("recommend", "yes", 4, False, 1400 + i % 500))
+        return ResponseRecord("exit-default", 1, "tr", "completed", False, answers, (3, 4), False, now, now, "completed")
     answers = (
         Answer("satisfaction", "unhappy", 2, True, 0),
         Answer("what-went-wrong", "staff", 2, True, 1400 + i % 500),
@@ -162,7 +174,14 @@ def customer_record(i: int) -> Any:
     return ResponseRecord("exit-default", 1, "tr", "completed", False, answers, (2, 2, 1), True, now, now, "completed")
 
 
-def wire_template(work_dir: Path) -> dict[str, Any]:
+def wire_templates(work_dir: Path, negative_share: float = NEGATIVE_SHARE) -> list[dict[str, Any]]:
+    """Ten wire templates, round(10 x *negative_share*) of them negative: the publishers cycle through them."""
+    negatives = round(10 * negative_share)
+    negative, happy = wire_template(work_dir / "negative"), wire_template(work_dir / "happy", negative=False)
+    return [negative] * negatives + [happy] * (10 - negatives)
+
+
+def wire_template(work_dir: Path, negative: bool = True) -> dict[str, Any]:
     """One response exactly as a kiosk puts it on the wire: committed by a real Outbox, read back
     by the sync's query and converted by the sync engine, so size and shape are the real ones."""
     from kiosk.clock import boot_id
@@ -171,7 +190,7 @@ def wire_template(work_dir: Path) -> dict[str, Any]:
 
     outbox = Outbox("bench-template", boot_id()).open(work_dir)
     try:
-        outbox.save(customer_record(0))
+        outbox.save(customer_record(0, negative))
         ((_, row),) = outbox.pending(0, 1)
     finally:
         outbox.close()
@@ -233,9 +252,9 @@ class Publisher:
     """Several device connections driven from one thread with a selector (paho's external-loop
     API, as ``fleet simulate`` does), so the load costs a few processes, not many threads."""
 
-    def __init__(self, port: int, passwords: dict[str, str], template: dict[str, Any]) -> None:
+    def __init__(self, port: int, passwords: dict[str, str], templates: list[dict[str, Any]]) -> None:
         self.port = port
-        self.template = msgspec.convert(template, ResponsePayload)
+        self.templates = [msgspec.convert(template, ResponsePayload) for template in templates]
         self.selector = selectors.DefaultSelector()
         self.devices = {d: _Device(d, self._client(d, p)) for d, p in passwords.items()}
         self.unpubacked: set[tuple[str, int]] = set()  # (device, mid) published, no PUBACK yet
@@ -283,7 +302,8 @@ class Publisher:
 
     def prepare(self, load: Load) -> list[list[tuple[bytes, list[str]]]]:
         """Encode every message of the round before it starts: the clock measures the consumer."""
-        return [[upload(d, self.template, load.responses_per_message) for _ in range(load.messages_per_device)] for d in self.devices]
+        mix = self.templates
+        return [[upload(d, mix[(k + n) % len(mix)], load.responses_per_message) for n in range(load.messages_per_device)] for k, d in enumerate(self.devices)]
 
     def run(self, load: Load, messages: list[list[tuple[bytes, list[str]]]]) -> dict[str, float | None]:
         """Publish *messages* (per device) under *load*'s window; return when done or timed out."""
@@ -375,11 +395,11 @@ class Publisher:
         return True
 
 
-def publisher_main(port: int, passwords: dict[str, str], template: dict[str, Any], commands: Any, barrier: Any, log_path: Path) -> None:
+def publisher_main(port: int, passwords: dict[str, str], templates: list[dict[str, Any]], commands: Any, barrier: Any, log_path: Path) -> None:
     """A publisher process: connect its devices, then for each Load: encode, warm up, wait at the
     barrier (every publisher starts at once), publish, report. Exits when the pipe closes."""
     child_logging(log_path)
-    publisher = Publisher(port, passwords, template)
+    publisher = Publisher(port, passwords, templates)
     publisher.connect()
     commands.send(("connected", None))
     try:
@@ -407,7 +427,7 @@ def publisher_main(port: int, passwords: dict[str, str], template: dict[str, Any
 class PublisherPool:
     """The publisher processes, started once and kept connected for every round."""
 
-    def __init__(self, port: int, passwords: dict[str, str], template: dict[str, Any], processes: int, logs: Path) -> None:
+    def __init__(self, port: int, passwords: dict[str, str], templates: list[dict[str, Any]], processes: int, logs: Path) -> None:
         context = mp.get_context("spawn")
         ids = sorted(passwords)
         self.device_ids = ids
@@ -417,7 +437,7 @@ class PublisherPool:
         for n in range(processes):
             mine = {d: passwords[d] for d in ids[n::processes]}
             parent, child = context.Pipe()
-            process = context.Process(target=publisher_main, args=(port, mine, template, child, self.barrier, logs / f"publisher-{n}.log"), name=f"publisher-{n}", daemon=True)
+            process = context.Process(target=publisher_main, args=(port, mine, templates, child, self.barrier, logs / f"publisher-{n}.log"), name=f"publisher-{n}", daemon=True)
             process.start()
             self.pipes.append(parent)
             self.processes.append(process)
@@ -587,15 +607,18 @@ class FleetServer:
 
     ATTEMPTS = 3
 
-    def __init__(self, rig: Rig, log_path: Path, profile: Path | None = None, workers: int = 1) -> None:
+    def __init__(self, rig: Rig, log_path: Path, profile: Path | None = None, workers: int = 1, hooks: str | None = None) -> None:
         self.rig = rig
         self.log_path = log_path
         self.profile = profile
         self.workers = workers  # > 1: `fleet serve --workers N`, N processes on one shared subscription
+        self.hooks = hooks  # noop | escalation: post-commit hooks registered (benchmarks/hooked_serve.py)
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
         args = ["serve", "--data-dir", str(self.rig.data_dir), "--client-id", FLEET_CLIENT_ID, "--workers", str(self.workers)]
+        if self.hooks:
+            return [sys.executable, str(ROOT / "benchmarks" / "hooked_serve.py"), self.hooks, *args]
         if self.profile is None:
             return [sys.executable, "-c", "from fleet.cli import main; main()", *args]
         runner = f"import cProfile, sys; from fleet.cli import main; sys.argv[0] = 'fleet'; cProfile.run('main()', {str(self.profile)!r})"
@@ -662,9 +685,9 @@ def run_bare_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path) ->
     return {"kind": "bare subscriber", **round_rate(reports, end, timed)}
 
 
-def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, profile: Path | None = None, workers: int = 1) -> dict[str, Any]:
+def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, profile: Path | None = None, workers: int = 1, hooks: str | None = None) -> dict[str, Any]:
     """(b) or (c): `fleet serve` stores and acknowledges every response of the round."""
-    with FleetServer(rig, log_path, profile, workers):
+    with FleetServer(rig, log_path, profile, workers, hooks):
         reports = pool.run(load)
     responses = pool.devices * (load.messages_per_device * load.responses_per_message + 1)
     rig.expected_stored += responses
@@ -675,31 +698,40 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
     result["responses_per_s"] = result["rate"] * load.responses_per_message
     result["oversize_acks"] = sum(r["oversize_acks"] for r in reports)  # Acks a kiosk would refuse
     result["unexpected_acked"] = sum(r["unknown_acked"] for r in reports)  # uuids acknowledged again or never sent
-    return {"kind": "fleet", "workers": workers, "responses_per_message": load.responses_per_message, **result}
+    return {"kind": "fleet", "workers": workers, "hooks": hooks, "responses_per_message": load.responses_per_message, **result}
 
 
 def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None) -> dict[str, Any]:
     """(a) against (b), rotating which goes first, so drift and noise hit all alike; (b2) is
-    the same fleet as two worker processes on a shared subscription (`--workers 2`)."""
+    the same fleet as two worker processes on a shared subscription (`--workers 2`); (b+h0) and
+    (b+he) and (b+hr) the same fleet as (b) with post-commit hooks: a no-op, the escalation,
+    the escalation without its window rule (benchmarks/hooked_serve.py)."""
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
-    bare, fleet, pooled = [], [], []
-    orders = (("a", "b", "b2"), ("b", "b2", "a"), ("b2", "a", "b"))
+    acked = dataclasses.replace(load, expect_acks=True)
+    hooked = {"bh0": "noop", "bhe": "escalation", "bhr": "escalation-no-window"}
+    kinds = ("a", "b", "b2", *hooked)
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for n in range(rounds):
-        for which in orders[n % len(orders)]:
+        for which in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
             if which == "a":
-                bare.append(run_bare_round(rig, pool, load, logs / "bare-subscriber.log"))
+                result = run_bare_round(rig, pool, load, logs / "bare-subscriber.log")
             elif which == "b":
                 profile = profile_dir / f"single-{n}.prof" if profile_dir else None
-                fleet.append(run_fleet_round(rig, pool, dataclasses.replace(load, expect_acks=True), logs / f"fleet-single-{n}.log", profile))
+                result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-{n}.log", profile)
+            elif which == "b2":
+                result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-2workers-{n}.log", workers=2)
             else:
-                pooled.append(run_fleet_round(rig, pool, dataclasses.replace(load, expect_acks=True), logs / f"fleet-single-2workers-{n}.log", workers=2))
-            log.info("round %s%d: %.0f messages/s", which, n, {"a": bare, "b": fleet, "b2": pooled}[which][-1]["rate"])
+                result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-{hooked[which]}-{n}.log", hooks=hooked[which])
+            runs[which].append(result)
+            log.info("round %s%d: %.0f messages/s", which, n, result["rate"])
+    median = {kind: statistics.median(r["rate"] for r in runs[kind]) for kind in kinds}
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
-        "bare": bare, "fleet": fleet, "fleet_2_workers": pooled,
-        "bare_median": statistics.median(r["rate"] for r in bare),
-        "fleet_median": statistics.median(r["rate"] for r in fleet),
-        "fleet_2_workers_median": statistics.median(r["rate"] for r in pooled),
+        "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"],
+        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_no_window_hook": runs["bhr"],
+        "bare_median": median["a"], "fleet_median": median["b"], "fleet_2_workers_median": median["b2"],
+        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"], "fleet_escalation_no_window_hook_median": median["bhr"],
+        "load_average": os.getloadavg(),
     }
 
 
@@ -1102,6 +1134,15 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
         Row("(b2) the same, fleet serve --workers 2 (shared subscription)", rate(result["fleet_2_workers_median"], "msg"),
             f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet_2_workers'])}; two ingest processes, one broker, one store",
             f"b2/a ≥ {INGEST_RATIO_BAR:.2f}", result["fleet_2_workers_median"] / bare, INGEST_RATIO_BAR),
+        *[
+            Row(what, rate(result[key], "msg"), f"(b) {rate(fleet, 'msg')}; (a) {rate(bare, 'msg')}, ratio to (a) {result[key] / bare:.3f}; runs {spread(result[key.removesuffix('_median')])}",
+                f"drop ≤ {HOOK_DROP_BAR:.0%} of (b)", result[key] / fleet, 1 - HOOK_DROP_BAR)
+            for what, key in (
+                ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median"),
+                ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median"),
+                ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median"),
+            )
+        ],
     ]
 
 
@@ -1144,7 +1185,7 @@ def print_table(rows: list[Row], header: str) -> None:
     titles = ("what", "value", "bar", "ratio", "verdict", "limit measured in the same run / notes")
     cells = [(r.what, r.value, r.bar, "" if r.ratio is None else f"{r.ratio:.3f}", r.verdict, r.limit) for r in rows]
     table.print_table(header, titles, cells, {0, 2, 4}, [r.what for r in rows if r.passed is False], sum(r.passed is not None for r in rows))
-    print("ratio: b/a for (b); value ÷ bar otherwise (≥ 1 passes a rate bar, ≤ 1 passes a time bar)")
+    print("ratio: b/a for (b); (b+h)/(b) for (b+h); value ÷ bar otherwise (≥ 1 passes a rate bar, ≤ 1 passes a time bar)")
 
 
 # --- main -----------------------------------------------------------------------------------------------------------
@@ -1206,11 +1247,12 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
         rig.start([d for group in ids.values() for d in group])
         cleanup.callback(rig.stop)
         results["broker"] = {"port": rig.port, "config": str(rig.files.config)}
-        template = wire_template(work / "template")
-        results["payload_bytes_1_response"] = len(upload("bench-pub-000", msgspec.convert(template, ResponsePayload), 1)[0])
+        templates = wire_templates(work / "template")
+        results["payload_bytes_1_response"] = sorted({len(upload("bench-pub-000", msgspec.convert(t, ResponsePayload), 1)[0]) for t in templates})
+        results["negative_share"] = sum(t["negative"] for t in templates) / len(templates)
         if selected & {"single", "batch"}:
             passwords = {d: rig.passwords[d] for d in ids["publishers"]}
-            pool = PublisherPool(rig.port, passwords, template, plan.publishers, logs)
+            pool = PublisherPool(rig.port, passwords, templates, plan.publishers, logs)
             cleanup.callback(pool.close)
             if "single" in selected:
                 results["single"] = bench_single(rig, pool, plan.single_per_device, plan.rounds, logs, args.profile)
@@ -1251,6 +1293,10 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
     return rows
 
 
+def _load(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.1f}" for value in averages)
+
+
 _interrupted = threading.Event()
 
 
@@ -1267,6 +1313,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "machine": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform(), "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "load_average_at_start": os.getloadavg(),  # the machine is shared: other work shows here
     }
     work = Path(tempfile.mkdtemp(prefix="nabiz-bench-fleet-"))
     logging.basicConfig(filename=work / "bench.log", level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -1285,8 +1332,9 @@ def main(argv: list[str] | None = None) -> int:
 
             shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = time.monotonic() - started
+    results["load_average_at_end"] = os.getloadavg()
     results["rows"] = [{**dataclasses.asdict(r), "verdict": r.verdict} for r in rows]
-    header = f"Nabız fleet benchmarks: {results['machine']}, {results['cpus']} cores, Python {results['python']}, mosquitto on :{results['broker']['port']}, {results['seconds']:.0f} s" + (
+    header = f"Nabız fleet benchmarks: {results['machine']}, {results['cpus']} cores, Python {results['python']}, mosquitto on :{results['broker']['port']}, {results['seconds']:.0f} s, load average {_load(results['load_average_at_start'])} at start, {_load(results['load_average_at_end'])} at the end" + (
         " (--quick: a smoke run)" if args.quick else "")
     print_table(rows, header)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,11 @@ memory. Times are ISO 8601 in UTC; ``time_source`` says how far to trust them (s
 ``fleet.timefix``). CSV has one ``answers`` column ("question=option; ...") so it opens
 cleanly in a spreadsheet whatever the survey.
 
+``negative`` is the one analysts count, so a misuse or suspect row is never negative here,
+whatever its row says (the kiosk never marks them so; an export holds to it). ``suspect`` and
+``help_requested`` are null (CSV: empty) where not known: ``help_requested`` when no help was
+offered, both for rows stored before the fleet kept them; so is ``press_ms`` (JSON lines only).
+
 An export never dies on one row. The protocol bounds every time a kiosk sends, but a store
 holds whatever its columns take (a fleet before protocol version 2 stored a "synced" time in
 milliseconds, which no date can show). A value that cannot be written as it should (a time
@@ -29,7 +34,7 @@ log = logging.getLogger(__name__)
 
 CSV_COLUMNS = [
     "uuid", "occurred_at", "time_source", "site", "device_id", "survey_id", "survey_version", "language",
-    "status", "negative", "misuse", "end_reason", "answers", "received_at", "unformattable",
+    "status", "negative", "misuse", "suspect", "help_requested", "end_reason", "answers", "received_at", "unformattable",
 ]
 
 
@@ -63,6 +68,7 @@ def select(since: float | None = None, until: float | None = None, site: str | N
 
 def public(row: dict) -> dict:
     unformattable: dict[str, Any] = {}
+    misuse, suspect = bool(row["misuse"]), _flag(row["suspect"])
     out = {
         "uuid": row["uuid"],
         "occurred_at": _date(row, "occurred_at", unformattable),
@@ -73,17 +79,25 @@ def public(row: dict) -> dict:
         "survey_version": row["survey_version"],
         "language": row["language"],
         "status": row["status"],
-        "negative": bool(row["negative"]),
-        "misuse": bool(row["misuse"]),
+        "negative": bool(row["negative"]) and not misuse and not suspect,  # never counted against the site
+        "misuse": misuse,
+        "suspect": suspect,
+        "help_requested": _flag(row["help_requested"]),
         "end_reason": row["end_reason"],
         "answers": _json(row, "answers", unformattable),
         "presses": _json(row, "presses", unformattable),
+        "press_ms": None if row["press_ms"] is None else _json(row, "press_ms", unformattable),
         "device_clock": {"finished_wall": _number(row, "finished_wall", unformattable), "clock_synced": bool(row["clock_synced"]), "boot_id": row["boot_id"]},
         "received_at": _date(row, "received_at", unformattable),
     }
     if unformattable:
         out["unformattable"] = unformattable
     return out
+
+
+def _flag(value: Any) -> bool | None:
+    """A nullable boolean column: None stays "not known"."""
+    return None if value is None else bool(value)
 
 
 def _raw(value: Any) -> Any:
@@ -149,12 +163,16 @@ def write_csv(rows: Iterator[dict], out: IO[str]) -> int:
     for row in rows:
         flat = dict(row)
         flat["answers"] = _printable(_answers_cell(row["answers"]))
-        flat["negative"] = "yes" if row["negative"] else "no"
-        flat["misuse"] = "yes" if row["misuse"] else "no"
+        for name in ("negative", "misuse", "suspect", "help_requested"):
+            flat[name] = _yes_no(row[name])
         flat["unformattable"] = _printable("; ".join(f"{k}={v}" for k, v in row.get("unformattable", {}).items()))
         writer.writerow(flat)
         count += 1
     return count
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
 
 
 def _answers_cell(answers: Any) -> str:

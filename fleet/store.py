@@ -7,18 +7,27 @@ is the same; only the URL changes. The database is declared as a proxy and bound
 
 Each response's UUID, made on the kiosk, is a unique key: a redelivered response is
 ignored by the insert (``ON CONFLICT DO NOTHING``) and acknowledged again, so resending is
-always harmless. Schema changes are numbered migrations recorded in ``schema_migrations``.
+always harmless. The insert says which rows were new (``RETURNING``, SQLite 3.35+ and
+PostgreSQL alike): only those reach the post-commit hooks (``fleet.dispatch``), so a
+redelivery never triggers a feature twice. Schema changes are numbered migrations recorded
+in ``schema_migrations``.
+
+A response travels as a ``ResponseRow``: named fields in the table's column order, built by
+ingest, inserted here, handed to the hooks.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
+import msgspec
 import peewee
 from peewee import BooleanField, CharField, DatabaseProxy, DoubleField, IntegerField, Model, TextField
 from playhouse import db_url
@@ -96,9 +105,49 @@ class StoredResponse(BaseModel):
     occurred_at = DoubleField(index=True)  # finished time, re-dated when the kiosk's clock was wrong
     time_source = CharField(max_length=24)  # see fleet.timefix
     received_at = DoubleField(index=True)
+    # Protocol 2 (a version-1 kiosk sends their defaults). NULL: stored before the fleet kept
+    # them (a store older than this column's migration), so not known.
+    press_ms = TextField(null=True)  # JSON list: each press's offset in ms from the first press
+    suspect = BooleanField(null=True)  # a pause inside: maybe two customers (never negative then)
+    help_requested = BooleanField(null=True)  # the answer to the kiosk's offer of help; NULL: not offered
 
     class Meta:
         table_name = "responses"
+
+
+class ResponseRow(msgspec.Struct, frozen=True, gc=False):
+    """One response as the store keeps it: the ``responses`` columns (but ``id``), in order.
+
+    Ingest builds it, ``insert_responses`` stores it, post-commit hooks receive the ones that
+    were new. Values are as stored: ``answers``, ``presses`` and ``press_ms`` are JSON text
+    (the kiosk's lists, re-encoded), times are seconds. (``gc=False``: it holds no containers,
+    so the garbage collector need not track the thousands a backlog batch makes.)
+    """
+
+    uuid: str  # canonical (lowercase): one response sent in two cases is one row
+    device_id: str
+    site: str
+    survey_id: str
+    survey_version: int
+    language: str
+    status: str
+    misuse: bool
+    negative: bool
+    end_reason: str
+    answers: str
+    presses: str
+    started_wall: float
+    started_monotonic: float
+    finished_wall: float
+    finished_monotonic: float
+    boot_id: str
+    clock_synced: bool
+    occurred_at: float
+    time_source: str
+    received_at: float
+    press_ms: str = "[]"
+    suspect: bool = False
+    help_requested: bool | None = None
 
 
 class SchemaMigration(BaseModel):
@@ -136,34 +185,26 @@ def _migration_callbacks(db: peewee.Database) -> None:
     create_callback_table(db)
 
 
-#: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks]
+def _migration_response_fields(db: peewee.Database) -> None:
+    """The protocol's newer response fields: press timings, the suspect flag, help requested.
 
-#: Columns in the order ``insert_responses`` takes its tuples.
-RESPONSE_FIELDS = [
-    StoredResponse.uuid,
-    StoredResponse.device_id,
-    StoredResponse.site,
-    StoredResponse.survey_id,
-    StoredResponse.survey_version,
-    StoredResponse.language,
-    StoredResponse.status,
-    StoredResponse.misuse,
-    StoredResponse.negative,
-    StoredResponse.end_reason,
-    StoredResponse.answers,
-    StoredResponse.presses,
-    StoredResponse.started_wall,
-    StoredResponse.started_monotonic,
-    StoredResponse.finished_wall,
-    StoredResponse.finished_monotonic,
-    StoredResponse.boot_id,
-    StoredResponse.clock_synced,
-    StoredResponse.occurred_at,
-    StoredResponse.time_source,
-    StoredResponse.received_at,
-]
-_CHUNK = 400  # rows per INSERT: 21 columns x 400 stays under every SQLite's variable limit
+    Nullable, so adding them is a change to the schema only on both stores (no table rebuild,
+    no rewrite of every row): rows stored before read NULL, "not known". (Migration 1 makes the
+    table from today's model, so a new store has the columns already.)"""
+    migrator = SchemaMigrator.from_database(db)
+    have = {column.name for column in db.get_columns("responses")}
+    wanted = {"press_ms": TextField(null=True), "suspect": BooleanField(null=True), "help_requested": BooleanField(null=True)}
+    run_migrations(*[migrator.add_column("responses", name, field) for name, field in wanted.items() if name not in have])
+
+
+#: Numbered migrations; append, never edit one that has shipped.
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks, _migration_response_fields]
+
+#: The columns ``insert_responses`` writes, in ``ResponseRow``'s order.
+RESPONSE_FIELDS = [StoredResponse._meta.fields[name] for name in ResponseRow.__struct_fields__]
+_CHUNK = 400  # rows per INSERT: 24 columns x 400 stays under SQLite's variable limit (32,766 since 3.32)
+#: RETURNING came with SQLite 3.35 (2021; Raspberry Pi OS Bookworm has 3.40).
+SQLITE_MINIMUM = (3, 35, 0)
 
 
 def default_url(data_dir: Path) -> str:
@@ -183,6 +224,11 @@ def open_database(url: str) -> peewee.Database:
     scheme = urlparse(url).scheme
     try:
         if scheme == "sqlite":
+            if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
+                raise StoreError(
+                    f"this Python's SQLite is {sqlite3.sqlite_version}; the fleet needs {'.'.join(map(str, SQLITE_MINIMUM))} or newer (INSERT … RETURNING)\n"
+                    "  fix: run the fleet on a newer OS (Debian 12 / Raspberry Pi OS Bookworm has 3.40) or Python build, or use PostgreSQL (--db postgresql://...)"
+                )
             # As peewee and SQLAlchemy read it: sqlite:///relative.db, sqlite:////absolute/path.db
             path = Path(urlparse(url).path[1:]).absolute()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,24 +270,37 @@ def migrate(db: peewee.Database) -> int:
     return len(MIGRATIONS)
 
 
-def insert_responses(rows: list[tuple]) -> int:
-    """Insert rows (tuples in RESPONSE_FIELDS order), skipping UUIDs already stored; returns
-    how many were new. Call inside ``database.atomic()``: a batch is stored whole or not at all.
+def insert_responses(rows: Sequence[ResponseRow]) -> list[ResponseRow]:
+    """Insert *rows*, skipping UUIDs already stored; returns the rows that were new (a UUID
+    twice in *rows*: its first). Call inside ``database.atomic()``: a batch is stored whole or
+    not at all, and the rows returned count only once that transaction commits.
 
     The statement is written once per chunk size and reused, not built by peewee's query
     builder per row: building it cost four times the insert itself (benchmarks/bench_fleet.py).
-    It is plain SQL both SQLite (3.24+) and PostgreSQL run; only the placeholder differs.
+    It is plain SQL both SQLite (3.35+) and PostgreSQL run; only the placeholder differs.
+    ``RETURNING "uuid"`` names the rows the insert made, not the ones ``ON CONFLICT DO
+    NOTHING`` skipped: which responses are new is the database's answer, inside the
+    transaction that stores them, whoever else writes at the same time.
     """
-    inserted = 0
+    new: list[ResponseRow] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        cursor = database.execute_sql(_insert_sql(len(chunk), database.param), [value for row in chunk for value in row])
-        inserted += cursor.rowcount
-    return inserted
+        values = list(itertools.chain.from_iterable(map(msgspec.structs.astuple, chunk)))
+        cursor = database.execute_sql(_insert_sql(len(chunk), database.param), values)
+        made = {uuid for (uuid,) in cursor.fetchall()}
+        if len(made) == len(chunk):
+            new.extend(chunk)  # the usual case: every one new
+            continue
+        for row in chunk:
+            if row.uuid in made:
+                made.discard(row.uuid)
+                new.append(row)
+    return new
 
 
 @functools.lru_cache(maxsize=64)
 def _insert_sql(count: int, param: str) -> str:
     columns = ", ".join(f'"{field.column_name}"' for field in RESPONSE_FIELDS)
     one = "(" + ", ".join([param] * len(RESPONSE_FIELDS)) + ")"
-    return f'INSERT INTO "{StoredResponse._meta.table_name}" ({columns}) VALUES {", ".join([one] * count)} ON CONFLICT DO NOTHING'
+    table = StoredResponse._meta.table_name
+    return f'INSERT INTO "{table}" ({columns}) VALUES {", ".join([one] * count)} ON CONFLICT DO NOTHING RETURNING "{StoredResponse.uuid.column_name}"'

@@ -13,5 +13,6 @@
     sender     one send through apprise in a child process, with a hard timeout
     notifier   the durable outbox: claim, send, retry with backoff, delivery log
     service    the hooks the fleet calls: on_responses_stored, tick
+    hook       ingest's post-commit hook: the store's new rows → on_responses_stored
     worker     the thread that runs tick and the notifier, never in ingest's way
 """

@@ -17,8 +17,10 @@ _health = msgspec.json.Decoder(dict)
 
 
 def _countable():
-    """Answers a real customer gave: no misuse presses, no response without answers."""
-    return (StoredResponse.misuse == False) & (StoredResponse.answers != "[]")  # noqa: E712  (peewee builds SQL from ==)
+    """Answers a real customer gave: no misuse presses, no suspect response (maybe two
+    customers; NULL: stored before the fleet kept the flag), no response without answers."""
+    not_suspect = StoredResponse.suspect.is_null() | (StoredResponse.suspect == False)  # noqa: E712  (peewee builds SQL from ==)
+    return (StoredResponse.misuse == False) & not_suspect & (StoredResponse.answers != "[]")  # noqa: E712
 
 
 def count_windows(queries: list[WindowQuery], now: float) -> list[WindowCount]:

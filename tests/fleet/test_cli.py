@@ -93,7 +93,7 @@ def test_responses_export_filters_and_formats(data, store_url):
     from fleet import devices
     from fleet.ingest import Ingest, Received
     from fleet.store import close_database, open_database
-    from tests.kiosk.test_protocol import response, upload
+    from tests.protocol_factories import response, upload
 
     open_database(store_url)
     try:

@@ -18,7 +18,7 @@ from fleet import devices
 from fleet.ingest import UNSTORABLE, Ingest, Received
 from fleet.store import Device, StoredResponse
 from kiosk.contract.protocol import MAX_PAYLOAD_BYTES, encode, split_ack
-from tests.kiosk.test_protocol import response, upload
+from tests.protocol_factories import response, upload
 
 NOW = 1_790_000_100.0
 

@@ -19,7 +19,7 @@ from fleet.ingest import Ingest, Received
 from fleet.store import StoredResponse
 from kiosk.contract.protocol import Ack, decode, encode, split_ack
 from tests.fuzzing import fuzz_settings, payloads, topics
-from tests.kiosk.test_protocol import response, upload
+from tests.protocol_factories import response, upload
 
 NOW = 1_790_000_100.0
 

@@ -189,7 +189,7 @@ def test_a_dropped_database_connection_is_retried_and_nothing_is_lost(fleet, bro
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 def test_a_message_the_store_cannot_hold_is_set_aside_and_the_fleet_goes_on(fleet, broker, kiosk_password, outbox, caplog):
-    from tests.kiosk.test_protocol import response, upload
+    from tests.protocol_factories import response, upload
 
     caplog.set_level(logging.ERROR, logger="fleet.server")
     database.execute_sql("ALTER TABLE devices ALTER COLUMN site TYPE text")  # a registry wider than the responses' column
@@ -269,7 +269,7 @@ class IngestWithAFault(Ingest):
 def test_a_message_that_breaks_ingest_in_an_unforeseen_way_is_set_aside(store, broker, kiosk_password, outbox, caplog):
     """Whatever a message makes ingest raise, that message alone is set aside (logged with its
     topic and PUBACKed, so a restarted fleet does not get it again) and the rest is stored."""
-    from tests.kiosk.test_protocol import response, upload
+    from tests.protocol_factories import response, upload
 
     caplog.set_level(logging.ERROR, logger="fleet.server")
     IngestWithAFault.seen = []
@@ -315,7 +315,7 @@ def test_a_connection_lost_mid_transaction_is_retried_not_set_aside(store, broke
     database being away, not a bad message: the turn is retried on a new connection, never set aside."""
     import psycopg2
 
-    from tests.kiosk.test_protocol import response, upload
+    from tests.protocol_factories import response, upload
 
     link = FleetLink(BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False), client_id="nabiz-fleet-test")
     link.start()
