@@ -142,6 +142,7 @@ def test_two_workers_with_one_sites_traffic_make_exactly_one_alert_per_key(tmp_p
             kiosk.close()
 
 
+@pytest.mark.slow
 def test_responses_stored_just_before_a_crash_raise_their_alerts_when_the_fleet_starts_again_once(tmp_path, webhook):
     fleet = EscalatingFleet(tmp_path, webhook.url())
     fleet.add("kiosk-1")
