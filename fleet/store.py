@@ -197,8 +197,22 @@ def _migration_response_fields(db: peewee.Database) -> None:
     run_migrations(*[migrator.add_column("responses", name, field) for name, field in wanted.items() if name not in have])
 
 
+def _migration_surveys(db: peewee.Database) -> None:
+    """Survey push: immutable versions, rollouts, one signed assignment per device per rollout."""
+    from fleet.surveys.tables import create_survey_tables  # imported here: those tables import this module
+
+    create_survey_tables(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks, _migration_response_fields]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [
+    _migration_1,
+    _migration_device_identity,
+    _migration_escalation,
+    _migration_callbacks,
+    _migration_response_fields,
+    _migration_surveys,
+]
 
 #: The columns ``insert_responses`` writes, in ``ResponseRow``'s order.
 RESPONSE_FIELDS = [StoredResponse._meta.fields[name] for name in ResponseRow.__struct_fields__]
