@@ -122,6 +122,16 @@ class FleetApp:
         - the escalation worker from ``self.config.escalation`` and the ack-link key in the data directory;
         - the web server from ``self.config.web`` (``port`` 0: none), sharing that key.
         """
+        self._survey_service(stack, broker)
+
+    def _survey_service(self, stack: ExitStack, broker: BrokerURL) -> None:
+        """Survey rollouts (``fleet.surveys.service``): publishes the signed assignments that
+        ``fleet survey push`` stored, on a link of its own; it holds no signing key."""
+        from fleet.surveys.service import RolloutService, SurveyPublisher
+
+        publisher = SurveyPublisher(broker.host, broker.port, broker.username, broker.password, broker.tls, self.config.broker.ca_file)
+        service = RolloutService(publisher).start()
+        stack.callback(service.stop)
 
     def _ingest_hooks(self, ingest: Ingest) -> None:
         """Post-commit hooks on this process's ingest; each gets only the responses newly

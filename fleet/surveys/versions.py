@@ -88,18 +88,14 @@ def validate(document: dict[str, Any], source: str) -> tuple[Survey, str]:
     return survey, text
 
 
-def check_size(survey_id: str, version: int, document_text: str) -> int:
-    """The size of the largest assignment this document can travel in; VersionError if over the limit."""
-    from fleet.surveys.signing import largest_assignment_size
+def check_size(survey_id: str, version: int, document_text: str) -> None:
+    """VersionError if an assignment carrying this document would be over the payload limit
+    (the contract's own measure, every other field at its widest)."""
+    from kiosk.contract.assignment import document_problem
 
-    size = largest_assignment_size(survey_id, version, document_text)
-    if size > MAX_PAYLOAD_BYTES:
-        raise VersionError(
-            f"survey {survey_id} version {version} would travel in a {size:,}-byte message, over the protocol's {MAX_PAYLOAD_BYTES:,}-byte limit "
-            f"(the document is {len(document_text.encode()):,} bytes as canonical JSON)\n"
-            "  fix: shorten the texts or split the survey; kiosks refuse larger messages"
-        )
-    return size
+    problem = document_problem(document_text)
+    if problem:
+        raise VersionError(f"survey {survey_id} version {version}: {problem}\n  fix: shorten the texts or split the survey; kiosks refuse messages over {MAX_PAYLOAD_BYTES:,} bytes")
 
 
 def add(path: Path, now: float | None = None) -> Added:
