@@ -8,7 +8,7 @@ properties (``tests/fleet/surveys/test_planner.py``) and the service around it
 The policy, as ``fleet survey push`` takes it:
 
 - ``start_at`` (``--at``): nothing is released before it.
-- ``rate_per_min`` (``--rate N/min``): at most ``1 + N × minutes since start`` released in all.
+- ``rate_per_min`` (``--rate N/min``): at most ``1 + N × minutes since start`` sent in all.
 - ``waves`` (``--waves 1,10,50,100%``): cumulative shares of the targets. The first wave goes at
   once; wave *k* goes when every device of the waves before it has finished (applied, failed or
   refused), or ``wave_wait_s`` after the last of them was sent, so one kiosk that is switched off
@@ -144,5 +144,9 @@ def plan(policy: Policy, devices: Sequence[DeviceState], now: float) -> Decision
             next_at = opens
             break
         allowed = sizes[wave]
-    release = tuple(d.device_id for d in devices[:allowed] if not d.released and d.status == "pending")
+    if policy.rate_per_min:  # a budget of sends, whatever positions were sent before
+        budget = max(0, allowed - sum(d.released for d in devices))
+        release = tuple(d.device_id for d in waiting[:budget])
+    else:  # waves are places in the order: the first `allowed` positions
+        release = tuple(d.device_id for d in devices[:allowed] if not d.released and d.status == "pending")
     return Decision(release=release, next_at=next_at, wave=wave)

@@ -84,13 +84,9 @@ def hooked(*hooks) -> Ingest:
 # --- the registry -----------------------------------------------------------------------------
 
 
-#: Upstream channels a feature registers its own handler for (not the default registry):
-#: survey_report belongs to survey push (issue 10), whose fleet side registers it.
-FEATURE_CHANNELS = {"survey_report"}
-
-
 def test_the_default_registry_takes_every_upstream_channel_and_nothing_else():
-    assert set(default_registry().handlers) == set(UPSTREAM) - FEATURE_CHANNELS
+    # survey_report included: every process that ingests (each worker) must take reports.
+    assert set(default_registry().handlers) == set(UPSTREAM)
     assert set(UPSTREAM) == {spec.name for spec in CHANNELS if spec.direction == "up"}
 
 
