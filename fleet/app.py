@@ -135,7 +135,8 @@ class FleetApp:
         """Parts that run beside ingest, once per fleet: in the single process, or in the
         supervisor of ``--workers N`` (never in a worker). Each is started here and its stop
         pushed onto *stack*: the help announcer (its own MQTT link, as the fleet's login), the
-        escalation worker with the ticker, the web pages; then the replay of recent responses."""
+        escalation worker with the ticker, the web pages, the replay of recent responses, and
+        the survey rollouts (their own link too)."""
         from fleet.escalation.announcer import HelpAnnouncer, announcer_client_id
 
         serve = self.config.serve
@@ -145,6 +146,16 @@ class FleetApp:
         self._web(stack)
         if escalation is not None:
             self._replay(escalation)
+        self._survey_service(stack, broker)
+
+    def _survey_service(self, stack: ExitStack, broker: BrokerURL) -> None:
+        """Survey rollouts (``fleet.surveys.service``): publishes the signed assignments that
+        ``fleet survey push`` stored, on a link of its own; it holds no signing key."""
+        from fleet.surveys.service import RolloutService, SurveyPublisher
+
+        publisher = SurveyPublisher(broker.host, broker.port, broker.username, broker.password, broker.tls, self.config.broker.ca_file)
+        service = RolloutService(publisher).start()
+        stack.callback(service.stop)
 
     def _ingest_hooks(self, stack: ExitStack, ingest: Ingest) -> None:
         """Post-commit hooks on this process's ingest; each gets only the responses newly

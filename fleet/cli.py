@@ -286,8 +286,11 @@ def device_add(device_id, site, out, allow_loopback, config_path, **options) -> 
         except devices.RegistryError as exc:
             fail(str(exc))
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file), password)
+        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir)), password)
+        assigned = new_device_survey(config.data_dir, device_id, site)
     click.echo(f"added {device_id} at {site}; {applied}", err=not ok)
+    if assigned:
+        click.echo(assigned, err=True)
     click.echo(f"kiosk config: {path}\n  on the Pi: sudo sh hardware/setup-pi.sh --config {path.name}  (it holds the kiosk's password: keep it private)")
     if not ok:
         sys.exit(1)
@@ -313,7 +316,7 @@ def device_credentials(device_id, out, allow_loopback, config_path, **options) -
             fail(str(exc))
         site = Device.get_by_id(device_id).site
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file), password)
+        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir)), password)
     click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}", err=not ok)
     if not ok:
         sys.exit(1)
@@ -517,3 +520,11 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
         click.echo(result.summary())
     if result.acked < result.made:
         sys.exit(1)
+
+
+# --- surveys: fleet.surveys.commands ---------------------------------------------------------
+
+from fleet.surveys.commands import kiosk_trusted_keys, new_device_survey  # noqa: E402 - they use the helpers above
+from fleet.surveys.commands import survey as _survey_group  # noqa: E402
+
+main.add_command(_survey_group)

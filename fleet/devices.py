@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,7 +272,7 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     )
 
 
-def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None) -> str:
+def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = ()) -> str:
     """The whole kiosk config a technician installs on the Pi as /etc/nabiz/kiosk.toml.
 
     Complete, not just the fleet part: ``setup-pi.sh --config`` installs it in place of the
@@ -291,7 +292,7 @@ password = {json.dumps(password)}
         "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,\n"
         "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.\n"
     )
-    return header + config_template(device_id, site, fleet)
+    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys)
 
 
 def write_kiosk_config(path: Path, text: str) -> None:

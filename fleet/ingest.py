@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import peewee
@@ -117,6 +118,16 @@ class Batch:
     stored_by_device: dict[str, list[str]] = field(default_factory=dict)  # uuids as each kiosk sent them: its Ack echoes them
     refused_by_device: dict[str, list[Refusal]] = field(default_factory=dict)
     version_by_device: dict[str, int] = field(default_factory=dict)  # the Ack speaks the oldest version the device used
+    deferred: dict[str, tuple[Callable[[list[Any]], None], list[Any]]] = field(default_factory=dict)  # defer(): feature writes
+
+    def defer(self, name: str, write: Callable[[list[Any]], None], item: Any) -> None:
+        """Keep *item* for ``write(items)``, called once for the batch inside its transaction
+        (after the devices' rows): a feature's handler stores what it learned with the batch,
+        all or nothing, in one statement per batch rather than one commit per message."""
+        entry = self.deferred.get(name)
+        if entry is None:
+            entry = self.deferred[name] = (write, [])
+        entry[1].append(item)
 
 
 class Ingest:
@@ -185,6 +196,8 @@ class Ingest:
                     outcome.refused += 1
                     log.error("response cannot be stored; refused", extra={"device": device_id, "uuid": uuid, "reason": reason[:300]})
             self._update_devices(updates)
+            for write, items in collected.deferred.values():
+                write(items)
         # Committed. Only now may features act on the responses, and only on the new ones.
         outcome.new = new
         hook_failures = self.registry.run_hooks(new) if new and self.registry.hooks else 0
@@ -298,12 +311,23 @@ def take_health(batch: Batch, message: Received, sender: Sender) -> None:
     update.boots.append((message.received_at, health.sent.boot_id))
 
 
+def take_survey_report(batch: Batch, message: Received, sender: Sender) -> None:
+    """What became of a survey assignment (delivered, applied, refused, failed): stored with the
+    batch, moving the device's state in its rollout (``fleet.surveys.rollouts.record_reports``)."""
+    from fleet.surveys.rollouts import record_reports  # the survey feature (and its crypto) only when a report comes
+
+    report = decode("survey_report", message.payload)
+    check_sender(sender.device_id, report)
+    batch.defer("survey_reports", record_reports, report)
+
+
 def default_registry() -> Registry:
     """The fleet's own handlers, one per upstream channel; no hooks (features add theirs)."""
     registry = Registry()
     registry.register_handler("responses", take_responses)
     registry.register_handler("status", take_status)
     registry.register_handler("health", take_health)
+    registry.register_handler("survey_report", take_survey_report)
     return registry
 
 

@@ -13,6 +13,13 @@ Load models:
 - ``rate == 0``: as fast as the kiosks' sync windows allow (each keeps ``window`` messages
   awaiting an Ack);
 - ``backlog``: every response made first, then all kiosks connect: a fleet after an outage.
+
+Survey push (``trusted_keys``): each kiosk also announces itself (a birth message, as a real
+kiosk does), takes the signed assignment retained on its ``survey`` topic, checks it with the
+contract's ``verify`` (the very check a real kiosk makes: trusted key, signature, target,
+sequence, a valid survey) and reports ``delivered`` then ``applied`` (a simulated kiosk has no
+customer to wait for), or ``refused`` with the reason. With ``await_survey``, the run lasts
+until every kiosk applied that survey version (or the timeout): ``benchmarks/bench_survey_push.py``.
 """
 
 from __future__ import annotations
@@ -29,8 +36,21 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
+from kiosk.contract.assignment import trusted_keys, verify
 from kiosk.contract.clock import Instant
-from kiosk.contract.protocol import CHANNEL, Ack, ProtocolError, decode, publish_options, topic
+from kiosk.contract.protocol import (
+    CHANNEL,
+    PROTOCOL_VERSION,
+    Ack,
+    ProtocolError,
+    Status,
+    SurveyAssignment,
+    SurveyReport,
+    decode,
+    encode,
+    publish_options,
+    topic,
+)
 from kiosk.contract.sync_engine import SyncEngine
 from kiosk.contract.transport import Backoff, BrokerAddress
 
@@ -50,6 +70,8 @@ class SimulationPlan:
     timeout: float = 300.0
     window: int = 4
     batch_size: int = 100
+    trusted_keys: tuple[str, ...] = ()  # survey push: the kiosks take assignments signed by these
+    await_survey: tuple[str, int] | None = None  # run until every kiosk applied this (survey id, version)
 
 
 @dataclass
@@ -66,6 +88,10 @@ class SimulationResult:
     ack_latency_p50_ms: float | None
     ack_latency_p99_ms: float | None
     mode: str
+    survey_applied: int = 0  # kiosks showing the awaited survey version at the end
+    survey_refused: int = 0
+    verify_p50_us: float | None = None  # the contract's verify, per assignment
+    verify_max_us: float | None = None
 
     @property
     def rate(self) -> float:
@@ -170,6 +196,9 @@ class _Kiosk:
     made: int = 0
     reconnect_at: float | None = None
     reconnects: int = 0
+    last_seq: int = 0  # the newest assignment this kiosk accepted
+    showing: tuple[str, int] | None = None  # the pushed survey it shows
+    refused: int = 0
 
 
 @dataclass
@@ -183,6 +212,9 @@ class _WorkerReport:
     connect_s: float = 0.0
     elapsed_s: float = 0.0
     error: str | None = None
+    verify_s: list[float] = field(default_factory=list)
+    applied: int = 0
+    refused: int = 0
 
 
 def _worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: float, made_counter, acked_counter, start_barrier, results) -> None:
@@ -200,6 +232,8 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
     boot_id = str(uuidlib.uuid4())
     kiosks: list[_Kiosk] = []
     report = _WorkerReport()
+    surveys = bool(plan.trusted_keys)
+    keys = trusted_keys(plan.trusted_keys) if surveys else {}
 
     def add_kiosk(device_id: str) -> _Kiosk:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=MQTTProtocolVersion.MQTTv5)
@@ -207,6 +241,7 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
         outbox = MemoryOutbox()
         responses_topic = topic(device_id, "responses")
         ack_topic = topic(device_id, "ack")
+        survey_topic = topic(device_id, "survey")
 
         def publish(payload: bytes) -> bool:
             return client.publish(responses_topic, payload, **publish_options("responses")).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
@@ -219,6 +254,10 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
                 return
             kiosk.backoff.reset()
             c.subscribe(ack_topic, qos=CHANNEL["ack"].qos)  # only the acks: a simulated kiosk asks for no help
+            if surveys:
+                c.subscribe(survey_topic, qos=CHANNEL["survey"].qos)
+                birth = Status(v=PROTOCOL_VERSION, device_id=device_id, online=True, software="simulate", boot_id=boot_id[:64], reason="connected")
+                c.publish(topic(device_id, "status"), encode(birth), **publish_options("status"))
             engine.on_connected()
 
         def on_disconnect(c, userdata, flags, reason_code, properties) -> None:
@@ -226,6 +265,9 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
             kiosk.reconnect_at = time.monotonic() + kiosk.backoff.next()
 
         def on_message(c, userdata, message) -> None:
+            if message.topic == survey_topic:
+                take_assignment(kiosk, message.payload)
+                return
             try:
                 ack = decode("ack", message.payload)
             except ProtocolError:
@@ -243,6 +285,33 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
         client.on_socket_register_write = lambda c, userdata, sock: selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
         client.on_socket_unregister_write = lambda c, userdata, sock: selector.modify(sock, selectors.EVENT_READ, c)
         return kiosk
+
+    def take_assignment(kiosk: _Kiosk, payload: bytes) -> None:
+        """As a kiosk does: verify, then delivered + applied, or refused with the reason."""
+        if not payload:
+            return  # a cleared retained message
+        try:
+            assignment = decode("survey", payload)
+        except ProtocolError as exc:
+            return report_survey(kiosk, 0, 0, "", 0, "refused", str(exc))
+        assert isinstance(assignment, SurveyAssignment)
+        if assignment.seq == kiosk.last_seq:
+            return  # the one it holds, retained again after a reconnect
+        started = time.perf_counter()
+        verdict = verify(assignment, keys, kiosk.device_id, kiosk.last_seq)
+        report.verify_s.append(time.perf_counter() - started)
+        a = assignment
+        if not verdict.accepted:
+            kiosk.refused += 1
+            return report_survey(kiosk, a.rollout, a.seq, a.survey_id, a.version, "refused", verdict.reason)
+        kiosk.last_seq = a.seq
+        report_survey(kiosk, a.rollout, a.seq, a.survey_id, a.version, "delivered", "")
+        kiosk.showing = (a.survey_id, a.version)
+        report_survey(kiosk, a.rollout, a.seq, a.survey_id, a.version, "applied", "")
+
+    def report_survey(kiosk: _Kiosk, rollout: int, seq: int, survey_id: str, version: int, status: str, reason: str) -> None:
+        message = SurveyReport(v=PROTOCOL_VERSION, device_id=kiosk.device_id, rollout=rollout, seq=seq, survey_id=survey_id[:64], version=version, status=status, reason=reason[:500], at=time.time())  # type: ignore[arg-type]
+        kiosk.client.publish(topic(kiosk.device_id, "survey_report"), encode(message), **publish_options("survey_report"))
 
     pending_acked = [0]
 
@@ -314,7 +383,7 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
             with acked_counter.get_lock():
                 acked_counter.value += pending_acked[0]
             pending_acked[0] = 0
-        if report.made >= total and all(not k.outbox.unsent for k in kiosks):
+        if report.made >= total and all(not k.outbox.unsent for k in kiosks) and (plan.await_survey is None or all(k.showing == plan.await_survey for k in kiosks)):
             break
     report.elapsed_s = time.monotonic() - start
     with made_counter.get_lock():
@@ -327,6 +396,8 @@ def _run_worker(plan: SimulationPlan, device_ids: list[str], seed: int, share: f
         report.resends += kiosk.engine.stats.resends
         report.reconnects += kiosk.reconnects
         report.latencies.extend(kiosk.engine.stats.ack_latencies)
+        report.applied += plan.await_survey is not None and kiosk.showing == plan.await_survey
+        report.refused += kiosk.refused
         kiosk.client.disconnect()
     _serve(selector, kiosks, 0.05)
     return report
@@ -378,6 +449,7 @@ def run_simulation(plan: SimulationPlan, processes: int | None = None, progress:
     if errors:
         raise RuntimeError("simulation worker failed: " + "; ".join(errors))
     latencies = sorted(x for r in reports for x in r.latencies)
+    verifies = sorted(x for r in reports for x in r.verify_s)
     return SimulationResult(
         devices=len(ids),
         processes=processes,
@@ -391,6 +463,10 @@ def run_simulation(plan: SimulationPlan, processes: int | None = None, progress:
         ack_latency_p50_ms=statistics.median(latencies) * 1000 if latencies else None,
         ack_latency_p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else None,
         mode="backlog" if plan.backlog else (f"{plan.rate:g}/s" if plan.rate else "as fast as windows allow"),
+        survey_applied=sum(r.applied for r in reports),
+        survey_refused=sum(r.refused for r in reports),
+        verify_p50_us=statistics.median(verifies) * 1e6 if verifies else None,
+        verify_max_us=verifies[-1] * 1e6 if verifies else None,
     )
 
 

@@ -205,9 +205,22 @@ def _migration_help_announcements(db: peewee.Database) -> None:
     create_help_table(db)
 
 
+def _migration_surveys(db: peewee.Database) -> None:
+    """Survey push: immutable versions, rollouts, one signed assignment per device per rollout."""
+    from fleet.surveys.tables import create_survey_tables  # imported here: those tables import this module
+
+    create_survey_tables(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
-    _migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks, _migration_response_fields, _migration_help_announcements,
+    _migration_1,
+    _migration_device_identity,
+    _migration_escalation,
+    _migration_callbacks,
+    _migration_response_fields,
+    _migration_help_announcements,
+    _migration_surveys,
 ]
 
 #: The columns ``insert_responses`` writes, in ``ResponseRow``'s order.

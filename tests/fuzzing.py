@@ -16,15 +16,19 @@ random run: it keeps looking for the next input that gets through.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from kiosk.contract import assignment as assignments
 from kiosk.contract import protocol as p
 
 
@@ -97,7 +101,11 @@ scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), odd_numbers, texts,
 )
 FIELD_NAMES = sorted(
-    {name for kind in (p.Upload, p.ResponsePayload, p.AnswerPayload, p.Moment, p.SenderClock, p.Status, p.Health, p.Ack, p.Refusal) for name in kind.__struct_fields__}
+    {
+        name
+        for kind in (p.Upload, p.ResponsePayload, p.AnswerPayload, p.Moment, p.SenderClock, p.Status, p.Health, p.Ack, p.Refusal, p.SurveyAssignment, p.SurveyReport)
+        for name in kind.__struct_fields__
+    }
 )
 #: Keys an error message may quote back: NUL, a lone surrogate, a long one, a known field twice.
 nasty_keys = st.sampled_from(["\x00", "x\x00y", "\ud800", "İ", "v", "device_id", "uuid", "k" * 300, "", "$.v", "`"])
@@ -188,7 +196,7 @@ def healths(device_id: str | None = None) -> st.SearchStrategy[dict]:
             "unsaved": count, "refused": count, "disk_free_bytes": st.integers(0, 2**63 - 1),
             "cpu_temp_c": st.none() | st.floats(min_value=-273.15, max_value=1000), "uptime_s": walls,
         },
-        optional={"misuse_refused": count},
+        optional={"misuse_refused": count, "survey_source": st.sampled_from(["default", "file", "pushed"]), "survey_verified": st.booleans()},
     )
 
 
@@ -197,7 +205,47 @@ def acks(device_id: str | None = None) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries({"v": versions, "stored": st.lists(uuid_texts, max_size=5)}, optional={"refused": st.lists(refusal, max_size=3), "at": walls})
 
 
-VALID = {"responses": uploads, "status": statuses, "health": healths, "ack": acks}
+#: Head office's key in the fuzz tests (fixed, so runs repeat), and a small survey it signs.
+SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+STRANGER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))  # signs well, trusted by nobody
+TRUSTED_KEYS = assignments.trusted_keys([assignments.public_key_text(assignments.raw_public_key(SIGNING_KEY))])
+SMALL_SURVEY = {
+    "id": "mini", "version": 1, "languages": ["tr", "en"], "welcome": {"tr": "Hoş geldiniz", "en": "Welcome"}, "thank_you": {"tr": "Teşekkürler", "en": "Thanks"},
+    "questions": [{"id": "q", "text": {"tr": "Nasıldı?", "en": "How was it?"}, "options": [
+        {"id": "bad", "button": 1, "label": {"tr": "Kötü", "en": "Bad"}, "negative": True}, {"id": "good", "button": 2, "label": {"tr": "İyi", "en": "Good"}},
+    ]}],
+}
+
+
+def survey_assignments(device_id: str | None = None) -> st.SearchStrategy[dict]:
+    """Assignments as the fleet sends them: really signed (for *device_id*, else a few devices),
+    or of the right shape with any signature, key id and document."""
+    target = st.just(device_id) if device_id else device_ids
+    signed = st.builds(
+        lambda key, to, rollout, seq, at: msgspec.to_builtins(assignments.sign(
+            key, survey_id="mini", version=1, rollout=rollout, seq=seq, target=to, document=assignments.canonical_document(SMALL_SURVEY), issued_at=at,
+        )),
+        st.sampled_from([SIGNING_KEY, SIGNING_KEY, SIGNING_KEY, STRANGER_KEY]), target, st.integers(1, 2**63 - 1), st.integers(1, 2**63 - 1), walls,
+    )
+    shaped = st.fixed_dictionaries({
+        "v": versions, "rollout": st.integers(1, 2**63 - 1), "seq": st.integers(1, 2**63 - 1), "survey_id": st.sampled_from(["mini", "exit-default", "x"]),
+        "version": st.integers(0, 2**31 - 1), "target": target, "document": st.one_of(short_texts, st.just(assignments.canonical_document(SMALL_SURVEY))),
+        "key_id": st.sampled_from(["", *TRUSTED_KEYS, "0123456789abcdef"]), "signature": st.one_of(st.just(""), st.binary(min_size=64, max_size=64).map(lambda b: base64.b64encode(b).decode())),
+        "issued_at": walls,
+    })
+    return st.one_of(signed, signed, shaped)
+
+
+def survey_reports(device_id: str | None = None) -> st.SearchStrategy[dict]:
+    serial = st.integers(0, 2**63 - 1)
+    return st.fixed_dictionaries({
+        "v": versions, "device_id": st.just(device_id) if device_id else device_ids, "rollout": serial, "seq": serial, "survey_id": short_texts,
+        "version": st.integers(0, 2**31 - 1), "status": st.sampled_from(["delivered", "applied", "refused", "failed"]),
+        "reason": st.one_of(st.just(""), short_texts, st.just("r" * 500), st.just("replayed: sequence 3 ≤ last accepted 7")), "at": walls,
+    })
+
+
+VALID = {"responses": uploads, "status": statuses, "health": healths, "ack": acks, "survey": survey_assignments, "survey_report": survey_reports}
 
 
 # --- mutations ----------------------------------------------------------------------------------

@@ -8,16 +8,21 @@ Both the kiosk and the fleet keep their state where systemd says (``StateDirecto
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 
 
-def config_template(device_id: str, site: str = "", fleet: str = "") -> str:
+def config_template(device_id: str, site: str = "", fleet: str = "", trusted_keys: Sequence[str] = ()) -> str:
     """The kiosk config every install starts from: ``setup-pi.sh`` writes it for a kiosk
-    without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended.
-    Every key: docs/operations.md."""
+    without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended and the
+    public keys whose signed surveys the kiosk takes (*trusted_keys*, ``ed25519:…``: head
+    office's current key and any it is rotating from). Every key: docs/operations.md."""
     quote = lambda text: msgspec.json.encode(text).decode()  # a JSON string is a TOML basic string
+    if trusted_keys:
+        listed = "".join(f"    {quote(key)},\n" for key in trusted_keys)
+        fleet += f"\n[survey]\n# Surveys head office pushes are shown only when signed by one of these keys (fleet survey keys).\ntrusted_keys = [\n{listed}]\n"
     return f"""# Nabız kiosk configuration. Every key: docs/operations.md
 device_id = {quote(device_id)}
 site = {quote(site)}

@@ -26,6 +26,8 @@ from typing import Annotated, Literal, TypedDict
 
 import msgspec
 
+from kiosk.contract.survey import ID_PATTERN as SURVEY_ID_PATTERN
+
 #: The version this side writes. Version 2 added ``device_id`` to each response.
 PROTOCOL_VERSION = 2
 #: The versions this side reads: the fleet takes payloads of both (a kiosk not yet upgraded
@@ -67,7 +69,7 @@ _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 RESERVED_IDS = frozenset({"fleet", "admin", "root"})
 
 #: The channels' names; ``CHANNELS`` (below the payloads) says everything else about each.
-Channel = Literal["responses", "status", "health", "ack", "help"]
+Channel = Literal["responses", "status", "health", "ack", "help", "survey", "survey_report"]
 
 
 class ProtocolError(ValueError):
@@ -244,6 +246,12 @@ class Health(msgspec.Struct, forbid_unknown_fields=True):
     cpu_temp_c: Celsius | None
     uptime_s: Seconds
     misuse_refused: Count = 0
+    # Where the survey on screen came from (issue 10; a kiosk before it sends neither, read as
+    # "default", unverified): the survey shipped with the kiosk, a file a technician configured
+    # (``survey = "…"`` in kiosk.toml, an override head office did not sign), or the assignment
+    # head office pushed, whose signature the kiosk checked (``survey_verified``).
+    survey_source: Literal["default", "file", "pushed"] = "default"
+    survey_verified: bool = False
 
 
 class Refusal(msgspec.Struct, forbid_unknown_fields=True):
@@ -302,7 +310,63 @@ class HelpUpdate(msgspec.Struct, forbid_unknown_fields=True):
     callback_url: Annotated[str, msgspec.Meta(max_length=512, pattern=r"^(https?://[^\x00-\x20]+)?$")] = ""
 
 
-Message = Upload | Status | Health | Ack | HelpUpdate
+# --- survey push (issue 10): the assignment head office signs, the kiosk's report -------------
+
+#: The largest survey document head office can push: the whole assignment must fit in
+#: MAX_PAYLOAD_BYTES, and JSON writes a document's quotes and backslashes twice (``\"``), so a
+#: document of this many UTF-8 bytes always fits, however it is written.
+#: ``kiosk.contract.assignment.document_problem`` says exactly, for one document.
+MAX_DOCUMENT_BYTES = 120 * 1024
+#: Rollouts and sequence numbers: a database's BIGINT.
+Serial = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+SurveyId = Annotated[str, msgspec.Meta(pattern=SURVEY_ID_PATTERN)]
+#: A report's reason: a survey's error names the place and the fix, so it gets more room than an Ack's.
+MAX_SURVEY_REASON = 500
+SurveyReason = Annotated[str, msgspec.Meta(max_length=MAX_SURVEY_REASON, pattern=_NO_NUL)]
+
+
+class SurveyAssignment(msgspec.Struct, forbid_unknown_fields=True):
+    """Head office's signed "show this survey" for one kiosk (retained on its ``survey`` topic).
+
+    Made and checked by ``kiosk.contract.assignment`` (``sign``, ``verify``): the signature
+    covers every field but ``key_id`` (which only picks the key) and itself, so a kiosk takes a
+    document only as head office signed it, for itself (``target``), and newer than the last one
+    it took (``seq``). The decoder checks shapes and bounds only; whether to believe it is
+    ``verify``'s job, which refuses with the reason (unsigned, unknown key, tampered, …)."""
+
+    v: int
+    rollout: Serial
+    seq: Serial  # the fleet's rollout sequence: strictly increasing across all rollouts of the fleet
+    survey_id: SurveyId
+    version: Count
+    target: DeviceId  # the one kiosk it is for
+    document: Annotated[str, msgspec.Meta(max_length=MAX_PAYLOAD_BYTES)]  # canonical JSON, exactly as signed
+    key_id: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)]  # "" when unsigned
+    signature: Annotated[str, msgspec.Meta(max_length=128, pattern=_NO_NUL)]  # base64 Ed25519; "" when unsigned
+    issued_at: WallClock
+
+
+class SurveyReport(msgspec.Struct, forbid_unknown_fields=True):
+    """A kiosk tells the fleet what became of an assignment: ``delivered`` (verified and saved),
+    ``applied`` (on screen), ``refused`` (with the reason; the old survey stays) or ``failed``
+    (verified, but the kiosk could not save or show it).
+
+    ``rollout`` and ``seq`` are the assignment's; 0 only when the kiosk could not even read them
+    (a payload that is not an assignment at all, refused with the decoder's reason): the fleet
+    then knows something reached the device's retained topic that its rollouts did not put there."""
+
+    v: int
+    device_id: DeviceId
+    rollout: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    seq: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    survey_id: Text64
+    version: Count
+    status: Literal["delivered", "applied", "refused", "failed"]
+    reason: SurveyReason  # "" when all is well
+    at: WallClock  # the kiosk's wall clock when it happened
+
+
+Message = Upload | Status | Health | Ack | HelpUpdate | SurveyAssignment | SurveyReport
 
 
 # --- channels: declared once ---------------------------------------------------------------
@@ -327,6 +391,8 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec("health", "up", 0, False, Health, "versions, survey, backlog, disk, temperature, uptime: on every connect, then every `health_interval_s` (60 s)"),
     ChannelSpec("ack", "down", 1, False, Ack, "which uuids the fleet has stored (committed), or refused for good"),
     ChannelSpec("help", "down", 1, True, HelpUpdate, "where a customer's request for help stands: waiting, who is coming, or closed; retained, so a kiosk that reconnects hears the last one"),
+    ChannelSpec("survey", "down", 1, True, SurveyAssignment, "head office's signed survey for this one kiosk (rollout, sequence, document); retained, so a kiosk offline during a push gets it when it is back"),
+    ChannelSpec("survey_report", "up", 1, False, SurveyReport, "what became of an assignment: delivered (verified and saved), applied (on screen), refused or failed, with the reason; sent again after a reconnect until the kiosk has sent it"),
 )
 CHANNEL: dict[str, ChannelSpec] = {spec.name: spec for spec in CHANNELS}
 UPSTREAM: tuple[Channel, ...] = tuple(spec.name for spec in CHANNELS if spec.direction == "up")

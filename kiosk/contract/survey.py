@@ -34,7 +34,9 @@ QuestionKind = Literal["scale", "choice"]
 #: The icons a choice option may name (drawn by kiosk/faces.py, also on the button caps).
 ICON_NAMES = ("clock", "person", "sparkle", "tag", "check", "cross", "question")
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: Survey, question and option ids: what a topic level, a file name and a database key all take.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_ID = re.compile(ID_PATTERN)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 DEFAULT_SURVEY_PATH = Path(__file__).parents[1] / "surveys" / "default.toml"  # kiosk/surveys: the kiosk ships it

@@ -270,7 +270,7 @@ def test_refused_subscriptions_are_logged_by_the_kiosk_and_the_fleet(store, brok
             wait_until(lambda: len(wrong_fleet.refused_subscriptions) == len(UPSTREAM), 5, what="a refused SUBACK for each upstream channel")
     finally:
         wrong_fleet.stop()
-    assert wrong_fleet.refused_subscriptions == ["nabiz/+/responses", "nabiz/+/status", "nabiz/+/health"]
+    assert wrong_fleet.refused_subscriptions == ["nabiz/+/responses", "nabiz/+/status", "nabiz/+/health", "nabiz/+/survey_report"]
     assert [r.filter for r in caplog.records if r.getMessage().startswith("the broker refused the fleet's subscription")] == wrong_fleet.refused_subscriptions
 
     other = [(topic("victim", channel), 1) for channel in DOWNSTREAM]
@@ -281,7 +281,7 @@ def test_refused_subscriptions_are_logged_by_the_kiosk_and_the_fleet(store, brok
     finally:
         kiosk.stop()
     errors = [r.getMessage() for r in caplog.records if r.name == "kiosk.sync.link"]
-    assert [e.split(" (")[0] for e in errors] == ["the broker refused this kiosk's subscription to nabiz/victim/ack", "the broker refused this kiosk's subscription to nabiz/victim/help"]
+    assert [e.split(" (")[0] for e in errors] == [f"the broker refused this kiosk's subscription to nabiz/victim/{channel}" for channel in DOWNSTREAM]
 
 
 # --- writing what is not its own --------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_refused_subscriptions_are_logged_by_the_kiosk_and_the_fleet(store, brok
     "name",
     [
         "nabiz/victim/responses", "nabiz/victim/status", "nabiz/victim/health", "nabiz/victim/ack", "nabiz/victim/help", "nabiz/intruder/ack", "nabiz/intruder/help",
-        "nabiz/nabiz-fleet/ack", "nabiz/intruder/other", "$CONTROL/dynamic-security/v1", "$SYS/broker/x", "elsewhere",
+        "nabiz/victim/survey", "nabiz/intruder/survey", "nabiz/victim/survey_report", "nabiz/nabiz-fleet/ack", "nabiz/intruder/other", "$CONTROL/dynamic-security/v1", "$SYS/broker/x", "elsewhere",
     ],
 )
 def test_a_kiosk_cannot_publish_on_topics_not_its_own(fleet, intruder, victim, name):
@@ -329,6 +329,30 @@ def test_help_reaches_only_the_kiosk_it_is_for_and_no_kiosk_can_forge_one(fleet,
         assert victim.get().payload == b""
     finally:
         staff.close()
+
+
+def test_a_survey_assignment_reaches_only_its_kiosk_and_no_kiosk_can_publish_one(fleet, intruder, victim):
+    """Issue 10: a device's broker login can neither publish another kiosk's assignment nor its
+    own, nor read another's; the fleet's retained assignment reaches the kiosk it is for. (That
+    the fleet's own login cannot make a kiosk *accept* an unsigned one is the signature's job:
+    tests/kiosk/test_assignment.py.)"""
+    assert [r.value for r in victim.subscribe(topic("victim", "survey"))] == [1]
+    assert [r.value for r in intruder.subscribe(topic("intruder", "survey"))] == [1]
+    assert [r.value for r in intruder.subscribe(topic("victim", "survey"))] == [NOT_AUTHORIZED]
+    forged = b'{"v":2,"rollout":1,"seq":999,"survey_id":"forged","version":1,"target":"victim","document":"{}","key_id":"","signature":"","issued_at":1.0}'
+    for name in (topic("victim", "survey"), topic("intruder", "survey")):
+        assert intruder.publish(name, forged, retain=True).value == NOT_AUTHORIZED, name
+    head_office = Client(fleet.port, FLEET_USER, (fleet.data / "broker" / "fleet.secret").read_text().strip(), client_id="nabiz-fleet-test-survey").connect()
+    try:
+        assigned = forged.replace(b'"forged"', b'"genuine"')
+        assert not head_office.publish(topic("victim", "survey"), assigned, retain=True).is_failure
+        message = victim.get()
+        assert (message.topic, message.payload) == (topic("victim", "survey"), assigned), "the fleet's assignment, not the forged one"
+        nothing_arrives(intruder)
+        assert not head_office.publish(topic("victim", "survey"), b"", retain=True).is_failure, "the fleet clears it"
+        assert victim.get().payload == b""
+    finally:
+        head_office.close()
 
 
 # --- flooding -------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ def test_a_devices_role_is_made_from_the_channel_table():
         ("publishClientReceive", "nabiz/kiosk-a/ack"),
         ("subscribeLiteral", "nabiz/kiosk-a/help"),
         ("publishClientReceive", "nabiz/kiosk-a/help"),
+        ("subscribeLiteral", "nabiz/kiosk-a/survey"),
+        ("publishClientReceive", "nabiz/kiosk-a/survey"),
+        ("publishClientSend", "nabiz/kiosk-a/survey_report"),
     ]
 
 
@@ -77,6 +80,10 @@ def test_the_fleets_role_is_made_from_the_channel_table():
         ("publishClientReceive", "nabiz/+/health"),
         ("publishClientSend", "nabiz/+/ack"),
         ("publishClientSend", "nabiz/+/help"),
+        ("publishClientSend", "nabiz/+/survey"),
+        ("subscribePattern", "nabiz/+/survey_report"),
+        ("subscribePattern", "$share/+/nabiz/+/survey_report"),
+        ("publishClientReceive", "nabiz/+/survey_report"),
     ]
 
 

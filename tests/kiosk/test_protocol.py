@@ -68,7 +68,10 @@ def test_subscription_filters_match_every_device():
 
 @pytest.mark.parametrize(
     "channel, direction, qos, retain",
-    [("responses", "up", 1, False), ("status", "up", 1, True), ("health", "up", 0, False), ("ack", "down", 1, False), ("help", "down", 1, True)],
+    [
+        ("responses", "up", 1, False), ("status", "up", 1, True), ("health", "up", 0, False), ("ack", "down", 1, False), ("help", "down", 1, True),
+        ("survey", "down", 1, True), ("survey_report", "up", 1, False),
+    ],
 )
 def test_each_channel_is_published_as_the_table_says(channel, direction, qos, retain):
     assert p.publish_options(channel) == {"qos": qos, "retain": retain}
@@ -84,14 +87,17 @@ def test_the_directions_split_the_table_and_every_channel_has_a_topic_and_a_deco
 
 
 def test_a_kiosk_subscribes_to_its_own_downstream_channels():
-    assert p.device_subscriptions("kiosk-1") == [("nabiz/kiosk-1/ack", 1), ("nabiz/kiosk-1/help", 1)]
+    assert p.device_subscriptions("kiosk-1") == [("nabiz/kiosk-1/ack", 1), ("nabiz/kiosk-1/help", 1), ("nabiz/kiosk-1/survey", 1)]
     with pytest.raises(p.ProtocolError, match="lowercase"):
         p.device_subscriptions("+")
 
 
 def test_the_fleet_subscribes_to_every_upstream_channel_alone_or_in_a_shared_group():
-    assert p.fleet_subscriptions() == [("nabiz/+/responses", 1), ("nabiz/+/status", 1), ("nabiz/+/health", 0)]
-    assert p.fleet_subscriptions("nabiz-fleet") == [("$share/nabiz-fleet/nabiz/+/responses", 1), ("$share/nabiz-fleet/nabiz/+/status", 1), ("$share/nabiz-fleet/nabiz/+/health", 0)]
+    assert p.fleet_subscriptions() == [("nabiz/+/responses", 1), ("nabiz/+/status", 1), ("nabiz/+/health", 0), ("nabiz/+/survey_report", 1)]
+    assert p.fleet_subscriptions("nabiz-fleet") == [
+        ("$share/nabiz-fleet/nabiz/+/responses", 1), ("$share/nabiz-fleet/nabiz/+/status", 1), ("$share/nabiz-fleet/nabiz/+/health", 0),
+        ("$share/nabiz-fleet/nabiz/+/survey_report", 1),
+    ]
 
 
 # --- the help channel -----------------------------------------------------------------------
@@ -220,7 +226,7 @@ def test_turkish_text_survives_the_wire():
     assert p.decode("status", p.encode(status)) == status
 
 
-@pytest.mark.parametrize("channel", ["status", "health", "ack", "help"])
+@pytest.mark.parametrize("channel", ["status", "health", "ack", "help", "survey", "survey_report"])
 def test_other_channels_are_strict_too(channel):
     with pytest.raises(p.ProtocolError, match=f"invalid {channel} payload"):
         p.decode(channel, b'{"v": 1, "surprise": true}')
