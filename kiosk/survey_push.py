@@ -391,7 +391,7 @@ def describe(config: KioskConfig, data_dir: Path) -> list[str]:
         issued = datetime.fromtimestamp(a.issued_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         lines.append(f"source:   pushed by head office (rollout {a.rollout}, seq {a.seq}, key {a.key_id}, signed {issued})")
         lines.append(f"verified: yes: signed by a trusted key, for {device}")
-        lines.append(f"on screen since the last start: {'yes' if store.applied_seq() == a.seq else 'not yet (it is at the next start or the next safe point)'}")
+        lines.append(f"applied:  {'yes (reported to the fleet)' if store.applied_seq() == a.seq else 'not yet: it goes on screen at the next start screen (or the next start of the kiosk)'}")
     elif active.source == "file":
         lines.append(f"source:   file {file} (a technician's override: it wins over pushed surveys)")
         lines.append("verified: no: a local file carries no signature")
