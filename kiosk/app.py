@@ -7,8 +7,10 @@ countdown, end of press feedback, the thank-you handover and end, the end of a b
 A desktop window is the one exception: its key presses arrive through SDL, which must be
 looked at, so the loop wakes every ``WINDOW_POLL`` seconds while a window is open.
 
-The fleet sync's thread reports the link going up or down (``link_changed``) and each
-HelpUpdate (``help_heard``) the same way: as events on the queue, handled by the flow.
+The fleet sync's thread reports the link going up or down (``link_changed``), each
+HelpUpdate (``help_heard``) and each survey assignment (``survey_pushed``) the same way: as
+events on the queue. An assignment is checked and saved here (``kiosk.survey_push``) and handed
+to the flow, which puts it on screen at a safe point (``SurveyApplied``).
 """
 
 from __future__ import annotations
