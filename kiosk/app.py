@@ -7,8 +7,10 @@ countdown, end of press feedback, the thank-you handover and end, the end of a b
 A desktop window is the one exception: its key presses arrive through SDL, which must be
 looked at, so the loop wakes every ``WINDOW_POLL`` seconds while a window is open.
 
-The fleet sync's thread reports the link going up or down (``link_changed``) and each
-HelpUpdate (``help_heard``) the same way: as events on the queue, handled by the flow.
+The fleet sync's thread reports the link going up or down (``link_changed``), each
+HelpUpdate (``help_heard``) and each survey assignment (``survey_pushed``) the same way: as
+events on the queue. An assignment is checked and saved here (``kiosk.survey_push``) and handed
+to the flow, which puts it on screen at a safe point (``SurveyApplied``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from kiosk.contract.protocol import HelpUpdate
 from kiosk.contract.survey import Survey
 from kiosk.outbox import Outbox
 from kiosk.screen import Key, Quit, Screen
+from kiosk.survey_push import SurveyPush
 from kiosk.view import view_of
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,15 @@ class LinkState:
 
 
 @dataclass(frozen=True)
+class PushedSurvey:
+    """What arrived on this kiosk's survey topic (from the sync's thread), not yet looked at."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True)
 class Stamped:
-    event: PanelEvent | Stop | Snapshot | LinkState | HelpUpdate
+    event: PanelEvent | Stop | Snapshot | LinkState | HelpUpdate | PushedSurvey
     at: Instant
 
 
@@ -72,12 +82,15 @@ class Kiosk:
         data_dir: Path,
         on_saved: Callable[[], None] | None = None,
         contact: flow.Contact | None = None,
+        push: SurveyPush | None = None,
     ) -> None:
         """*on_saved* is called (on this thread) after each response is committed or released:
         the fleet sync's ``saved``, which only queues a wake-up for the sync's own thread.
-        *contact* is the site's phone and page (the config's ``[help]``), shown when no staff can be told."""
+        *contact* is the site's phone and page (the config's ``[help]``), shown when no staff can be told.
+        *push* takes the surveys head office pushes (``kiosk.survey_push``)."""
         panel.profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
         self.on_saved = on_saved
+        self.push = push
         self.screen = screen
         self.panel = panel
         self.outbox = outbox
@@ -106,6 +119,11 @@ class Kiosk:
         if update.callback_url:
             qr.encode(update.callback_url)
         self.submit(update)
+
+    def survey_pushed(self, payload: bytes) -> None:
+        """An assignment arrived on this kiosk's survey topic (the sync's thread): checked, saved and
+        handed to the flow on the main loop."""
+        self.submit(PushedSurvey(payload))
 
     def link_changed(self, up: bool) -> None:
         """The link to the fleet is up or down (the sync's thread): help is offered only while up."""
@@ -174,6 +192,10 @@ class Kiosk:
             self._step(flow.HelpHeard(event, at))
         elif isinstance(event, LinkState):
             self._step(flow.LinkChanged(event.up, at))
+        elif isinstance(event, PushedSurvey):
+            survey = self.push.received(event.payload, at) if self.push is not None else None
+            if survey is not None:
+                self._step(flow.SurveyReplaced(survey, at))
         elif isinstance(event, ScreenshotRequest):
             self._draw()
             path = self.screen.save(event.path)
@@ -247,6 +269,9 @@ class Kiosk:
                 self.panel.flash(effect.button)
             elif isinstance(effect, flow.HintButtons):
                 self.panel.hint(effect.buttons)
+            elif isinstance(effect, flow.SurveyApplied):
+                if self.push is not None:
+                    self.push.applied(effect.survey, self.clock.now())
 
     def _release(self, effect: flow.ReleaseResponse) -> None:
         """The answer to the offer of help is on the card before the next screen says anything about it."""

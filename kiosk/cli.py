@@ -140,6 +140,25 @@ def health(data_dir, config_path) -> None:  # type: ignore[no-untyped-def]
         click.echo(json.dumps(asdict(outbox.health()), indent=2))
 
 
+@main.command()
+@click.option("--data-dir", type=click.Path(file_okay=False), help="The kiosk's data directory.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Kiosk config file.")
+def survey(data_dir, config_path) -> None:  # type: ignore[no-untyped-def]
+    """Show the survey this kiosk shows: id and version, where it came from, whether it is verified."""
+    from kiosk.survey_push import describe
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+    directory = Path(data_dir) if data_dir else Path(config.data_dir or default_data_dir())
+    try:
+        lines = describe(config, directory)
+    except (SurveyError, HardwareError) as exc:
+        fail(str(exc))
+    click.echo("\n".join(lines))
+
+
 @contextmanager
 def _existing_outbox(data_dir: str | None, config_path: str | None) -> Iterator[Outbox]:
     """The outbox a kiosk has written (a technician's tools never create an empty one)."""

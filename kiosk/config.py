@@ -107,11 +107,27 @@ URL_MAX_LENGTH = 200
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
 
+class SurveyConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """The ``[survey]`` table: which keys may sign the surveys head office pushes, and the
+    technician's override.
+
+    *trusted_keys*: head office's Ed25519 public keys, ``"ed25519:<base64>"`` (``fleet device add``
+    writes them): a pushed survey is taken only when one of them signed it. Several, so head
+    office can rotate its key. None: this kiosk takes no pushed survey at all.
+    *file*: a survey file a technician put on this kiosk; it is shown instead of any pushed one,
+    and reported as ``survey_source = "file"`` (docs/operations.md, "Pushed surveys on the kiosk")."""
+
+    trusted_keys: list[str] = []
+    file: str | None = None
+
+
 class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     device_id: str | None = None
     site: str = ""
     data_dir: str | None = None
-    survey: str | None = None
+    # A path (``survey = "/etc/nabiz/survey.toml"``, the old spelling, still read) or the
+    # ``[survey]`` table. TOML cannot hold both: with trusted keys, write the path as ``[survey] file``.
+    survey: str | SurveyConfig | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     panel: PanelConfig = msgspec.field(default_factory=PanelConfig)
@@ -120,6 +136,15 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     fleet: SyncSettings = msgspec.field(default_factory=SyncSettings)
     branding: BrandingConfig = msgspec.field(default_factory=BrandingConfig)
     help: HelpConfig = msgspec.field(default_factory=HelpConfig)
+
+    @property
+    def survey_file(self) -> str | None:
+        """The technician's survey file, however it was written (``survey = …`` or ``[survey] file``)."""
+        return self.survey.file if isinstance(self.survey, SurveyConfig) else self.survey
+
+    @property
+    def trusted_keys(self) -> list[str]:
+        return list(self.survey.trusted_keys) if isinstance(self.survey, SurveyConfig) else []
 
 
 def load_config(path: str | Path | None = None) -> KioskConfig:
@@ -148,7 +173,7 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
             raise ConfigError(f"{path}: fleet.broker: {exc}") from None
     if config.screen.width < 320 or config.screen.height < 240:
         raise ConfigError(f"{path}: screen is {config.screen.width}x{config.screen.height}\n  fix: use at least 320x240 (the official display is 800x480)")
-    problems = branding_problems(config.branding, path.parent) + help_problems(config.help)
+    problems = branding_problems(config.branding, path.parent) + help_problems(config.help) + trusted_key_problems(config.trusted_keys)
     if problems:
         raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
     if config.branding.logo:
@@ -190,6 +215,21 @@ def help_problems(help: HelpConfig) -> list[str]:
         problems.append(f'help.fallback_url: {url!r} is not a web address\n  fix: write the whole address, starting with https://, e.g. "https://example.com/iletisim"')
     elif len(url) > URL_MAX_LENGTH:
         problems.append(f"help.fallback_url: {len(url)} characters make a QR code too dense to scan from the screen\n  fix: use an address of at most {URL_MAX_LENGTH} characters (a short link)")
+    return problems
+
+
+def trusted_key_problems(texts: list[str]) -> list[str]:
+    """Every badly written key of ``[survey] trusted_keys`` at once, each by its place and with the fix."""
+    from kiosk.contract.assignment import KeyTextError, parse_public_key
+
+    problems = []
+    for number, text in enumerate(texts, start=1):
+        try:
+            parse_public_key(text)
+        except KeyTextError as exc:
+            problems.append(f"survey.trusted_keys[{number}]: {exc}")
+    if len(set(texts)) != len(texts):
+        problems.append("survey.trusted_keys: a key is listed twice\n  fix: list each key once")
     return problems
 
 

@@ -56,6 +56,11 @@ Offering help (docs/survey-format.md, "Offering help"), when the survey has a ``
 
 Every press ends up in exactly one saved row, with its offset from the row's first press.
 
+A new survey (``SurveyReplaced``: one head office pushed, see ``kiosk.survey_push``) goes on
+screen only at the start screen: at once if it is showing, else when the response in progress,
+the burst, the offer of help or the help screens end (``SurveyApplied`` says when). A response
+is recorded entirely under the survey it started on.
+
 The start screen already shows the first question: a customer walking out answers with
 one press instead of "press to start" and then a press to answer. Nothing on it changes by
 itself: it shows the primary language large and another one smaller (see ``kiosk.view``),
@@ -231,7 +236,15 @@ class HintButtons:
     buttons: frozenset[int]
 
 
-Effect = SaveResponse | ReleaseResponse | DropHelpUpdate | LightButtons | FlashButton | HintButtons
+@dataclass(frozen=True)
+class SurveyApplied:
+    """A survey sent by ``SurveyReplaced`` is on screen now: it waited for a safe point (the start
+    screen: no customer mid-response, no help screen). A pushed survey is reported ``applied`` on this."""
+
+    survey: Survey
+
+
+Effect = SaveResponse | ReleaseResponse | DropHelpUpdate | LightButtons | FlashButton | HintButtons | SurveyApplied
 
 
 # --- phases and state --------------------------------------------------------------------
@@ -738,9 +751,12 @@ def _replace_survey(state: KioskState, event: SurveyReplaced) -> tuple[KioskStat
 
 
 def _to_attract(state: KioskState, effects: list[Effect]) -> tuple[KioskState, list[Effect]]:
+    """Back to the start screen: the one safe point to put a waiting survey on screen (no
+    customer is mid-response, no help screen is up)."""
     survey = state.pending_survey or state.survey
     new_state = replace(state, survey=survey, phase=Attract(survey.default_language), pending_survey=None, feedback=None)
-    return new_state, effects + [LightButtons(frozenset(survey.first.buttons))]
+    applied: list[Effect] = [SurveyApplied(survey)] if state.pending_survey is not None else []
+    return new_state, effects + applied + [LightButtons(frozenset(survey.first.buttons))]
 
 
 def _language_after(survey: Survey, language: str) -> str:

@@ -88,17 +88,30 @@ def run_kiosk(options: RunOptions) -> int:
             stack.callback(outbox.close)
         except StartupError as exc:
             return _cannot_start(exc, options, start.config, start.screen)
-        return _serve(config, survey=survey, screen=start.screen, panel=panel, outbox=outbox, directory=directory)
+        file = options.survey_path or config.survey_file
+        return _serve(config, survey=survey, from_file=bool(file), screen=start.screen, panel=panel, outbox=outbox, directory=directory)
 
 
-def _serve(config: KioskConfig, *, survey, screen, panel, outbox, directory: Path) -> int:  # type: ignore[no-untyped-def]
-    """Wire the kiosk's running parts (the fleet sync, the survey loop) from what the start opened."""
+def _serve(config: KioskConfig, *, survey, from_file: bool, screen, panel, outbox, directory: Path) -> int:  # type: ignore[no-untyped-def]
+    """Wire the kiosk's running parts (the fleet sync, the survey loop, pushed surveys) from what the start opened."""
+    from kiosk import survey_push
     from kiosk.app import Kiosk, Stop
     from kiosk.clock import SystemClock
+    from kiosk.contract.assignment import trusted_keys
     from kiosk.flow import Contact
 
+    clock = SystemClock()
+    keys = trusted_keys(config.trusted_keys)  # checked with the config
+    store, reports = survey_push.SurveyStore(directory), survey_push.ReportQueue(directory)
+    buttons, panel_name = panel.profile.numbers, f"panel profile {panel.profile.name!r}"
+    fallback = survey_push.ActiveSurvey(survey, "file" if from_file else "default")
+    active, owed = survey_push.at_start(store, fallback, keys, outbox.device_id, buttons, panel_name, clock.now().wall)
+    for item in owed:
+        reports.add(item)
+    log.info("survey", extra={"survey_id": active.survey.id, "version": active.survey.version, "source": active.source, "verified": active.verified})
+    push = survey_push.SurveyPush(store, reports, keys, outbox.device_id, buttons, panel_name, active)
     contact = Contact(config.help.fallback_phone, config.help.fallback_url) if config.help.configured else None
-    kiosk = Kiosk(survey=survey, screen=screen, panel=panel, outbox=outbox, clock=SystemClock(), data_dir=directory, contact=contact)
+    kiosk = Kiosk(survey=active.survey, screen=screen, panel=panel, outbox=outbox, clock=clock, data_dir=directory, contact=contact, push=push)
     sync = None
     if config.fleet.broker:
         from kiosk.config import ConfigError
@@ -107,9 +120,12 @@ def _serve(config: KioskConfig, *, survey, screen, panel, outbox, directory: Pat
         try:
             sync = FleetSync(
                 settings=config.fleet, device_id=outbox.device_id, outbox=outbox, clock=SystemClock(), boot_id=outbox.boot_id,
-                software=f"nabiz-kiosk/{__version__}", survey=(survey.id, survey.version), on_help=kiosk.help_heard, on_link=kiosk.link_changed,
+                software=f"nabiz-kiosk/{__version__}", survey=(active.survey.id, active.survey.version), on_help=kiosk.help_heard, on_link=kiosk.link_changed,
+                on_survey=kiosk.survey_pushed, reports=reports, survey_origin=(active.source, active.verified),
             )
             kiosk.on_saved = sync.saved
+            push.on_report = sync.report_queued
+            push.on_active = lambda now: _tell_sync(sync, now)
         except ConfigError as exc:
             # Offline is normal: a missing or unreadable CA file must not stop the kiosk taking
             # answers. They wait in the outbox until the file is fixed and the kiosk restarted.
@@ -125,6 +141,12 @@ def _serve(config: KioskConfig, *, survey, screen, panel, outbox, directory: Pat
     finally:
         if sync is not None:
             sync.stop()
+
+
+def _tell_sync(sync, active) -> None:  # type: ignore[no-untyped-def]
+    """What Health says about the survey on screen (read by the sync's thread: tuples, replaced whole)."""
+    sync.survey = (active.survey.id, active.survey.version)
+    sync.survey_origin = (active.source, active.verified)
 
 
 def run_wiring_check(options: RunOptions, timeout: float | None) -> int:

@@ -100,7 +100,7 @@ def profile_of(options: RunOptions, config: KioskConfig) -> Profile:
 
 def survey_of(options: RunOptions, config: KioskConfig, profile: Profile) -> Survey:
     try:
-        survey = load_survey(options.survey_path or config.survey or DEFAULT_SURVEY_PATH)
+        survey = load_survey(options.survey_path or config.survey_file or DEFAULT_SURVEY_PATH)
         profile.check_buttons(survey.buttons, f"survey {survey.id!r}")
     except (SurveyError, HardwareError) as exc:
         raise StartupError(str(exc)) from None

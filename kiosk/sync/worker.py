@@ -8,7 +8,11 @@ backlog.
 
 What the fleet sends this device arrives on the channel table's downstream channels, each with
 its receiver here: ``ack`` drives the engine; ``help`` is decoded and handed to ``on_help``
-(the main loop's queue), a malformed one logged and dropped.
+(the main loop's queue), a malformed one logged and dropped; ``survey`` is handed as it came to
+``on_survey`` (the main loop verifies and saves it: ``kiosk.survey_push``).
+
+Survey reports (``survey_report``) wait in their durable queue (``ReportQueue``) until this
+worker has handed them to the broker: on every connect, and whenever the main loop adds one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import peewee
 
@@ -31,6 +36,9 @@ from kiosk.outbox import Outbox
 from kiosk.sync import system
 from kiosk.sync.link import Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
 
+if TYPE_CHECKING:
+    from kiosk.survey_push import ReportQueue
+
 log = logging.getLogger(__name__)
 
 
@@ -40,12 +48,18 @@ class _Saved:
 
 
 @dataclass(frozen=True)
+class _Reports:
+    pass
+
+
+@dataclass(frozen=True)
 class _Stop:
     grace: float  # seconds to wait for Acks of what is already sent
 
 
-_Event = LinkEvent | _Saved | _Stop
+_Event = LinkEvent | _Saved | _Reports | _Stop
 _SAVED = _Saved()
+_REPORTS = _Reports()
 
 
 class FleetSync:
@@ -61,9 +75,14 @@ class FleetSync:
         on_fatal: Callable[[str], None] | None = None,
         on_help: Callable[[HelpUpdate], None] | None = None,
         on_link: Callable[[bool], None] | None = None,
+        on_survey: Callable[[bytes], None] | None = None,
+        reports: ReportQueue | None = None,
+        survey_origin: tuple[Literal["default", "file", "pushed"], bool] = ("default", False),
     ) -> None:
         """*on_help* gets each HelpUpdate the fleet sends; *on_link* whether the link is up, at each
-        change. Both are called on this worker's thread: they only queue an event for the kiosk."""
+        change; *on_survey* each payload on the survey channel. They are called on this worker's
+        thread: they only queue an event for the kiosk. *reports*: the survey reports to send;
+        *survey_origin*: where the survey on screen came from and whether it was verified (Health)."""
         if not settings.broker:
             raise ValueError("no broker configured")
         self.settings = settings
@@ -72,13 +91,16 @@ class FleetSync:
         self.clock = clock
         self.software = software
         self.survey = survey  # (id, version) shown; the main loop replaces the tuple
+        self.survey_origin = survey_origin  # (source, verified) shown; replaced with the tuple
+        self.on_survey = on_survey
+        self.reports = reports
         self.on_fatal = on_fatal
         #: Called on the sync thread with each help update the fleet sends this device (a
         #: retained one too, when the link (re)connects). It must only queue it for the main loop.
         self.on_help = on_help
         self.on_link = on_link  # called with True/False at each link change: it only queues an event
         #: What to do with a message on each downstream channel of the table.
-        self._receivers: dict[str, Callable[[Incoming], None]] = {"ack": self._on_ack, "help": self._on_help}
+        self._receivers: dict[str, Callable[[Incoming], None]] = {"ack": self._on_ack, "help": self._on_help, "survey": self._on_survey}
         self._queue: queue.SimpleQueue[_Event] = queue.SimpleQueue()
         self.link = MqttLink(
             device_id,
@@ -120,6 +142,10 @@ class FleetSync:
     def saved(self) -> None:
         """A response was just committed: send it when the link and window allow."""
         self._queue.put(_SAVED)
+
+    def report_queued(self) -> None:
+        """A survey report was queued: send it when the link allows."""
+        self._queue.put(_REPORTS)
 
     def stop(self, grace: float = 2.0) -> None:
         """Stop syncing. Responses already sent get *grace* seconds for their Ack (the last
@@ -196,6 +222,7 @@ class FleetSync:
     def _handle(self, event: _Event | None) -> None:
         if isinstance(event, LinkUp):
             self.engine.on_connected()
+            self._send_reports()
             self._next_health = self.clock.now().monotonic  # report at once on every connect
             if self.on_link is not None:
                 self.on_link(True)
@@ -206,6 +233,8 @@ class FleetSync:
                 self.on_link(False)
         elif isinstance(event, _Saved):
             self.engine.on_saved()
+        elif isinstance(event, _Reports):
+            self._send_reports()
         elif isinstance(event, Incoming):
             self._receive(event)
 
@@ -256,6 +285,30 @@ class FleetSync:
         except Exception:  # a bug in the receiver must not stop the answers' sync
             log.error("the kiosk could not take a help update", exc_info=True, extra={"alert_id": update.alert_id})
 
+    def _on_survey(self, event: Incoming) -> None:
+        log.info("survey assignment from the fleet", extra={"bytes": len(event.payload), "retained": event.retained})
+        if self.on_survey is None:
+            return
+        try:
+            self.on_survey(event.payload)
+        except Exception:  # a bug in the receiver must not stop the answers' sync
+            log.error("the kiosk could not take a survey assignment", exc_info=True)
+
+    def _send_reports(self) -> None:
+        """Hand every queued survey report to the broker (QoS 1), oldest first; each one handed
+        over leaves the queue. Without a link they stay for the next connect."""
+        if self.reports is None:
+            return
+        pending = self.reports.pending()
+        sent = []
+        for item in pending:
+            if not self.link.publish("survey_report", encode(item)):
+                break
+            sent.append(item)
+            log.info("survey report sent", extra={"status": item.status, "survey_id": item.survey_id, "version": item.version, "seq": item.seq, "reason": item.reason})
+        if sent:
+            self.reports.sent(sent)
+
     def _publish_upload(self, payload: bytes) -> bool:
         return self.link.publish("responses", payload, expiry_s=self.settings.upload_expiry_s)
 
@@ -294,4 +347,6 @@ class FleetSync:
             cpu_temp_c=system.cpu_temperature_c(),
             uptime_s=system.uptime_s(),
             misuse_refused=outbox.misuse_refused,
+            survey_source=self.survey_origin[0],
+            survey_verified=self.survey_origin[1],
         )

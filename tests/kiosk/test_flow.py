@@ -378,7 +378,7 @@ def test_survey_replaced_on_attract_applies_at_once(run, clock):
     new = parse_survey(TWO_QUESTIONS)
     effects = run.send(flow.SurveyReplaced(new, clock.now()))
     assert run.state.survey is new
-    assert effects == [LightButtons(frozenset({1, 3}))]
+    assert effects == [flow.SurveyApplied(new), LightButtons(frozenset({1, 3}))]
 
 
 def test_survey_replaced_mid_response_waits_for_the_response_to_end(run, survey, clock):

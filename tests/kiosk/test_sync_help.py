@@ -59,7 +59,7 @@ def logged(caplog, start: str) -> list[logging.LogRecord]:
 
 def test_the_kiosk_has_a_receiver_for_every_downstream_channel(outbox):
     sync = sync_for(outbox, 1883, "unused")
-    assert set(sync._receivers) == set(DOWNSTREAM) - {"survey"}  # the survey receiver comes with the kiosk's side of issue 10 (branch h10-kiosk)
+    assert set(sync._receivers) == set(DOWNSTREAM)
     assert sync.link.subscriptions == [(topic("kiosk-1", name), 1) for name in DOWNSTREAM]
 
 
