@@ -20,14 +20,11 @@ def config_template(device_id: str, site: str = "", fleet: str = "", trusted_key
     public keys whose signed surveys the kiosk takes (*trusted_keys*, ``ed25519:…``: head
     office's current key and any it is rotating from). Every key: docs/operations.md."""
     quote = lambda text: msgspec.json.encode(text).decode()  # a JSON string is a TOML basic string
-    if trusted_keys:
-        listed = "".join(f"    {quote(key)},\n" for key in trusted_keys)
-        fleet += f"\n[survey]\n# Surveys head office pushes are shown only when signed by one of these keys (fleet survey keys).\ntrusted_keys = [\n{listed}]\n"
+    listed = "".join(f"    {quote(key)},\n" for key in trusted_keys)
     return f"""# Nabız kiosk configuration. Every key: docs/operations.md
 device_id = {quote(device_id)}
 site = {quote(site)}
 data_dir = "/var/lib/nabiz-kiosk"
-# survey = "/etc/nabiz/survey.toml"     # default: the bundled Turkish/English survey
 log_format = "text"
 log_level = "INFO"
 
@@ -41,6 +38,14 @@ mode = "fullscreen"                      # uses the display's own resolution
 [outbox]
 max_rows = 500000
 reserve_mb = 100
+
+[survey]
+# file = "/etc/nabiz/survey.toml"        # a technician's survey, shown instead of any pushed one
+#                                        # (default: the bundled Turkish/English survey)
+# Surveys head office pushes are shown only when signed by one of these keys (fleet survey keys).
+trusted_keys = [
+{listed}]
+
 {fleet}"""
 
 
