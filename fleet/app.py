@@ -5,18 +5,23 @@ environment, its options) and calls ``serve``. Everything it starts is built her
 order it must start, and stopped in reverse:
 
     store (migrated) → broker (the managed Mosquitto, or a link to yours)
-      → services (once per fleet: escalation worker, web server)
-      → ingest: this process's link + Ingest + FleetServer, or with workers = N, N such
-        processes on one shared subscription (``fleet.workers``)
+      → services (once per fleet): the help announcer, the escalation worker with its ticker,
+        the web server, then the replay of the last 10 minutes' responses
+      → ingest: this process's link + Ingest (+ the escalation hook behind a HookWorker, and
+        sender lanes of its own) + FleetServer, or with workers = N, N such processes on one
+        shared subscription (``fleet.workers``)
 
 A process has one of three roles. ``single``: everything in one process. ``supervisor``
 (workers > 1): store, broker and services, and the worker processes it keeps running.
 ``worker`` (``fleet serve --worker``, started by a supervisor): ingest only, on the broker the
 supervisor hands it.
 
-Features plug in at two places, both empty today: ``_ingest_hooks`` (every process that
-ingests) and ``_services`` (once per fleet). Nothing here parses options or prints usage: a
-problem a person can fix is a ``FleetStartError`` whose message has the fix.
+Features plug in at two places: ``_ingest_hooks`` (every process that ingests) and
+``_services`` (once per fleet). docs/escalation.md ("Wiring: what runs where") has the table.
+With no ``[[rules]]`` in the config the escalation is off: no hook, no ticker, no sender lanes
+(ingest pays nothing); the announcer and the web pages still run, so alerts made under an
+earlier config can still be acknowledged and their kiosks told. Nothing here parses options or
+prints usage: a problem a person can fix is a ``FleetStartError`` whose message has the fix.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from fleet.config import ownership_warning
 from fleet.settings import FleetConfig
 
 if TYPE_CHECKING:
+    from fleet.escalation.announcer import HelpAnnouncer
+    from fleet.escalation.service import Escalation
+    from fleet.escalation.worker import EscalationWorker
     from fleet.ingest import Ingest
     from fleet.link import BrokerURL
 
@@ -42,6 +50,11 @@ log = logging.getLogger(__name__)
 Role = Literal["single", "supervisor", "worker"]
 
 USAGE_ERROR = 2
+#: Responses stored this long before the fleet started go through the escalation once more
+#: (a fleet killed between the commit and its hook still raises their alerts; it is idempotent).
+REPLAY_SECONDS = 600.0
+#: The ack-link key's file in the data directory: the escalation signs with it, the web checks.
+KEY_FILE = "ack-link.key"
 
 
 class FleetStartError(RuntimeError):
@@ -58,6 +71,11 @@ class FleetApp:
         self.config = config
         self.role: Role = "worker" if worker else "supervisor" if config.serve.workers > 1 else "single"
         self.say = say
+        self.announcer: HelpAnnouncer | None = None
+        self.escalation: Escalation | None = None
+        self.escalation_worker: EscalationWorker | None = None
+        self.web_port: int | None = None  # the port the web pages listen on, once started
+        self._key: bytes | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Start everything, serve until *stop* is set, stop everything; FleetStartError if it cannot start."""
@@ -115,21 +133,125 @@ class FleetApp:
 
     def _services(self, stack: ExitStack, broker: BrokerURL) -> None:
         """Parts that run beside ingest, once per fleet: in the single process, or in the
-        supervisor of ``--workers N`` (never in a worker). Start each here and push its stop
-        onto *stack*; *broker* is where a part that publishes (the help channel) logs in.
+        supervisor of ``--workers N`` (never in a worker). Each is started here and its stop
+        pushed onto *stack*: the help announcer (its own MQTT link, as the fleet's login), the
+        escalation worker with the ticker, the web pages; then the replay of recent responses."""
+        from fleet.escalation.announcer import HelpAnnouncer, announcer_client_id
 
-        Left for the escalation wiring (docs/escalation.md, "Wiring"):
-        - the escalation worker from ``self.config.escalation`` and the ack-link key in the data directory;
-        - the web server from ``self.config.web`` (``port`` 0: none), sharing that key.
-        """
+        serve = self.config.serve
+        self.announcer = HelpAnnouncer(broker, announcer_client_id(serve.client_id), ca_file=self.config.broker.ca_file).start()
+        stack.callback(self.announcer.stop)
+        escalation = self._escalation(stack)
+        self._web(stack)
+        if escalation is not None:
+            self._replay(escalation)
 
-    def _ingest_hooks(self, ingest: Ingest) -> None:
+    def _ingest_hooks(self, stack: ExitStack, ingest: Ingest) -> None:
         """Post-commit hooks on this process's ingest; each gets only the responses newly
         stored (``fleet.ingest``'s registry). Every process that ingests runs this: the single
-        one and each worker.
+        one and each worker. The escalation's hook runs behind a HookWorker (ingest only queues
+        the rows) and is stopped after ingest stops, handling what was queued first."""
+        from fleet.dispatch import HookWorker
+        from fleet.escalation.hook import escalation_hook
 
-        Left for the escalation wiring: ``Escalation.on_responses_stored``.
-        """
+        escalation = self.escalation if self.role == "single" else self._escalation(stack)
+        if escalation is None:
+            return
+        hook = HookWorker("escalation", escalation_hook(escalation)).start()
+        ingest.registry.add_hook("escalation", hook)
+        stack.callback(hook.stop)
+
+    def _escalation(self, stack: ExitStack) -> Escalation | None:
+        """This process's Escalation and its worker, made once (None: no rules, escalation off).
+        Every process runs sender lanes (a notification its hook queued goes out at once); only
+        the once-per-fleet one ticks (escalation steps, expiry, windows, retention)."""
+        if self.escalation is not None:
+            return self.escalation
+        if not self.config.escalation.rules:
+            if self.role != "worker":
+                log.info("escalation off: the config has no [[rules]] (docs/escalation.md)")
+            return None
+        from fleet.escalation.service import Escalation
+        from fleet.escalation.worker import EscalationWorker
+
+        config = self.config.escalation
+        key = self._signing_key()
+        worker = EscalationWorker(None, config.notifications, lanes=config.notifications.senders)
+        purges = [] if self.role == "worker" else [self._purge_callbacks]
+        escalation = Escalation(config, key, wake=self._wake_all, callback_link=self._callback_link(key), purges=purges)
+        if self.role != "worker":
+            worker.escalation = escalation  # the ticker: once per fleet
+        worker.start()
+        stack.callback(worker.stop)
+        self.escalation, self.escalation_worker = escalation, worker
+        return escalation
+
+    def _signing_key(self) -> bytes:
+        """The ack-link key, shared by the escalation (it signs) and the web (it checks); the
+        supervisor makes it before its workers start, and they read the same file."""
+        from fleet.escalation import tokens
+
+        if self._key is None:
+            self._key = tokens.load_or_create_key(self.config.data_dir / KEY_FILE)
+        return self._key
+
+    def _callback_link(self, key: bytes):  # type: ignore[no-untyped-def]
+        """The kiosk's call-back QR link for an alert, or None when the web pages are off."""
+        web = self.config.web
+        if not web.port:
+            return None
+        from fleet.escalation import tokens
+        from fleet.web.callbacks import callback_token
+
+        return lambda alert_id, now: tokens.link(web.public_url, callback_token(key, alert_id, now, web.callback_valid_minutes), "/callback")
+
+    def _purge_callbacks(self, now: float) -> int:
+        from fleet.web.callbacks import purge
+
+        return purge(self.config.escalation, now)
+
+    def _wake_all(self) -> None:
+        """Something was written for the notifier and maybe for a kiosk: both look now."""
+        if self.escalation_worker is not None:
+            self.escalation_worker.wake()
+        if self.announcer is not None:
+            self.announcer.wake()
+
+    def _web(self, stack: ExitStack) -> None:
+        """The web pages (acknowledge links, call-back form) from [web]; port 0: none."""
+        web = self.config.web
+        if not web.port:
+            log.info("web pages off ([web] port = 0 / --http-port 0)")
+            return
+        from fleet.web.app import create_app
+        from fleet.web.server import WebServer, WebServerError
+
+        announcer = self.announcer
+        app = create_app(web, self.config.escalation, self._signing_key(), on_acknowledged=lambda row: announcer.wake() if announcer else None, wake=self._wake_all)
+        server = WebServer(app, web.host, web.port, trusted_proxies=web.trusted_proxies)
+        try:
+            self.web_port = server.start()
+        except WebServerError as exc:
+            raise FleetStartError(str(exc)) from None
+        stack.callback(server.stop)
+
+    def _replay(self, escalation: Escalation) -> None:
+        """Responses stored in the last REPLAY_SECONDS go through the escalation once more: a
+        fleet killed between a commit and its hook still raises their alerts. Alerts are
+        idempotent per rule and response (``alert_responses``), so those already handled raise nothing."""
+        import time
+
+        from fleet.escalation.hook import new_response
+        from fleet.store import recent_responses
+
+        since = time.time() - REPLAY_SECONDS
+        replayed = raised = 0
+        for rows in recent_responses(since):
+            results = escalation.on_responses_stored([new_response(row) for row in rows])
+            replayed += len(rows)
+            raised += sum(result.created for result in results)
+        if replayed:
+            log.info("escalation replayed recent responses", extra={"responses": replayed, "alerts_raised": raised, "since_s": REPLAY_SECONDS})
 
     def _ingest(self, stack: ExitStack, broker: BrokerURL):  # type: ignore[no-untyped-def]
         """This process's link to the broker and the loop that stores what arrives."""
@@ -142,7 +264,7 @@ class FleetApp:
         link.start()
         stack.callback(link.stop)
         ingest = Ingest()
-        self._ingest_hooks(ingest)
+        self._ingest_hooks(stack, ingest)
         return FleetServer(link, ingest, inactivity_s=serve.inactivity_seconds)
 
     def _supervise(self, stack: ExitStack, broker: BrokerURL, stop: threading.Event) -> None:

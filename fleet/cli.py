@@ -377,6 +377,69 @@ def device_list(site, fmt, config_path, **options) -> None:  # type: ignore[no-u
     click.echo(f"{len(views)} device(s)")
 
 
+# --- alerts ---------------------------------------------------------------------------------
+
+
+@main.group()
+def alert() -> None:
+    """List, acknowledge and resolve escalation alerts (docs/escalation.md)."""
+
+
+def _alert_errors(work):  # type: ignore[no-untyped-def]
+    """An alert that moved on exits 1; a wrong id or value exits 2; both say what to do."""
+    from fleet.escalation.alerts import AlertError, AlertStateError
+
+    try:
+        return work()
+    except AlertStateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except AlertError as exc:
+        fail(str(exc))
+
+
+@alert.command("list")
+@click.option("--state", type=click.Choice(["open", "acknowledged", "resolved", "expired", "active"]), help="Only alerts in this state (active: open or acknowledged).")
+@click.option("--site", help="Only this site.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="json: one object per line.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True, help="At most this many, newest first.")
+@settings_options
+def alert_list(state, site, fmt, limit, config_path, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Alerts, newest first."""
+    from fleet.escalation import commands
+
+    with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url)):
+        lines = _alert_errors(lambda: commands.list_alerts(state, site, fmt, limit))
+    click.echo("\n".join(lines))
+
+
+@alert.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--by", required=True, help="Who takes it, e.g. \"Ayşe Yılmaz\" (the kiosk shows this name).")
+@click.option("--eta", "eta_minutes", type=int, help="Minutes until they are there (the kiosk shows it).")
+@click.option("--comment", default="", help="Goes into the audit trail.")
+@settings_options
+def alert_ack(alert_id, by, eta_minutes, comment, config_path, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Acknowledge alert ID: the escalation stops, and a help request's kiosk shows who is coming."""
+    from fleet.escalation import commands
+
+    with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url)):
+        click.echo(_alert_errors(lambda: commands.acknowledge(alert_id, by, eta_minutes, comment)))
+
+
+@alert.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("--by", default=lambda: os.environ.get("USER") or "cli", show_default="$USER", help="Who resolves it (the audit trail).")
+@click.option("--comment", default="", help="Goes into the audit trail.")
+@settings_options
+def alert_resolve(alert_id, by, comment, config_path, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Resolve alert ID (open or acknowledged): done; a help request's kiosk hears it is closed."""
+    from fleet.escalation import commands
+
+    with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url)):
+        click.echo(_alert_errors(lambda: commands.resolve(alert_id, by, comment)))
+
+
 # --- responses ----------------------------------------------------------------------------
 
 

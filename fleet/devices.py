@@ -72,6 +72,7 @@ def client_id_problem(client_id: str, workers: int = 1) -> str | None:
     login may use any client id, so one that is a device's id (``--client-id kiosk-1``, or
     ``kiosk`` with ``--workers 2`` giving ``kiosk-1``) would take that kiosk's session."""
     ids = [client_id] if workers == 1 else [f"{client_id}-{n}" for n in range(1, workers + 1)]
+    ids.append(f"{client_id}-help")  # the help announcer's (fleet.escalation.announcer)
     taken = [d.device_id for d in Device.select(Device.device_id).where(Device.device_id.in_(ids))]
     if taken:
         return f"the fleet's client id {taken[0]!r} is a registered device's id: the fleet would knock that kiosk off the broker\n  fix: keep the default --client-id {FLEET_CLIENT_ID}, or choose one no device has"

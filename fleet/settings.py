@@ -147,6 +147,7 @@ ENVIRONMENT = {
     "NABIZ_FLEET_BROKER": ("broker", "url"),
     "NABIZ_FLEET_BROKER_ADMIN": ("broker", "admin_url"),
     "NABIZ_FLEET_PUBLIC_HOST": ("kiosks", "public_host"),
+    "NABIZ_FLEET_HTTP_PORT": ("web", "port"),
 }
 CONFIG_ENV = "NABIZ_FLEET_CONFIG"
 
@@ -166,7 +167,15 @@ HINTS = {
 def environment_overrides(environ: Mapping[str, str] | None = None) -> list[Override]:
     """What the ``NABIZ_FLEET_*`` variables set (empty ones count as unset)."""
     environ = os.environ if environ is None else environ
-    return [Override(section, key, environ[name], f"${name}") for name, (section, key) in ENVIRONMENT.items() if environ.get(name)]
+    return [Override(section, key, _number(environ[name]) if (section, key) in NUMBERS else environ[name], f"${name}") for name, (section, key) in ENVIRONMENT.items() if environ.get(name)]
+
+
+#: Keys whose variables hold a number (a variable is text: "0" is read as 0, "x" stays text and is refused).
+NUMBERS = {("web", "port")}
+
+
+def _number(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text
 
 
 def find_file(given: str | Path | None, data_dir: Path) -> Path | None:
@@ -267,7 +276,7 @@ def with_overrides(config: FleetConfig, overrides: Iterable[Override]) -> FleetC
     """*config* with *overrides* applied in order, each checked against its key's type; the
     sections' consistency is checked again (a command-line option can contradict the file)."""
     walker = Walker(HINTS)
-    sections = {name: getattr(config, name) for name in SECTIONS}
+    sections = {name: getattr(config, name) for name in OTHER_SECTIONS}  # [web] too: --http-port
     applied = list(config.applied)
     for override in overrides:
         section = sections[override.section]

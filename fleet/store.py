@@ -23,7 +23,7 @@ import itertools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -197,8 +197,18 @@ def _migration_response_fields(db: peewee.Database) -> None:
     run_migrations(*[migrator.add_column("responses", name, field) for name, field in wanted.items() if name not in have])
 
 
+def _migration_help_announcements(db: peewee.Database) -> None:
+    """What kiosks must hear about their customers' requests for help, written with the alert
+    change, published by the fleet's announcer (fleet.escalation.help)."""
+    from fleet.escalation.help import create_help_table  # imported here: that table imports this module
+
+    create_help_table(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks, _migration_response_fields]
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [
+    _migration_1, _migration_device_identity, _migration_escalation, _migration_callbacks, _migration_response_fields, _migration_help_announcements,
+]
 
 #: The columns ``insert_responses`` writes, in ``ResponseRow``'s order.
 RESPONSE_FIELDS = [StoredResponse._meta.fields[name] for name in ResponseRow.__struct_fields__]
@@ -268,6 +278,31 @@ def migrate(db: peewee.Database) -> int:
             SchemaMigration.create(version=number, applied_at=time.time())
         log.info("store migrated", extra={"schema_version": number})
     return len(MIGRATIONS)
+
+
+def recent_responses(since: float, chunk: int = 2000) -> Iterator[list[ResponseRow]]:
+    """The responses received since *since*, oldest first, as ``ResponseRow``s in lists of at
+    most *chunk* (the post-commit hooks' shape): for a feature that replays them at start."""
+    fields = [StoredResponse._meta.fields[name] for name in ResponseRow.__struct_fields__]
+    last_id = 0
+    while True:
+        query = StoredResponse.select(StoredResponse.id, *fields).where((StoredResponse.received_at >= since) & (StoredResponse.id > last_id)).order_by(StoredResponse.id).limit(chunk)
+        rows = list(query.tuples())
+        if not rows:
+            return
+        last_id = rows[-1][0]
+        yield [_response_row(row[1:]) for row in rows]
+        if len(rows) < chunk:
+            return
+
+
+def _response_row(values: Sequence[object]) -> ResponseRow:
+    row = dict(zip(ResponseRow.__struct_fields__, values, strict=True))
+    # Columns added by a migration read NULL on older rows: the row type's defaults stand in.
+    for name in ("press_ms", "suspect"):
+        if row[name] is None:
+            row.pop(name)
+    return ResponseRow(**row)  # type: ignore[arg-type]
 
 
 def insert_responses(rows: Sequence[ResponseRow]) -> list[ResponseRow]:

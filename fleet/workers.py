@@ -64,7 +64,7 @@ def worker_launch(config: FleetConfig, broker: BrokerURL, group: str) -> tuple[l
     """The ``fleet serve`` options and environment that make a worker of *config*'s fleet on
     *broker*, sharing the subscriptions under *group*. (``WorkerPool`` adds each one's client id.)"""
     serve = config.serve
-    arguments = ["--worker", "--data-dir", str(config.data_dir), "--shared-group", group, "--inactivity", str(serve.inactivity_seconds), "--log-format", serve.log_format, "--log-level", serve.log_level]
+    arguments = ["--worker", "--data-dir", str(config.data_dir), "--shared-group", group, "--inactivity", str(serve.inactivity_seconds), "--log-format", serve.log_format, "--log-level", serve.log_level, "--http-port", str(config.web.port)]
     if config.source:
         arguments += ["--config", config.source]
     if config.broker.ca_file:

@@ -10,6 +10,9 @@ At most one alert per (rule, scope) is open or acknowledged: the partial UNIQUE 
 index refuses it (another message, another worker process was first), it attaches to the
 active alert instead: the trigger is counted, its response uuids are added, its facts updated.
 
+A help request's alert also tells its kiosk (``fleet.escalation.help``): acknowledging or
+closing it writes the kiosk's announcement in the same transaction.
+
 Every function runs in one transaction (``tables.writing``) or, called inside the caller's,
 in a savepoint: the ingest hook raises alerts and enqueues their notifications atomically.
 The acting person (``by``) and ``channel`` (cli | web | link | system) go into the audit trail.
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import msgspec
 import peewee
 
+from fleet.escalation import help
 from fleet.escalation.rules import Intent
 from fleet.escalation.tables import ACTIVE_STATES, ALERT_STATES, CHANNELS, Alert, AlertEvent, AlertResponse, Notification, writing
 from fleet.store import database
@@ -130,6 +134,7 @@ def acknowledge(alert_id: int, by: str, now: float, channel: str, eta_minutes: i
             raise AlertStateError(_not_open(row, "acknowledge"))
         _audit(alert_id, now, "acknowledged", by, channel, _with_eta(comment, eta_minutes))
         _cancel_pending(alert_id, f"acknowledged by {by}")
+        help.follow(alert_id, "coming", now, staff=by, eta_minutes=eta_minutes)  # the kiosk hears who is coming
     return get_alert(alert_id)
 
 
@@ -202,6 +207,7 @@ def _close(alert_id: int, state: str, allowed: Iterable[str], by: str, now: floa
             raise AlertStateError(_not_open(_get(alert_id), "resolve" if state == "resolved" else "expire"))
         _audit(alert_id, now, state, by, channel, comment)
         _cancel_pending(alert_id, f"alert {state}")
+        help.follow(alert_id, "closed", now)
     return get_alert(alert_id)
 
 

@@ -21,8 +21,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from fleet.escalation import alerts, observe, rules, tokens
-from fleet.escalation.config import EscalationConfig, WindowRule
+from fleet.escalation import alerts, help, observe, rules, tokens
+from fleet.escalation.config import EscalationConfig, ResponseRule, WindowRule
 from fleet.escalation.messages import render
 from fleet.escalation.notifier import Queued, enqueue
 from fleet.escalation.planner import ChainState, plan
@@ -33,14 +33,25 @@ from fleet.escalation.targets import shown_url
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
+SEVERITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 
 
 class Escalation:
-    def __init__(self, config: EscalationConfig, key: bytes, clock: Callable[[], float] = time.time, wake: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: EscalationConfig,
+        key: bytes,
+        clock: Callable[[], float] = time.time,
+        wake: Callable[[], None] = lambda: None,
+        callback_link: help.CallbackLink | None = None,
+        purges: Sequence[Callable[[float], object]] = (),
+    ) -> None:
         self.config = config
         self.key = key
         self.clock = clock
-        self.wake = wake  # tells the notifier worker there is something to send
+        self.wake = wake  # tells the notifier worker (and the help announcer) there is something to send
+        self.callback_link = callback_link  # the kiosk's call-back QR link for an alert (None: no web pages)
+        self.purges = purges  # more retention to run with purge (the web's call-back numbers)
         self._recent_negative: dict[tuple[str, str], float] = {}  # (rule, scope) → newest negative this process saw
         self._purged_at = 0.0
         for contact in config.contacts:  # load apprise's plugins now: the first alert must not wait on it in ingest's path
@@ -70,10 +81,31 @@ class Escalation:
         if not intents:
             return []
         with writing():
-            results = [result for result in (self._raise(intent, now) for intent in intents) if result is not None]
-        if any(result.created for result in results):
+            raised = [(intent, result) for intent, result in ((intent, self._raise(intent, now)) for intent in intents) if result is not None]
+            announced = self._announce_waiting(countable, raised, now)
+        results = [result for _, result in raised]
+        if announced or any(result.created for result in results):
             self.wake()
         return results
+
+    def _announce_waiting(self, responses: Sequence[NewResponse], raised: list[tuple[Intent, alerts.Raised]], now: float) -> int:
+        """Each customer who asked for help hears that staff are being told: one alert speaks
+        for them (a help rule's, else the most severe response alert). In the alerts' transaction."""
+        written = 0
+        for response in responses:
+            if response.help_requested is not True:
+                continue
+            candidates = [(intent, result) for intent, result in raised if intent.kind == "response" and response.uuid in intent.response_uuids]
+            if not candidates:
+                continue
+            intent, result = min(candidates, key=lambda pair: (not self._is_help_rule(pair[0].rule), SEVERITY_ORDER.get(pair[0].severity, 9)))
+            url = self.callback_link(result.alert_id, now) if self.callback_link else ""
+            written += help.waiting(result.alert_id, response.device_id, response.uuid, now, self.config.site(response.site).help_wait_seconds, url)
+        return written
+
+    def _is_help_rule(self, rule_id: str) -> bool:
+        rule = self.config.rule_by_id.get(rule_id)
+        return isinstance(rule, ResponseRule) and rule.on == "help"
 
     def _window_scopes(self, response: NewResponse) -> list[tuple[str, str]]:
         return [(rule.id, rules.scope_of(rule.scope, response.site, response.device_id)) for rule in self.config.rules if isinstance(rule, WindowRule) and rule.applies_to(response.site)]
@@ -196,4 +228,7 @@ class Escalation:
                 limit = now - self.config.site(site).retention_days * DAY
                 removed += Notification.delete().where((Notification.site == site) & (Notification.created_at < limit) & done).execute()
             UsedToken.delete().where(UsedToken.used_at < now - 7 * DAY - self.config.notifications.link_valid_minutes * 60).execute()
+            help.purge(now)
+        for extra in self.purges:
+            extra(now)
         return removed

@@ -123,7 +123,7 @@ class WebServer:
             sock.listen(socket.SOMAXCONN)
         except OSError as exc:
             sock.close()
-            fix = "choose another [web] port (0 turns the web pages off), or stop what uses this one"
+            fix = "choose another port: [web] port in fleet.toml or `fleet serve --http-port N` (0 turns the web pages off), or stop what uses this one"
             raise WebServerError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}\n  fix: {fix}") from None
         self.port = sock.getsockname()[1]
         return sock

@@ -1,0 +1,60 @@
+"""``fleet alert list | ack | resolve``: what each command does, apart from parsing its options.
+
+Each function takes the already-open store's alerts through ``fleet.escalation.alerts`` (the
+same functions the web and the service call, so the audit trail says channel ``cli``) and
+returns the text to print. A change an operator makes here is announced to the kiosk like any
+other (``fleet.escalation.help``: written in the alert's transaction; the running fleet's
+announcer publishes it within half a second).
+
+Errors are ``alerts.AlertError``s with the fix in their message: ``AlertNotFound`` and bad
+values are the person's to correct (the CLI exits 2), ``AlertStateError`` means the alert has
+moved on (exit 1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from fleet.escalation import alerts
+from fleet.export import iso
+
+#: The ``--format json`` line: every field of ``alerts.AlertRow`` (id, state, rule, site,
+#: device_id, opened_at, acknowledged_by, response_uuids, ...).
+_json = msgspec.json.Encoder()
+
+TABLE_COLUMNS = ("id", "state", "rule", "severity", "site", "device", "opened (UTC)", "triggers", "acknowledged by", "eta", "responses")
+
+
+def list_alerts(state: str | None, site: str | None, fmt: str, limit: int = 200) -> list[str]:
+    """The alerts, newest first: one JSON object per line, or a table's lines and a count."""
+    rows = alerts.list_alerts(state=state, site=site, limit=limit)
+    if fmt == "json":
+        return [_json.encode(row).decode() for row in rows]
+    table = [TABLE_COLUMNS] + [
+        (
+            str(row.id), row.state, row.rule, row.severity, row.site, row.device_id or "-", iso(row.opened_at) or "", str(row.triggers),
+            row.acknowledged_by or "-", "-" if row.eta_minutes is None else f"{row.eta_minutes} min", str(len(row.response_uuids)),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(TABLE_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in table]
+    return [*lines, f"{len(rows)} alert(s)" + (f" (the newest {limit})" if len(rows) == limit else "")]
+
+
+def acknowledge(alert_id: int, by: str, eta_minutes: int | None, comment: str, clock: Callable[[], float] = time.time) -> str:
+    row = alerts.acknowledge(alert_id, by, clock(), "cli", eta_minutes, comment)
+    eta = f", ETA {row.eta_minutes} min" if row.eta_minutes is not None else ""
+    return f"alert {row.id} acknowledged by {row.acknowledged_by}{eta} ({row.rule}, {row.site}{_device(row)})"
+
+
+def resolve(alert_id: int, by: str, comment: str, clock: Callable[[], float] = time.time) -> str:
+    row = alerts.resolve(alert_id, by, clock(), "cli", comment)
+    return f"alert {row.id} resolved by {by} ({row.rule}, {row.site}{_device(row)})"
+
+
+def _device(row: alerts.AlertRow) -> str:
+    return f" / {row.device_id}" if row.device_id else ""
