@@ -27,10 +27,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
+import uuid as uuidlib
 from pathlib import Path
 
 from fleet.broker import BrokerFiles, find_mosquitto, render_config
-from tests.mqtt_helpers import free_port, wait_until
+from tests.mqtt_helpers import Client, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 FLEET = str(Path(sys.executable).parent / "fleet")
@@ -171,6 +173,7 @@ class LoopFleet:
         self.server: Proc | None = None
         self.broker: Proc | None = None
         self.servers: list[Proc] = []
+        self.passwords: dict[str, str] = {}  # device id → its broker password (from its kiosk config)
 
     @property
     def public_url(self) -> str:
@@ -210,6 +213,7 @@ class LoopFleet:
         assert result.returncode == 0, result.stdout + result.stderr
         text = config.read_text()
         assert [line for line in text.splitlines() if line.startswith("[")][-1] == "[fleet]", "[fleet] must be the config's last table"
+        self.passwords[device_id] = json.loads(text.split("password = ", 1)[1].splitlines()[0])
         config.write_text(text + "".join(f"{key} = {_toml(value)}\n" for key, value in {**FAST_SYNC, **sync}.items()))
         return config
 
@@ -280,6 +284,39 @@ class LoopFleet:
         """The delivery log: every attempt, oldest first."""
         rows = self.rows("SELECT notification_id, attempt, started_at, finished_at, outcome, detail FROM notification_deliveries ORDER BY id")
         return [dict(zip(("notification", "attempt", "started_at", "finished_at", "outcome", "detail"), row)) for row in rows]
+
+
+def help_request(device_id: str) -> tuple[bytes, str]:
+    """An Upload as a kiosk publishes it right after its customer said yes to the offer of help
+    (very unhappy, then button 4), and the response's uuid."""
+    from kiosk.contract.protocol import PROTOCOL_VERSION, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, encode
+
+    now, uuid = time.time(), str(uuidlib.uuid4())
+    response = ResponsePayload(
+        uuid=uuid, survey_id="exit-default", survey_version=3, language="tr", status="completed", misuse=False, negative=True, end_reason="completed",
+        answers=[AnswerPayload(question="satisfaction", option="very-unhappy", button=1, negative=True, elapsed_ms=0)], presses=[1, 4], press_ms=[0, 1600],
+        started=Moment(now - 2, time.monotonic() - 2), finished=Moment(now - 1, time.monotonic() - 1), boot_id="boot-test", clock_synced=True,
+        device_id=device_id, help_requested=True,
+    )
+    upload = Upload(v=PROTOCOL_VERSION, device_id=device_id, sent=SenderClock(now, time.monotonic(), True, "boot-test"), responses=[response])
+    return encode(upload), uuid
+
+
+def ask_for_help(fleet: LoopFleet, device_id: str) -> str:
+    """Publish a help request as the device does (its own login, its own topic); the fleet's Ack
+    is awaited, so the response is stored when this returns. The response's uuid."""
+    from kiosk.contract.protocol import topic
+
+    client = Client(fleet.port, device_id, fleet.passwords[device_id], client_id=device_id).connect()
+    try:
+        assert client.accepted, f"the broker refused {device_id}'s login"
+        client.subscribe(topic(device_id, "ack"))
+        payload, uuid = help_request(device_id)
+        assert str(client.publish(topic(device_id, "responses"), payload)) == "Success"
+        wait_until(lambda: uuid.encode() in client.get(timeout=20).payload, 20, 0.0, "the fleet's Ack of the help request")
+        return uuid
+    finally:
+        client.close()
 
 
 class LoopKiosk:
