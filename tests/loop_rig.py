@@ -179,15 +179,17 @@ class LoopFleet:
     def public_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def configure(self, urls: list[str], help_wait_seconds: int = 45, rules: str = "", **notifications: object) -> Path:
-        """fleet.toml: this broker and web port, one site (``lab``), its staff (Ayşe) reached at
-        *urls*, a help rule (urgent: at once) and *notifications* settings (retries, timeouts)."""
+    def configure(self, urls: list[str], help_wait_seconds: int = 45, rules: str = "", web: dict[str, object] | None = None, **notifications: object) -> Path:
+        """fleet.toml: this broker and web port (*web*: more [web] keys), one site (``lab``), its
+        staff (Ayşe) reached at *urls*, a help rule (urgent: at once), *rules* (more [[rules]]
+        tables, as TOML) and *notifications* settings (retries, timeouts)."""
         broker = f'bind = "127.0.0.1"\nport = {self.port}\n' if self.managed else f'url = "mqtt://fleet:{self.files.fleet_password()}@127.0.0.1:{self.port}"\n'
         settings = {"public_url": self.public_url, **notifications}
         text = (
             "# written by tests/loop_rig.py\n"
             f"[broker]\n{broker}\n"
-            f'[web]\nhost = "127.0.0.1"\nport = {self.http_port}\npublic_url = "{self.public_url}"\n\n'
+            f'[web]\nhost = "127.0.0.1"\nport = {self.http_port}\npublic_url = "{self.public_url}"\n'
+            + "".join(f"{key} = {_toml(value)}\n" for key, value in (web or {}).items()) + "\n"
             f'[[sites]]\nid = "{SITE}"\nname = "Fault Lab"\ntime_zone = "Europe/Istanbul"\nlanguage = "tr"\nhelp_wait_seconds = {help_wait_seconds}\n\n'
             f'[[contacts]]\nid = "ayse"\nname = "{STAFF}"\nsites = ["{SITE}"]\nroles = ["staff"]\nurls = {_toml(urls)}\n\n'
             '[[policies]]\nid = "staff-now"\n  [[policies.stages]]\n  roles = ["staff"]\n\n'
@@ -322,12 +324,14 @@ def ask_for_help(fleet: LoopFleet, device_id: str) -> str:
 class LoopKiosk:
     """``kiosk run`` headless, its buttons on stdin, its JSON log lines kept; ``start`` runs it."""
 
-    def __init__(self, procs: Processes, config: Path, data_dir: Path, survey: Path | None = None, name: str = "kiosk") -> None:
+    def __init__(self, procs: Processes, config: Path, data_dir: Path, survey: Path | None = None, name: str = "kiosk", prefix: list[str] | None = None) -> None:
+        """*prefix*: a command the kiosk runs under (e.g. ``../shared/tools/pi-class``)."""
         self.procs, self.config, self.data_dir, self.survey, self.name = procs, config, data_dir, survey, name
+        self.prefix = prefix or []
         self.proc: Proc | None = None
 
     def start(self, connect: bool = True) -> LoopKiosk:
-        args = [sys.executable, "-m", "kiosk", "run", "--config", str(self.config), "--headless", "--panel", "stdin",
+        args = [*self.prefix, sys.executable, "-m", "kiosk", "run", "--config", str(self.config), "--headless", "--panel", "stdin",
                 "--data-dir", str(self.data_dir), "--log-format", "json"]
         if self.survey is not None:
             args += ["--survey", str(self.survey)]
