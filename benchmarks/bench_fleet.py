@@ -627,7 +627,7 @@ class FleetServer:
     def __enter__(self) -> FleetServer:
         """Start the server and wait until it serves. A start that fails is retried and recorded
         in ``rig.failed_starts``: the table reports it, as an operator would meet it."""
-        env = {**os.environ, "NABIZ_FLEET_BROKER": f"mqtt://fleet:{self.rig.fleet_password}@127.0.0.1:{self.rig.port}"}
+        env = {**os.environ, "NABIZ_FLEET_BROKER": f"mqtt://fleet:{self.rig.fleet_password}@127.0.0.1:{self.rig.port}", "NABIZ_FLEET_HTTP_PORT": "0"}  # no web pages: ingest alone
         for _ in range(self.ATTEMPTS):
             self.rig.starts += 1
             with self.log_path.open("ab") as sink:

@@ -100,3 +100,22 @@ def broker(tmp_path):
     managed.start()
     yield managed
     managed.stop()
+
+
+# --- notification receivers: real HTTP (apprise json://) and SMTP (mailto://) on free ports -----
+
+
+@pytest.fixture
+def webhook():
+    from tests.notify_receivers import Webhook
+
+    with Webhook() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def mailbox():
+    from tests.notify_receivers import Mailbox
+
+    with Mailbox() as receiver:
+        yield receiver

@@ -13,11 +13,14 @@ from tests.mqtt_helpers import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Variables a test's fleet must not inherit from the shell that runs the tests.
-FLEET_VARIABLES = ("NABIZ_FLEET_DATA", "NABIZ_FLEET_DB", "NABIZ_FLEET_BROKER", "NABIZ_FLEET_BROKER_ADMIN", "NABIZ_FLEET_PUBLIC_HOST", "NABIZ_FLEET_CONFIG")
+FLEET_VARIABLES = ("NABIZ_FLEET_DATA", "NABIZ_FLEET_DB", "NABIZ_FLEET_BROKER", "NABIZ_FLEET_BROKER_ADMIN", "NABIZ_FLEET_PUBLIC_HOST", "NABIZ_FLEET_CONFIG", "NABIZ_FLEET_HTTP_PORT")
 
 
 def fleet_env(data_dir: Path | None = None, db: str | None = None, **variables: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in FLEET_VARIABLES}
+    """The environment of a test's ``fleet``: none of the shell's fleet variables, and no web
+    pages unless the test asks (``--http-port N``, or NABIZ_FLEET_HTTP_PORT in *variables*):
+    the default port 8080 may be taken on a shared machine."""
+    env = {key: value for key, value in os.environ.items() if key not in FLEET_VARIABLES} | {"NABIZ_FLEET_HTTP_PORT": "0"}
     if data_dir is not None:
         env["NABIZ_FLEET_DATA"] = str(data_dir)
     if db:

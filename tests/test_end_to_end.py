@@ -26,7 +26,7 @@ def run(*args, env, timeout=60, stdin=None):
 
 @pytest.fixture
 def fleet_env(tmp_path, store_url):
-    return {**os.environ, "NABIZ_FLEET_DATA": str(tmp_path / "fleet"), "NABIZ_FLEET_DB": store_url, "SDL_VIDEODRIVER": "dummy"}
+    return {**os.environ, "NABIZ_FLEET_DATA": str(tmp_path / "fleet"), "NABIZ_FLEET_DB": store_url, "SDL_VIDEODRIVER": "dummy", "NABIZ_FLEET_HTTP_PORT": "0"}
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 FLEET = str(Path(sys.executable).parent / "fleet")
 # The tests choose every address and directory themselves: no NABIZ_* setting of the machine leaks in.
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1", "NABIZ_FLEET_HTTP_PORT": "0"}
 
 BACKLOG = 3000  # responses a kiosk collected offline before the fleet came back
 #: Press scripts that each complete exactly one response (the fast survey has no misuse window).

@@ -10,11 +10,7 @@ test can cut, so the kiosk can be offline while the broker is up.
 
 from __future__ import annotations
 
-import json
-import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,16 +19,12 @@ import pytest
 
 from fleet.broker import BrokerFiles, ManagedBroker, hash_password
 from fleet.dynsec import FLEET_USER
-from hardware.profiles import load_profile
 from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, HelpUpdate, Upload, decode, encode, topic
 from kiosk.contract.survey import parse_survey
-from kiosk.flow import Helping, KioskState
 from kiosk.outbox import Outbox
-from kiosk.screen import Screen
-from kiosk.view import view_of
 from tests import scenarios
+from tests.kiosk_process import UNHAPPY_THEN_YES, KioskProcess, expected_coming, kiosk_config
 from tests.mqtt_helpers import Client, free_port, wait_until
-from tests.pixels import Image
 from tests.records import record
 from tests.tcp_proxy import TcpProxy
 
@@ -42,9 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "kiosk-help"
 PASSWORD = "kiosk-help-password-1"
 BACKLOG = 1000
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
-#: Very unhappy, staff, would not recommend; then "yes" (button 4) to the offer of help.
-UNHAPPY_THEN_YES = "1\nwait 1\n2\nwait 1\n1\nwait 2\n4\n"
 
 
 @pytest.fixture
@@ -114,88 +103,12 @@ def fleet(broker):
     side.close()
 
 
-class KioskProcess:
-    """``kiosk run``: presses written to its stdin as the test goes, its JSON log lines kept."""
-
-    def __init__(self, config: Path, data_dir: Path, survey: Path | None = None) -> None:
-        command = [sys.executable, "-m", "kiosk", "run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(data_dir), "--log-format", "json"]
-        if survey is not None:
-            command += ["--survey", str(survey)]
-        self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT, start_new_session=True)
-        self.events: list[dict] = []
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.popen.stdout:
-            self.lines.append(line)
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                pass
-
-    def press(self, script: str) -> None:
-        self.popen.stdin.write(script)
-        self.popen.stdin.flush()
-
-    def logged(self, message: str, **fields) -> list[dict]:
-        return [e for e in list(self.events) if e.get("msg", "").startswith(message) and all(e.get(k) == v for k, v in fields.items())]
-
-    def wait_for(self, message: str, timeout: float = 20.0, **fields) -> dict:
-        wait_until(lambda: self.logged(message, **fields) or self.popen.poll() is not None, timeout, what=f"the kiosk to log {message!r} {fields}")
-        found = self.logged(message, **fields)
-        assert found, "the kiosk stopped:\n" + "".join(self.lines[-30:])
-        return found[-1]
-
-    def screenshot(self, path: Path) -> Image:
-        self.press(f"screenshot {path}\n")
-        self.wait_for("screenshot saved", path=str(path))
-        return Image.load(path)
-
-    def stop(self) -> int:
-        self.press("quit\n")
-        try:
-            return self.popen.wait(20)
-        finally:
-            if self.popen.poll() is None:
-                self.popen.kill()
-                self.popen.wait()
-
-
-def kiosk_config(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "kiosk.toml"
-    path.write_text(
-        f'device_id = "{DEVICE}"\n'
-        "[fleet]\n"
-        f'broker = "mqtt://127.0.0.1:{port}"\n'
-        f'password = "{PASSWORD}"\n'
-        "ack_timeout_s = 300\n"  # nothing is sent twice in these tests: the fleet is slow on purpose, not gone
-        "reconnect_max_s = 1\n"
-        "[help]\n"
-        'fallback_phone = "0212 555 01 23"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-def expected_coming(tmp_path: Path, survey, uuid: str, staff: str, eta: int | None) -> Image:
-    """The help screen as this test's own Screen draws it: the kiosk's screenshot must be the same pixels."""
-    screen = Screen(load_profile("arcade-4"), (800, 480), "headless")
-    try:
-        helping = Helping("tr", uuid, since=0.0, call_back_at=0.0, stage="coming", staff=staff, eta_minutes=eta, alert_id=42)
-        screen.show(view_of(KioskState(survey, helping), 0.0), force=True)
-        assert " ".join(screen.layout.text_lines).startswith(f"{staff} yanınıza geliyor"), "the name, first, in large type"
-        return Image.load(screen.save(tmp_path / f"expected-{staff}.png"))
-    finally:
-        screen.close()
-
-
 def test_a_request_for_help_jumps_the_backlog_and_the_kiosk_shows_who_is_coming(tmp_path, proxy, fleet, survey):
     data = tmp_path / "kiosk"
     backlog = Outbox(DEVICE, "boot-before").open(data)  # a week of answers the fleet has not acknowledged
     made = {backlog.save(record()) for _ in range(BACKLOG)}
     backlog.close()
-    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port), data)
+    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port, DEVICE, PASSWORD), data)
     try:
         wait_until(lambda: len(fleet.responses()) >= 400, 20, what="the backlog's first window")
         kiosk.press(UNHAPPY_THEN_YES)
@@ -224,7 +137,7 @@ def test_an_update_sent_while_the_kiosk_was_offline_is_heard_when_it_returns_unl
     short = tmp_path / "survey.toml"
     short.write_text(scenarios.survey_text(help_seconds=10), encoding="utf-8")
     survey = parse_survey(short.read_bytes())
-    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port), tmp_path / "kiosk", survey=short)
+    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port, DEVICE, PASSWORD), tmp_path / "kiosk", survey=short)
     try:
         kiosk.wait_for("connected to the fleet")
         kiosk.press(UNHAPPY_THEN_YES)

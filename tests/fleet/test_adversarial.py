@@ -44,7 +44,7 @@ class FleetProcess:
     def __init__(self, root: Path) -> None:
         self.data = root / "fleet"
         self.port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"NABIZ_FLEET_DATA": str(self.data)}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"NABIZ_FLEET_DATA": str(self.data), "NABIZ_FLEET_HTTP_PORT": "0"}
         self.passwords: dict[str, str] = {}
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None

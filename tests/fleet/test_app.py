@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import msgspec
 import pytest
 
 from fleet import devices
@@ -28,7 +29,7 @@ class RecordingApp(FleetApp):
     def _services(self, stack, broker) -> None:  # type: ignore[no-untyped-def]
         self.seams.append(f"services on {broker.host}:{broker.port}")
 
-    def _ingest_hooks(self, ingest) -> None:  # type: ignore[no-untyped-def]
+    def _ingest_hooks(self, stack, ingest) -> None:  # type: ignore[no-untyped-def]
         self.seams.append("ingest hooks")
 
 
@@ -101,3 +102,89 @@ def test_what_stops_the_start_is_a_fleet_start_error_with_its_fix(tmp_path):
     config = load(None, [Override("serve", "client_id", "kiosk-9", "--client-id")], environ={"NABIZ_FLEET_DATA": str(tmp_path / "data"), "NABIZ_FLEET_BROKER": "mqtt://fleet:pw@127.0.0.1:1"})
     with pytest.raises(FleetStartError, match="cannot reach the broker"):
         FleetApp(config, say=lambda text: None).run(threading.Event())
+
+
+RULES = """
+[web]
+public_url = "https://fleet.example.com"
+[[sites]]
+id = "kadikoy"
+name = "Kadıköy"
+[[contacts]]
+id = "ayse"
+name = "Ayşe Yılmaz"
+sites = ["kadikoy"]
+roles = ["staff"]
+urls = ["json://127.0.0.1:9/ayse"]
+[[policies]]
+id = "staff-now"
+  [[policies.stages]]
+  roles = ["staff"]
+[[rules]]
+id = "help-request"
+kind = "response"
+on = "help"
+policy = "staff-now"
+"""
+
+
+def listened(app: FleetApp) -> FleetApp:
+    """*app* with what it says kept (Running waits for "fleet serving")."""
+    app.said = []  # type: ignore[attr-defined]
+    app.say = app.said.append  # type: ignore[attr-defined]
+    return app
+
+
+def escalating_config(tmp_path, *overrides, environ=None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "fleet.toml"
+    path.write_text(RULES, encoding="utf-8")
+    return load(path, list(overrides), environ=environ or {"NABIZ_FLEET_DATA": str(tmp_path / "data")})
+
+
+def test_with_rules_the_single_fleet_hooks_ticks_announces_and_serves_the_web_sharing_one_key(tmp_path):
+    port = free_port()
+    config = escalating_config(tmp_path, Override("broker", "bind", "127.0.0.1", "test"), Override("broker", "port", port, "test"), Override("web", "port", free_port(), "--http-port"))
+    app = listened(FleetApp(config))
+    with Running(app):
+        assert app.escalation is not None and app.escalation_worker is not None and app.escalation_worker.escalation is app.escalation, "the ticker runs here"
+        assert app.announcer is not None and app.announcer.connected.wait(10)
+        assert app.web_port == config.web.port
+        assert app.escalation.key == (tmp_path / "data" / "ack-link.key").read_bytes() and app.escalation.callback_link is not None
+        link = app.escalation.callback_link(7, 1_790_000_000.0)
+        assert link.startswith("https://fleet.example.com/callback/")
+
+
+def test_a_worker_hooks_the_escalation_and_sends_but_does_not_tick(tmp_path, broker):
+    url = f"mqtt://{FLEET_USER}:{broker.files.fleet_password()}@127.0.0.1:{broker.port}"
+    config = escalating_config(tmp_path, Override("serve", "client_id", "nabiz-fleet-1", "--client-id"), Override("serve", "shared_group", "nabiz-fleet", "--shared-group"),
+                               environ={"NABIZ_FLEET_DATA": str(tmp_path / "data"), "NABIZ_FLEET_BROKER": url})
+    app = listened(FleetApp(config, worker=True))
+    with Running(app):
+        assert app.escalation is not None and app.escalation_worker is not None and app.escalation_worker.escalation is None
+        assert app.announcer is None and app.web_port is None, "once per fleet: the supervisor's"
+
+
+def test_without_rules_the_escalation_is_off_and_ingest_has_no_hook(tmp_path):
+    port = free_port()
+    config = load(None, [Override("broker", "bind", "127.0.0.1", "test"), Override("broker", "port", port, "test"), Override("web", "port", 0, "--http-port")],
+                  environ={"NABIZ_FLEET_DATA": str(tmp_path / "data")})
+    app = listened(FleetApp(config))
+    with Running(app):
+        assert app.escalation is None and app.escalation_worker is None and app.web_port is None
+        assert app.announcer is not None, "alerts made under an earlier config can still be acknowledged and announced"
+
+
+def test_a_taken_http_port_is_a_fleet_start_error_with_its_fix(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        config = load(None, [Override("broker", "bind", "127.0.0.1", "test"), Override("broker", "port", free_port(), "test"), Override("web", "port", taken.getsockname()[1], "--http-port")],
+                      environ={"NABIZ_FLEET_DATA": str(tmp_path / "data")})
+        config = msgspec.structs.replace(config, web=msgspec.structs.replace(config.web, host="127.0.0.1"))
+        with pytest.raises(FleetStartError, match=r"cannot listen on 127\.0\.0\.1:\d+: Address already in use\n  fix: .*--http-port N"):
+            FleetApp(config, say=lambda text: None).run(threading.Event())
+    finally:
+        taken.close()

@@ -77,7 +77,7 @@ def test_workers_start_whatever_the_working_directory_holds(tmp_path):
     """`fleet serve --workers 2 --data-dir fleet` run from the folder that holds that data dir:
     workers started with `python -m fleet` imported the folder instead of the package
     (issue 7, defect 5). Run as an operator runs it: the installed `fleet` command."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"NABIZ_FLEET_HTTP_PORT": "0"}  # no web pages: port 8080 may be taken
     (tmp_path / "fleet").mkdir()  # the natural name for the fleet's data directory
     log = tmp_path / "serve.log"
     command = [str(Path(sys.executable).parent / "fleet"), "serve", "--workers", "2", "--data-dir", "fleet", "--bind", "127.0.0.1", "--port", str(free_port())]
