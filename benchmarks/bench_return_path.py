@@ -262,7 +262,7 @@ def main(argv: list[str]) -> int:
                 results["idle"] = idle
                 cells += rows_for("fleet idle", idle, f"{args.kiosks} kiosk processes" + (f" under {prefix[0]}" if prefix else ""))
                 if not args.skip_load:
-                    seconds = per_kiosk * 9.0 + 60.0
+                    seconds = per_kiosk * 12.0 + 120.0  # the customers take some 9 s each; the traffic must outlast them
                     simulation = Simulation(fleet, seconds)
                     try:
                         wait_until(lambda: simulation.stored() >= 500 or not simulation.running, 180, 0.5, "simulated traffic to reach the store")
