@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_kiosk.py", "bench_scenarios.py", "bench_fleet.py", "bench_escalation.py", "bench_web.py", "bench_survey_verify.py", "bench_survey_push.py")
+BENCHMARKS = (
+    "bench_kiosk.py",
+    "bench_scenarios.py",
+    "bench_fleet.py",
+    "bench_escalation.py",
+    "bench_web.py",
+    "bench_return_path.py",
+    "bench_survey_verify.py",
+    "bench_survey_push.py",
+)
 
 
 def main(argv: list[str]) -> int:

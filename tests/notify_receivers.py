@@ -2,12 +2,16 @@
 aiosmtpd SMTP server for mailto:// targets, each on a free port, each switchable to failing.
 
 No fakes of apprise: the fleet sends with apprise over real sockets, and these receive it.
+Each receiver stamps what arrives with the wall clock (``received_at``, parallel to
+``received``) and each refusal (``refused_at``): the fault tests read the senders' backoff
+from the receiving side, and the benchmarks time "pressed → alert received" with them.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.mqtt_helpers import free_port
@@ -20,8 +24,28 @@ class _Receiver:
 
     def __init__(self) -> None:
         self.received: list = []
+        self.received_at: list[float] = []  # time.time() as each of ``received`` arrived
         self.refused = 0
+        self.refused_at: list[float] = []  # time.time() of each refusal
         self.arrived = threading.Condition()
+
+    def _took(self, item) -> None:
+        """Keep *item* (call with ``arrived`` held) and wake whoever waits."""
+        self.received.append(item)
+        self.received_at.append(time.time())
+        self.arrived.notify_all()
+
+    def _refused(self) -> None:
+        self.refused += 1
+        self.refused_at.append(time.time())
+        self.arrived.notify_all()
+
+    def wait_refused(self, count: int, timeout: float = 20.0) -> list[float]:
+        """Wait until *count* attempts were refused; their times."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: self.refused >= count, timeout):
+                raise AssertionError(f"{type(self).__name__} refused {self.refused} of {count} {self.what} in {timeout} s")
+            return list(self.refused_at)
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list:
         with self.arrived:
@@ -45,19 +69,17 @@ class Webhook(_Receiver):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if owner.mode == "hang":
                     with owner.arrived:
-                        owner.received.append({"path": self.path, "unanswered": True, **json.loads(body)})
-                        owner.arrived.notify_all()
+                        owner._took({"path": self.path, "unanswered": True, **json.loads(body)})
                     owner._release.wait(60)
                     return
                 if owner.mode == "down":
                     with owner.arrived:
-                        owner.refused += 1
+                        owner._refused()
                     self.send_response(503)
                     self.end_headers()
                     return
                 with owner.arrived:
-                    owner.received.append({"path": self.path, **json.loads(body)})
-                    owner.arrived.notify_all()
+                    owner._took({"path": self.path, **json.loads(body)})
                 self.send_response(200)
                 self.end_headers()
 
@@ -83,8 +105,9 @@ class Webhook(_Receiver):
 
 
 class Mailbox(_Receiver):
-    """A real SMTP server (aiosmtpd). ``refusing = True`` answers 451 (try again later) to DATA.
-    ``received`` holds (recipients, message) pairs."""
+    """A real SMTP server (aiosmtpd). ``refusing = True`` answers ``refusal`` to DATA: 451 (try
+    again later) unless a test sets another reply, e.g. a 5xx. ``received`` holds (recipients,
+    message) pairs."""
 
     what = "mails"
 
@@ -93,19 +116,19 @@ class Mailbox(_Receiver):
 
         super().__init__()
         self.refusing = False
+        self.refusal = "451 4.3.0 mailbox busy, try again later"
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.refusing:
             with self.arrived:
-                self.refused += 1
-            return "451 4.3.0 mailbox busy, try again later"
+                self._refused()
+            return self.refusal
         from email import message_from_bytes, policy
 
         with self.arrived:
-            self.received.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-            self.arrived.notify_all()
+            self._took((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 
     def url(self, to: str = "ayse@example.com") -> str:
