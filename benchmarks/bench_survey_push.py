@@ -12,7 +12,7 @@ for every device (polled every 20 ms). Also measured: signing at push, and the k
 verification of one assignment (per verify, against a 60 Hz frame of 16.7 ms).
 
     .venv/bin/python benchmarks/bench_survey_push.py                  # 1,000 kiosks, then 5,000
-    .venv/bin/python benchmarks/bench_survey_push.py --sizes 1000
+    .venv/bin/python benchmarks/bench_survey_push.py --sizes 1000     # or --quick (run_all.py passes it on)
 
 Prints a table and writes benchmarks/results/survey_push.json; exits 0 whether or not a bar is met.
 """
@@ -166,10 +166,11 @@ def verify_cost(samples: int = 2000) -> list[float]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000", help="Fleet sizes to push to (comma-separated).")
+    parser.add_argument("--quick", action="store_true", help="only the 1,000 kiosks the bar is about (make bench passes it on; a smoke run of the growth)")
     parser.add_argument("--processes", type=int, default=None, help="Simulator processes (default: one per CPU).")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "survey_push.json")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [1000] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-survey-") as scratch:
         for size in sizes:

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "bench_web.py",
     "bench_return_path.py",
     "bench_survey_verify.py",
+    "bench_survey_push.py",
 )
 
 

@@ -375,9 +375,18 @@ def device_list(site, fmt, config_path, **options) -> None:  # type: ignore[no-u
     colours = {"online": "green", "silent": "yellow", "offline": "red", "revoked": "magenta", "id-conflict": "bold red"}
     for v in views:
         state = f"[{colours.get(v.state, 'white')}]{v.state}[/]"
-        table.add_row(v.device_id, v.site, state, iso(v.last_seen) or "never", "" if v.backlog is None else str(v.backlog), v.software, v.survey, "" if v.temperature_c is None else f"{v.temperature_c:.0f}", str(v.rejected_messages or ""))
+        table.add_row(v.device_id, v.site, state, iso(v.last_seen) or "never", "" if v.backlog is None else str(v.backlog), v.software, _survey_cell(v), "" if v.temperature_c is None else f"{v.temperature_c:.0f}", str(v.rejected_messages or ""))
     Console(width=200).print(table)
     click.echo(f"{len(views)} device(s)")
+    if any(v.survey for v in views):
+        click.echo("survey: id@version and where it came from (pushed by head office, a technician's file, or the default); ✓ = signature verified on the kiosk")
+
+
+def _survey_cell(view) -> str:  # type: ignore[no-untyped-def]
+    """``exit-default@4 pushed ✓``: the survey on the kiosk's screen, its source, and ✓ when the kiosk verified it."""
+    if not view.survey:
+        return ""
+    return f"{view.survey} {view.survey_source}" + (" ✓" if view.survey_verified else "")
 
 
 # --- alerts ---------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ class DeviceView:
     last_seen: float | None
     backlog: int | None
     software: str
-    survey: str
+    survey: str  # "exit-default@4": the survey on its screen, as its last Health said ("" before any)
+    survey_source: str  # where that survey came from: pushed | file (a technician's override) | default ("" before any Health)
+    survey_verified: bool | None  # whether the kiosk checked head office's signature on it (None before any Health)
     status_reason: str
     rejected_messages: int
     temperature_c: float | None
@@ -262,7 +264,10 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
         last_seen=device.last_seen,
         backlog=device.backlog,
         software=device.software,
-        survey=f"{device.survey_id} v{device.survey_version}" if device.survey_id else "",
+        survey=f"{device.survey_id}@{device.survey_version}" if device.survey_id else "",
+        # A kiosk from before survey push sends neither field: the protocol reads that as the default, unverified.
+        survey_source=health.get("survey_source", "default") if health else "",
+        survey_verified=bool(health.get("survey_verified", False)) if health else None,
         status_reason=device.status_reason,
         rejected_messages=device.rejected_messages,
         temperature_c=health.get("cpu_temp_c"),

@@ -359,9 +359,9 @@ class SurveyPush:
         except OSError as exc:  # shown all the same; the next start reports it applied again
             log.error("cannot record the applied survey on the card: %s", exc)
         log.info("survey applied", extra=_fields(waiting.assignment))
-        self._report(waiting.assignment, "applied", "", at)
-        if self.on_active is not None:
+        if self.on_active is not None:  # first: the Health that follows the report must name the new survey
             self.on_active(self.active)
+        self._report(waiting.assignment, "applied", "", at)
 
 
 # --- for a technician (``kiosk survey``) ----------------------------------------------------------

@@ -9,7 +9,11 @@
 #   4. the kiosk itself: a window with a desktop, else headless with a scripted customer
 #      (docs/demo-script.txt) who answers negatively and accepts help; the demo then plays the
 #      staff: `fleet alert ack ID --by "Ayşe" --eta 2`, and the kiosk shows who is coming
-#   5. what happened: the alert, the message the webhook received, the delivery log, the screenshots
+#   5. head office pushes a new first question (docs/surveys/demo-survey.toml, Turkish and English):
+#      `fleet survey add`, `fleet survey push --to device:demo-kiosk`, signed with the key of
+#      `fleet survey keygen` that the kiosk's config trusts; the kiosk shows it on its start screen
+#   6. what happened: the alert, the message the webhook received, the delivery log, the
+#      rollout's status, the screenshots
 # Usage: scripts/demo.sh BIN_DIR DATA_DIR PORT   (the web pages listen on PORT+1, the webhook on PORT+2)
 set -eu
 BIN=$1
@@ -99,9 +103,16 @@ grep -q "webhook receiver listening" "$DATA/webhook.log" || wait_for "the webhoo
 echo "fleet server running: broker mqtt://127.0.0.1:$PORT, web pages http://127.0.0.1:$HTTP_PORT, store $FLEET_DATA/fleet.sqlite3, log $DATA/fleet.log"
 echo "staff webhook (Ayşe's phone): json://127.0.0.1:$WEBHOOK_PORT/staff -> $WEBHOOK_LOG"
 
+# Head office's survey signing key, before the kiosk's config is written: the config lists its
+# public key ([survey] trusted_keys), and the kiosk takes only surveys it signed.
+"$BIN/fleet" survey keys > /dev/null 2>&1 || "$BIN/fleet" survey keygen > /dev/null
+SURVEY_KEY=$("$BIN/fleet" survey keys | head -n 1)
 if [ ! -f "$CONFIG" ]; then
   # The kiosk runs on this same machine: the one case where a config may name 127.0.0.1.
   "$BIN/fleet" device add demo-kiosk --site kadikoy --out "$CONFIG" --allow-loopback
+elif ! grep -qF "$SURVEY_KEY" "$CONFIG"; then
+  # A config from before the key (an older demo-data): written again, with the key and a new password.
+  "$BIN/fleet" device credentials demo-kiosk --out "$CONFIG" --allow-loopback
 fi
 
 open_alert() {  # the newest open alert's id, once the webhook has received its message
@@ -114,11 +125,21 @@ acknowledge() {  # the staff's side: Ayşe takes the alert from her phone's mess
   echo "--- the demo, as the staff: fleet alert ack $ALERT --by \"Ayşe\" --eta 2" >&2
   "$BIN/fleet" alert ack "$ALERT" --by "Ayşe" --eta 2 >&2
 }
+survey_applied() {  # the newest rollout: every device reported the survey applied
+  "$BIN/fleet" survey status --format json | "$BIN/python" -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if s["counts"]["applied"] == s["devices"] else 1)'
+}
+push_survey() {  # head office's side: a new version of the survey, pushed to the demo kiosk
+  echo "--- the demo, as head office: fleet survey add docs/surveys/demo-survey.toml; fleet survey push exit-default --version 4 --to device:demo-kiosk" >&2
+  "$BIN/fleet" survey add docs/surveys/demo-survey.toml >&2
+  "$BIN/fleet" survey push exit-default --version 4 --to device:demo-kiosk >&2
+  wait_for "the kiosk to report the new survey applied" 30 survey_applied
+}
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "Kiosk in a window: keys 1-4 answer, L switches language, F12 saves a screenshot, Esc quits."
   echo "Answer negatively and press 4 (yes) to the offer of help: the demo acknowledges as Ayşe."
-  ( acknowledge || true ) &
+  echo "Then head office pushes a new first question: it shows on the next start screen (F12 for a screenshot)."
+  ( acknowledge && wait_for "the alert to be acknowledged" 300 grep -q "help shown" "$KIOSK_LOG" && push_survey || true ) &
   "$BIN/kiosk" run --config "$CONFIG" --window --panel keyboard --data-dir "$DATA/kiosk" 2>&1 | tee "$KIOSK_LOG"
 else
   echo "No desktop: running headless with a scripted customer ($SCRIPT)."
@@ -130,7 +151,10 @@ else
     wait_for "the screenshot of the help screen" 20 grep -q "07-help-coming.png" "$KIOSK_LOG"
     "$BIN/fleet" alert resolve "$ALERT" --by "Ayşe" --comment "came to the customer" >&2
     wait_for "the kiosk to hear the alert is closed" 20 grep -q "help update heard.*state=closed" "$KIOSK_LOG"
-    sed '1,/^# @resolve/d' "$SCRIPT"
+    sed -n '/^# @resolve/,/^# @survey/p' "$SCRIPT" | sed '1d'
+    push_survey
+    wait_for "the kiosk to show the new survey" 20 grep -q "survey applied" "$KIOSK_LOG"
+    sed '1,/^# @survey/d' "$SCRIPT"
   } | "$BIN/kiosk" run --config "$CONFIG" --headless --panel stdin --data-dir "$DATA/kiosk" 2>&1 | tee "$KIOSK_LOG"
   echo "--- screenshots: $DATA/screenshots/ (the help screen: $DATA/screenshots/07-help-coming.png)"
 fi
@@ -149,3 +173,8 @@ for line in open(sys.argv[1], encoding="utf-8"):
     print(entry["title"]); print("  " + entry["message"].replace("\n", "\n  "))' "$WEBHOOK_LOG"
 echo "--- the delivery log (every attempt to notify):"
 "$BIN/python" scripts/delivery_log.py
+echo "--- the survey push (fleet survey status):"
+"$BIN/fleet" survey status --devices || true
+if [ -f "$DATA/screenshots/08-new-question.png" ]; then
+  echo "the kiosk's start screen with the new question: $DATA/screenshots/08-new-question.png"
+fi

@@ -308,6 +308,10 @@ class FleetSync:
             log.info("survey report sent", extra={"status": item.status, "survey_id": item.survey_id, "version": item.version, "seq": item.seq, "reason": item.reason})
         if sent:
             self.reports.sent(sent)
+        if any(item.status == "applied" for item in sent):
+            # The survey on screen changed: Health says so now, so the fleet's registry
+            # (`fleet device list`) shows it at once, not a health interval later.
+            self._next_health = self.clock.now().monotonic
 
     def _publish_upload(self, payload: bytes) -> bool:
         return self.link.publish("responses", payload, expiry_s=self.settings.upload_expiry_s)

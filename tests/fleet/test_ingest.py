@@ -123,7 +123,11 @@ def test_status_and_health_update_the_registry(ingest):
     device = Device.get_by_id("kiosk-1")
     assert device.online and device.software == "nabiz-kiosk/0.2.0" and device.backlog == 12 and device.survey_version == 3
     (view,) = [v for v in devices.list_devices(now=NOW + 10) if v.device_id == "kiosk-1"]
-    assert view.state == "online" and view.temperature_c == 61.5 and view.survey == "exit-default v3"
+    assert view.state == "online" and view.temperature_c == 61.5 and view.survey == "exit-default@3" and (view.survey_source, view.survey_verified) == ("default", False)
+    pushed = json.loads(health) | {"survey_version": 4, "survey_source": "pushed", "survey_verified": True}
+    ingest.process([msg(json.dumps(pushed).encode(), channel="health", at=NOW + 5)])
+    (view,) = [v for v in devices.list_devices(now=NOW + 10) if v.device_id == "kiosk-1"]
+    assert (view.survey, view.survey_source, view.survey_verified) == ("exit-default@4", "pushed", True), "where the survey came from, as the kiosk's Health said"
     will = b'{"v":1,"device_id":"kiosk-1","online":false,"reason":"lost"}'
     ingest.process([msg(will, channel="status", at=NOW + 20)])
     (view,) = [v for v in devices.list_devices(now=NOW + 30) if v.device_id == "kiosk-1"]

@@ -169,8 +169,11 @@ def test_a_technicians_file_wins_over_a_pushed_survey(tmp_path):
 
 def test_while_running_delivered_then_applied_when_the_flow_shows_it(tmp_path):
     store, queue, clock = push.SurveyStore(tmp_path), push.ReportQueue(tmp_path), FakeClock()
-    woken, shown = [], []
-    running = push.SurveyPush(store, queue, KEYS, DEVICE, FOUR, "panel", fallback(), on_report=lambda: woken.append(1), on_active=shown.append)
+    woken, shown, order = [], [], []
+    running = push.SurveyPush(
+        store, queue, KEYS, DEVICE, FOUR, "panel", fallback(),
+        on_report=lambda: (woken.append(1), order.append("report")), on_active=lambda active: (shown.append(active), order.append("active")),
+    )
     survey = running.received(encode(assignment(seq=3)), clock.now())
     assert survey is not None and [r.status for r in queue.pending()] == ["delivered"] and store.saved().seq == 3
     assert store.applied_seq() == 0, "delivered is not applied"
@@ -178,6 +181,7 @@ def test_while_running_delivered_then_applied_when_the_flow_shows_it(tmp_path):
     running.applied(survey, clock.now())
     assert [r.status for r in queue.pending()] == ["delivered", "applied"] and store.applied_seq() == 3 and len(woken) == 2
     assert shown[-1].source == "pushed" and shown[-1].verified
+    assert order == ["report", "active", "report"], "Health learns the new survey before the applied report wakes the sync (which then sends Health)"
     assert running.received(encode(assignment(seq=2, version=9)), clock.now()) is None
     assert queue.pending()[-1].reason == "replayed: sequence 2 ≤ last accepted 3"
 
