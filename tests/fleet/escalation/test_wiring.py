@@ -41,10 +41,13 @@ def fleet(tmp_path, webhook):
         assert running.stop() == 0, running.serving.output()[-3000:]
 
 
-def help_notification(webhook, count: int = 1) -> dict:
-    received = webhook.wait_for(count)
-    helps = [message for message in received if message["title"].startswith("YARDIM")]
-    assert helps, received
+def help_notification(webhook, timeout: float = 20.0) -> dict:
+    """The help alert's message. The negative rule's alert for the same response is sent by
+    another sender lane at the same moment: either may arrive first, so wait for this one."""
+    with webhook.arrived:
+        webhook.arrived.wait_for(lambda: any(message["title"].startswith("YARDIM") for message in webhook.received), timeout)
+        helps = [message for message in webhook.received if message["title"].startswith("YARDIM")]
+    assert helps, list(webhook.received)
     return helps[-1]
 
 
