@@ -81,6 +81,12 @@ class AuditEntry(msgspec.Struct, kw_only=True):
 class Raised:
     alert_id: int
     created: bool  # False: attached to the alert already active for (rule, scope)
+    state: str = "open"  # the alert's state: attached to an acknowledged one, nobody new is told
+
+    @property
+    def telling_staff(self) -> bool:
+        """Someone is being told about this trigger: a new alert, or an open one whose chain runs."""
+        return self.created or self.state == "open"
 
 
 _json = msgspec.json.Encoder()
@@ -108,13 +114,14 @@ def raise_or_attach(intent: Intent, now: float) -> Raised | None:
                 _attach_responses(alert_id, intent.rule, uuids)
                 return Raised(alert_id, True)
             except peewee.IntegrityError:
-                active = _active(intent.rule, intent.scope)
-                if active is None:
+                found = Alert.select(Alert.id, Alert.state).where((Alert.rule == intent.rule) & (Alert.scope == intent.scope) & Alert.state.in_(list(ACTIVE_STATES))).first()
+                if found is None:
                     continue
+                active = found.id
                 Alert.update(triggers=Alert.triggers + 1, updated_at=now, facts=facts).where(Alert.id == active).execute()
                 _audit(active, now, "attached", "system", "system", _summary(intent))
                 _attach_responses(active, intent.rule, uuids)
-                return Raised(active, False)
+                return Raised(active, False, found.state)
         raise AlertError(f"alert for rule {intent.rule!r} scope {intent.scope!r} neither inserts nor attaches (the store keeps changing under us)")
 
 

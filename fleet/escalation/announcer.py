@@ -8,6 +8,10 @@ account under the client id ``<fleet client id>-help`` (``nabiz-fleet-help``: th
 broker's PUBACK arrives; while the broker is away nothing is marked, and paho reconnects with
 backoff, so the rows go out when it is back.
 
+Only news of the newest customer announced at a device is published (``help.current_customers``):
+an earlier customer's alert acknowledged or closed later is marked ``superseded`` unsent, so
+it cannot replace the retained message the customer on the help screen is waiting for.
+
 ``wake()`` publishes at once (this process changed an alert: the web's POST, the ingest hook,
 the ticker); otherwise the thread looks every ``poll_seconds`` (0.5) for rows other processes
 wrote (``fleet alert ack``, a worker's hook). Several rows for one device are folded into the
@@ -188,8 +192,15 @@ class HelpAnnouncer:
         newest: dict[str, list] = {}
         for row in rows:  # oldest first: the last one per device is what the kiosk must keep
             newest.setdefault(row.device_id, []).append(row)
+        current = help.current_customers(list(newest))
         for device_id, group in newest.items():
-            last = group[-1]
+            customer = current.get(device_id)
+            about_current = [row for row in group if customer is None or row.response_uuid == customer]
+            if not about_current:  # only news of earlier customers: the retained message stays the newest one's
+                help.mark([row.id for row in group], "superseded")
+                self.published += len(group)
+                continue
+            last = about_current[-1]
             info = self.client.publish(topic(device_id, "help"), last.payload.encode(), **publish_options("help"))
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return  # the link just dropped: these stay pending

@@ -98,12 +98,32 @@ class _Rule(msgspec.Struct, forbid_unknown_fields=True, tag_field="kind"):
         return self.enabled and (not self.sites or site in self.sites)
 
 
+ResponseOn = Literal["negative", "help", "answer"]
+ResponseScope = Literal["response", "device", "site"]
+
+#: The scopes each ``on`` allows, the first its default. A help request is one customer waiting
+#: at the kiosk: each is its own incident, so its alert is per response (staff are told for each;
+#: at device scope a second customer would attach to the first one's acknowledged alert, hear
+#: "waiting", and nobody would be told). Unhappy customers and chosen answers report a condition
+#: at the kiosk (or the site) that one person fixes: per device by default, per response allowed
+#: (a site whose staff approach every unhappy customer, e.g. a survey without a help offer).
+RESPONSE_SCOPES: dict[str, tuple[str, ...]] = {
+    "help": ("response",),
+    "negative": ("device", "response", "site"),
+    "answer": ("device", "response", "site"),
+}
+
+
 class ResponseRule(_Rule, tag="response"):
-    on: Literal["negative", "help", "answer"] = "negative"
+    on: ResponseOn = "negative"
     question: str | None = None  # on = "answer": this question ...
     options: list[str] = []  # ... answered with one of these options
-    scope: Literal["device", "site"] = "device"
+    scope: ResponseScope | None = None  # left out: the default for ``on`` (RESPONSE_SCOPES)
     max_age_minutes: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # older (a drained backlog): the customer has gone
+
+    def __post_init__(self) -> None:
+        if self.scope is None:
+            self.scope = RESPONSE_SCOPES[self.on][0]  # type: ignore[assignment]
 
 
 class WindowRule(_Rule, tag="window"):
@@ -179,6 +199,7 @@ _HINTS = {
     "urls": 'a list of apprise URLs such as ["mailto://user:pass@example.com", "json://hooks.example.com/alerts"]',
     "sites": 'a list of site ids, or ["*"] for every site',
     "roles": 'a list of role names such as ["staff", "shift-lead"]',
+    "scope": '"response" (one alert per customer), "device" (per kiosk) or "site"; a window: "device" or "site"',
 }
 
 
@@ -271,6 +292,22 @@ class _References:
                 self.add(f"{label} → after_minutes", "a window of 0: every pause between two messages would raise an alert", "use 5 or more minutes")
             if kind == "response" and rule.get("on") == "answer" and (not rule.get("question") or not rule.get("options")):
                 self.add(label, 'on = "answer" needs the question and the options that raise it', 'add question = "what-went-wrong" and options = ["cleanliness"]')
+            if kind == "response":
+                self.response_scope(label, rule.get("on", "negative"), rule.get("scope"))
+
+    def response_scope(self, label: str, on: Any, scope: Any) -> None:
+        allowed = RESPONSE_SCOPES.get(on) if isinstance(on, str) else None
+        if allowed is None or not isinstance(scope, str) or scope not in ("response", "device", "site") or scope in allowed:
+            return  # no scope (the default), or a mistake the types report already
+        if on == "help":
+            self.add(
+                f"{label} → scope",
+                f'a help rule with scope = "{scope}" would fold every customer who asks for help at one {"kiosk" if scope == "device" else "site"} into one alert: '
+                "once someone acknowledged the first, the next customer would be told staff are coming while nobody is told",
+                'remove the scope line (a help request is its own alert: scope = "response")',
+            )
+        else:
+            self.add(f"{label} → scope", f'on = "{on}" allows scope {" | ".join(allowed)}, not "{scope}"', f'use scope = "{allowed[0]}"')
 
     def refs(self, place: str, values: Any, known: set[str], what: str, fix: str) -> None:
         for value in _strings(values):

@@ -13,10 +13,15 @@ announcement or not at all; a fleet killed before the PUBACK publishes it again 
 back (a retained HelpUpdate published twice is the same message: harmless).
 
 Which alert speaks for a customer: a response that asked for help may trigger several rules
-(help, negative, an answer); the alert of a ``response`` rule ``on = "help"`` is announced,
-else the most severe one. Later changes of that alert (``follow``) are announced to each device
-it was announced to, for the newest customer there (the topic is retained per device: only the
-last message counts, and the kiosk shows an update only while that customer is on its help screen).
+(help, negative, an answer); the alert of a ``response`` rule ``on = "help"`` is announced
+(one alert per customer: its scope is the response), else the most severe one that is telling
+someone (not one the customer only attached to after it was acknowledged). Later changes of
+that alert (``follow``) are announced to each device it was announced to, for the newest
+customer there. The topic is retained per device: only the last message counts, and the kiosk
+shows an update only while that customer is on its help screen. So when two customers' alerts
+change at one kiosk, the publisher sends only what concerns the newest customer announced there
+(``current_customers``): the first customer's alert acknowledged after the second asked for
+help must not replace the second one's "waiting".
 """
 
 from __future__ import annotations
@@ -84,6 +89,23 @@ def follow(alert_id: int, state: str, now: float, staff: str = "", eta_minutes: 
     for device_id, uuid in newest.items():
         _write(alert_id, device_id, uuid, state, now, staff=staff[:MAX_STAFF], eta_minutes=eta)
     return len(newest)
+
+
+def current_customers(device_ids: list[str]) -> dict[str, str]:
+    """device → the response uuid of the newest customer announced there (its newest ``waiting``).
+    Only that customer can still be on the kiosk's help screen: an update about an earlier one
+    (their alert acknowledged or closed later) must not take the device's retained message."""
+    if not device_ids:
+        return {}
+    newest = (
+        HelpAnnouncement.select(HelpAnnouncement.device_id, peewee.fn.MAX(HelpAnnouncement.id).alias("last"))
+        .where(HelpAnnouncement.device_id.in_(device_ids) & (HelpAnnouncement.state == "waiting"))
+        .group_by(HelpAnnouncement.device_id)
+    )
+    ids = [row.last for row in newest]
+    if not ids:
+        return {}
+    return {row.device_id: row.response_uuid for row in HelpAnnouncement.select(HelpAnnouncement.device_id, HelpAnnouncement.response_uuid).where(HelpAnnouncement.id.in_(ids))}
 
 
 def pending(limit: int = 500) -> list[HelpAnnouncement]:

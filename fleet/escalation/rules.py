@@ -3,7 +3,8 @@
 Inputs are data: the responses the store has *newly* stored (the ingest hook passes only rows
 its INSERT … RETURNING gave back, so a redelivered response never comes here twice), the
 counts of a window read from the store, the devices' last known status and health. Outputs
-are data: ``Intent`` (raise, or attach to the alert already active for that rule and scope)
+are data: ``Intent`` (raise, or attach to the alert already active for that rule and scope:
+one customer's response, one kiosk or one site, see ``scope_of``)
 and ``Clear`` (the condition behind an active alert has gone). No I/O, no clock: ``now`` is an
 argument, so property tests can sweep every threshold and every moment.
 
@@ -110,8 +111,12 @@ class Clear:
     reason: str
 
 
-def scope_of(kind: str, site: str, device_id: str | None) -> str:
-    return f"device:{device_id}" if kind == "device" and device_id else f"site:{site}"
+def scope_of(kind: str, site: str, device_id: str | None, response_uuid: str | None = None) -> str:
+    """The key an alert is kept under, with its rule: at most one active alert per (rule, scope).
+    ``response``: one customer (``response:<uuid>``); ``device``: one kiosk; ``site``: one site."""
+    if kind == "response" and response_uuid:
+        return f"response:{response_uuid}"
+    return f"device:{device_id}" if kind in ("device", "response") and device_id else f"site:{site}"
 
 
 # --- response rules ----------------------------------------------------------------------
@@ -127,15 +132,20 @@ def _countable_pairs(config: EscalationConfig, responses: Iterable[NewResponse],
 
 
 def response_intents(config: EscalationConfig, responses: Iterable[NewResponse], now: float) -> list[Intent]:
-    """One Intent per (rule, scope) the new responses trigger, carrying all their uuids."""
+    """One Intent per (rule, scope) the new responses trigger, carrying all their uuids (each once).
+    A rule at scope ``response`` (every help rule) makes one Intent per response: each customer
+    is an alert of their own."""
     found: dict[tuple[str, str], Intent] = {}
     for response, rule in _countable_pairs(config, responses, ResponseRule):
         if now - response.occurred_at > rule.max_age_minutes * 60 or not _matches(rule, response):
             continue
-        scope = scope_of(rule.scope, response.site, response.device_id)
+        assert rule.scope is not None  # set from ``on`` when the config is read
+        scope = scope_of(rule.scope, response.site, response.device_id, response.uuid)
         key = (rule.id, scope)
         earlier = found.get(key)
-        uuids = (earlier.response_uuids if earlier else ()) + (response.uuid,)
+        uuids = earlier.response_uuids if earlier else ()
+        if response.uuid not in uuids:
+            uuids += (response.uuid,)
         facts = {
             "on": rule.on,
             "device_id": response.device_id,
@@ -144,7 +154,7 @@ def response_intents(config: EscalationConfig, responses: Iterable[NewResponse],
             "help_requested": bool(response.help_requested),
             "responses": len(uuids),
         }
-        found[key] = Intent(rule.id, "response", scope, response.site, response.device_id if rule.scope == "device" else None, rule.severity, uuids, facts)
+        found[key] = Intent(rule.id, "response", scope, response.site, None if rule.scope == "site" else response.device_id, rule.severity, uuids, facts)
     return list(found.values())
 
 

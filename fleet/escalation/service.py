@@ -90,13 +90,23 @@ class Escalation:
 
     def _announce_waiting(self, responses: Sequence[NewResponse], raised: list[tuple[Intent, alerts.Raised]], now: float) -> int:
         """Each customer who asked for help hears that staff are being told: one alert speaks
-        for them (a help rule's, else the most severe response alert). In the alerts' transaction."""
+        for them (a help rule's, else the most severe response alert), and only one that is
+        telling someone about them. An alert they merely attached to after someone acknowledged
+        it (a negative rule per kiosk, in a fleet without a help rule) tells nobody: "waiting"
+        would be a promise nobody keeps, so the kiosk hears nothing and shows the site's own
+        contact when its wait ends. In the alerts' transaction."""
         written = 0
         for response in responses:
             if response.help_requested is not True:
                 continue
-            candidates = [(intent, result) for intent, result in raised if intent.kind == "response" and response.uuid in intent.response_uuids]
+            matching = [(intent, result) for intent, result in raised if intent.kind == "response" and response.uuid in intent.response_uuids]
+            candidates = [(intent, result) for intent, result in matching if result.telling_staff]
             if not candidates:
+                if matching:
+                    log.warning(
+                        "a customer asked for help but no alert tells anyone about them: the one they joined is already acknowledged",
+                        extra={"device": response.device_id, "response": response.uuid, "alerts": sorted({result.alert_id for _, result in matching}), "fix": 'add a response rule with on = "help" (one alert per customer)'},
+                    )
                 continue
             intent, result = min(candidates, key=lambda pair: (not self._is_help_rule(pair[0].rule), SEVERITY_ORDER.get(pair[0].severity, 9)))
             url = self.callback_link(result.alert_id, now) if self.callback_link else ""

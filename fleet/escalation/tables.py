@@ -31,7 +31,7 @@ CHANNELS = ("cli", "web", "link", "system")
 class Alert(BaseModel):
     id = AutoField()
     rule = CharField(max_length=64)
-    scope = CharField(max_length=160)  # "site:<id>" or "device:<id>"
+    scope = CharField(max_length=160)  # "site:<id>", "device:<id>" or "response:<uuid>" (rules.scope_of)
     kind = CharField(max_length=16)  # response | window | offline | health
     severity = CharField(max_length=16)
     site = CharField(max_length=128, index=True)

@@ -4,7 +4,11 @@ asyncio loop the caller already runs (``await serve()``).
 The socket is bound here, before uvicorn starts, so port 0 (any free port: tests) is known at
 once and a port already in use is a clear error from ``start``, not a log line in a thread.
 uvicorn is told not to configure logging (the fleet does) and not to log each request (the
-path carries a token: the handlers log what happened instead, without it). A proxy's
+path carries a token: the handlers log what happened instead, without it). Its own loggers
+(``uvicorn.error``, ``uvicorn.access``, ``uvicorn.asgi``) are set to WARNING: "Started server
+process", "Waiting for application startup" and the like say nothing the fleet's own
+``web server listening`` line does not, while its warnings (a malformed request) and errors (a
+failed startup, an exception in the app) still reach the fleet's log. A proxy's
 X-Forwarded-For is believed only from ``trusted_proxies``.
 
     server = WebServer(app, "0.0.0.0", 8080)
@@ -132,6 +136,7 @@ class WebServer:
         config = uvicorn.Config(
             self.app,
             log_config=None,
+            log_level=logging.WARNING,  # uvicorn's own INFO chatter off; its warnings and errors kept
             access_log=False,
             lifespan="on",
             proxy_headers=bool(self.trusted_proxies),

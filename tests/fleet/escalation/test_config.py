@@ -73,6 +73,29 @@ def test_each_kind_of_mistake_is_named(change, path, words):
     assert any(p.path == path and words in p.problem for p in caught.value.problems), [str(p) for p in caught.value.problems]
 
 
+def test_each_on_has_its_scopes_and_a_help_rule_is_always_one_alert_per_customer():
+    config = load_file(EXAMPLE_PATH)
+    assert config.rule_by_id["help-request"].scope == "response", "the default for on = help"
+    assert config.rule_by_id["cleanliness"].scope == "site"
+    document = example()
+    document["rules"].append({"id": "unhappy", "kind": "response", "on": "negative", "policy": "staff-now"})
+    assert check_document(document).rule_by_id["unhappy"].scope == "device", "the default for on = negative"
+    for scope in ("device", "site"):
+        document = example()
+        document["rules"][0]["scope"] = scope
+        with pytest.raises(EscalationConfigError) as caught:
+            check_document(document, "fleet.toml")
+        (problem,) = caught.value.problems
+        assert problem.path == 'rules[1] "help-request" → scope' and "nobody is told" in problem.problem
+        assert problem.fix.startswith("remove the scope line")
+    document = example()
+    document["rules"][1]["scope"] = "kiosk"
+    with pytest.raises(EscalationConfigError) as caught:
+        check_document(document, "fleet.toml")
+    (problem,) = caught.value.problems
+    assert problem.path == 'rules[2] "cleanliness" → scope' and '"response" (one alert per customer)' in problem.fix
+
+
 def test_sections_owned_elsewhere_are_left_to_their_owners():
     document = {**example(), "web": {"port": 8080}}
     with pytest.raises(EscalationConfigError, match='unknown section "web"'):

@@ -95,3 +95,46 @@ def test_the_announcer_publishes_retained_folds_per_device_marks_sent_on_puback_
 def test_a_config_without_rules_raises_nothing_and_announces_nothing(store, rules):
     escalation = Escalation(config(rules=rules), KEY, clock=time.time)
     assert escalation.on_responses_stored([response(help_requested=True, at=time.time())]) == [] and announced() == []
+
+
+def test_news_of_an_earlier_customer_never_replaces_the_retained_message_of_the_one_on_the_help_screen(tmp_path, broker):
+    from fleet.store import close_database, open_database
+
+    open_database(f"sqlite:///{tmp_path / 'fleet.sqlite3'}")
+    password = add_device_login(broker, "kiosk-1")
+    url = BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False)
+    escalation = Escalation(config(), KEY, clock=time.time)
+
+    def help_alert(asked):
+        return next(r.alert_id for r in escalation.on_responses_stored([asked]) if alerts.get_alert(r.alert_id).rule == "help")
+
+    first, second = response(help_requested=True, at=time.time()), response(help_requested=True, at=time.time())
+    first_alert, second_alert = help_alert(first), help_alert(second)
+    assert first_alert != second_alert, "two customers, two alerts"
+    alerts.acknowledge(first_alert, "Ayşe", time.time(), "cli")  # for the first customer, who has left the screen
+    assert help.current_customers(["kiosk-1", "kiosk-9"]) == {"kiosk-1": second.uuid}
+    announcer = HelpAnnouncer(url, "nabiz-fleet-help", poll_seconds=0.1).start()
+
+    def retained():
+        """What a kiosk hears on subscribing: the device's retained help update."""
+        kiosk = Client(broker.port, "kiosk-1", password, client_id="kiosk-1").connect()
+        try:
+            kiosk.subscribe(topic("kiosk-1", "help"))
+            update = decode("help", kiosk.get(timeout=5).payload)
+            return update.response_uuid, update.state
+        finally:
+            kiosk.close()
+
+    try:
+        wait_until(lambda: not help.pending(), what="the announcements handled")
+        assert retained() == (second.uuid, "waiting")
+        alerts.resolve(first_alert, "Ayşe", time.time(), "cli")
+        wait_until(lambda: not help.pending(), what="the first customer's 'closed' handled")
+        assert retained() == (second.uuid, "waiting")
+        assert {(row.response_uuid, row.state): row.outcome for row in HelpAnnouncement.select()}[(first.uuid, "closed")] == "superseded"
+        alerts.acknowledge(second_alert, "Mehmet", time.time(), "cli")
+        wait_until(lambda: not help.pending(), what="the second customer's 'coming'")
+        assert retained() == (second.uuid, "coming")
+    finally:
+        announcer.stop()
+        close_database()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -40,6 +41,42 @@ def test_responses_in_one_batch_fold_into_one_intent_per_rule_and_scope():
     found = rules.response_intents(CONFIG, batch, NOW)
     scopes = sorted((intent.scope, len(intent.response_uuids)) for intent in found)
     assert scopes == [("device:kiosk-1", 2), ("device:kiosk-2", 1)]
+
+
+def test_each_help_request_is_an_alert_of_its_own_while_negatives_fold_per_kiosk():
+    first, second = response(help_requested=True), response(help_requested=True)  # two customers at one kiosk
+    found = rules.response_intents(CONFIG, [first, second], NOW)
+    helps = sorted((i.scope, i.device_id, i.response_uuids) for i in found if i.rule == "help")
+    assert helps == sorted([(f"response:{r.uuid}", "kiosk-1", (r.uuid,)) for r in (first, second)]), "the kiosk is kept: messages and pages name it"
+    (negative,) = [i for i in found if i.rule == "negative"]
+    assert (negative.scope, negative.response_uuids) == ("device:kiosk-1", (first.uuid, second.uuid))
+
+
+uuids = st.sampled_from([f"00000000-0000-4000-8000-00000000000{n}" for n in range(6)])
+
+
+@given(st.lists(st.tuples(uuids, st.sampled_from(["kiosk-1", "kiosk-2"])), min_size=1, max_size=12))
+def test_help_intents_are_one_per_distinct_response_each_carrying_it_once(items):
+    # the same response may come twice (a resend in one batch): it is still one customer
+    batch = [replace(response(help_requested=True, device=device), uuid=uuid) for uuid, device in items]
+    helps = [i for i in rules.response_intents(CONFIG, batch, NOW) if i.rule == "help"]
+    assert sorted(i.scope for i in helps) == sorted({f"response:{uuid}" for uuid, _ in items})
+    assert all(i.response_uuids == (i.scope.removeprefix("response:"),) for i in helps)
+
+
+@given(st.uuids(), st.uuids())
+def test_two_different_help_responses_never_share_a_scope_and_one_response_always_gets_the_same(a, b):
+    first, again, other = (replace(response(help_requested=True), uuid=str(u)) for u in (a, a, b))
+    scope = lambda r: next(i.scope for i in rules.response_intents(CONFIG, [r], NOW) if i.rule == "help")
+    assert scope(first) == scope(again)
+    assert (scope(first) == scope(other)) == (a == b)
+
+
+def test_a_response_rule_may_be_per_customer_per_kiosk_or_per_site():
+    scoped = config(rules=[{"id": f"n-{scope}", "kind": "response", "on": "negative", "policy": "staff-now", "scope": scope} for scope in ("response", "device", "site")])
+    one = response()
+    found = {i.rule: (i.scope, i.device_id) for i in rules.response_intents(scoped, [one], NOW)}
+    assert found == {"n-response": (f"response:{one.uuid}", "kiosk-1"), "n-device": ("device:kiosk-1", "kiosk-1"), "n-site": ("site:kadikoy", None)}
 
 
 def test_a_response_from_a_drained_backlog_escalates_nothing():

@@ -114,3 +114,45 @@ def test_retention_removes_old_notifications_but_keeps_alerts(escalation, clock)
     assert escalation.purge(NOW + 29 * 86400) == 0
     assert escalation.purge(NOW + 31 * 86400) == 1
     assert Notification.select().count() == 0 and len(alerts.list_alerts()) == 1
+
+
+def test_a_second_customer_asking_for_help_after_the_first_was_acknowledged_gets_an_alert_and_staff_are_told(escalation, clock):
+    from fleet.escalation.help import HelpAnnouncement
+
+    def help_alert(raised):
+        (found,) = [r for r in raised if alerts.get_alert(r.alert_id).rule == "help"]
+        return found
+
+    first = help_alert(escalation.on_responses_stored(stored([response(help_requested=True, at=NOW)])))
+    alerts.acknowledge(first.alert_id, "Ayşe Yılmaz", NOW + 30, "link")  # she is on her way to the first customer
+    clock.now = NOW + 60
+    later = stored([response(help_requested=True, at=NOW + 60)])  # the next customer, same kiosk, an hour within resolve_after
+    second = help_alert(escalation.on_responses_stored(later))
+    assert second.created and second.alert_id != first.alert_id
+    row = alerts.get_alert(second.alert_id)
+    assert (row.state, row.scope, row.device_id, row.response_uuids) == ("open", f"response:{later[0].uuid}", "kiosk-1", [later[0].uuid])
+    queued = Notification.select().where((Notification.alert == second.alert_id) & (Notification.state == "pending"))
+    assert [n.contact for n in queued] == ["ayse"], "staff are told about the second customer too"
+    (waiting,) = HelpAnnouncement.select().where(HelpAnnouncement.response_uuid == later[0].uuid)
+    assert (waiting.alert_id, waiting.state) == (second.alert_id, "waiting"), "the kiosk's 'waiting' speaks for the alert that tells staff"
+    assert later[0].uuid not in alerts.get_alert(first.alert_id).response_uuids
+    assert escalation.on_responses_stored(later) == [], "the same response again (a resend): nothing more"
+    assert Notification.select().where(Notification.alert == second.alert_id).count() == 1
+
+
+def test_without_a_help_rule_a_customer_who_joins_an_acknowledged_alert_is_not_told_staff_are_coming(store, clock, caplog):
+    from fleet.escalation.help import HelpAnnouncement
+    from tests.escalation_helpers import config
+
+    negative_only = config(rules=[{"id": "negative", "kind": "response", "on": "negative", "policy": "staff-now"}])
+    escalation = Escalation(negative_only, KEY, clock=clock)
+    (first,) = escalation.on_responses_stored(stored([response(help_requested=True, at=NOW)]))
+    assert [a.state for a in HelpAnnouncement.select()] == ["waiting"], "a new alert tells staff: the kiosk may say so"
+    alerts.acknowledge(first.alert_id, "Ayşe Yılmaz", NOW + 30, "cli")
+    clock.now = NOW + 60
+    later = stored([response(help_requested=True, at=NOW + 60)])
+    (joined,) = escalation.on_responses_stored(later)
+    assert (joined.alert_id, joined.created, joined.state, joined.telling_staff) == (first.alert_id, False, "acknowledged", False)
+    assert HelpAnnouncement.select().where(HelpAnnouncement.response_uuid == later[0].uuid).count() == 0, "no 'waiting' nobody keeps"
+    (warning,) = [r for r in caplog.records if "no alert tells anyone" in r.getMessage()]
+    assert warning.response == later[0].uuid and 'on = "help"' in warning.fix

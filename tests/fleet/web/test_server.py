@@ -44,6 +44,28 @@ def test_a_port_in_use_is_a_clear_error():
     assert f"cannot listen on 127.0.0.1:{port}" in str(error.value) and "fix:" in str(error.value) and "0 turns the web pages off" in str(error.value)
 
 
+def test_uvicorns_own_info_lines_are_quiet_but_its_errors_are_not(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    server = WebServer(app(), "127.0.0.1", 0)
+    server.start()
+    server.stop()
+    uvicorn_records = [r for r in caplog.records if r.name.startswith("uvicorn")]
+    assert uvicorn_records == [], [r.getMessage() for r in uvicorn_records]
+    assert any(r.name == "fleet.web" and r.getMessage() == "web server listening" for r in caplog.records)
+
+    async def broken(scope, receive, send):  # an app whose startup fails: uvicorn reports it at ERROR
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.failed", "message": "no store"})
+
+    caplog.clear()
+    with pytest.raises(WebServerError):
+        WebServer(broken, "127.0.0.1", 0).start()
+    assert any(r.name == "uvicorn.error" and r.levelno == logging.ERROR for r in caplog.records), [(r.name, r.getMessage()) for r in caplog.records]
+
+
 def test_accepted_connections_have_nagle_off():
     """uvicorn serves the socket WebServer binds through asyncio, which switches Nagle off only
     on sockets that say they are TCP: else each kept-alive response waits for a delayed ACK."""
