@@ -8,5 +8,5 @@
 - ``service``: in ``fleet serve``, publishes what the planner releases and records the reports;
 - ``commands``: the ``fleet survey`` command group.
 
-docs/survey-push.md tells the whole story with real output.
+docs/surveys.md tells the whole story with real output.
 """

@@ -19,7 +19,7 @@ from fleet.cli import fail, load_settings, open_store, settings_options
 
 @click.group("survey")
 def survey() -> None:
-    """Survey versions, signing, and rollouts to kiosks (docs/survey-push.md)."""
+    """Survey versions, signing, and rollouts to kiosks (docs/surveys.md)."""
 
 
 # --- versions ------------------------------------------------------------------------------------

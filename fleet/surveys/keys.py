@@ -5,7 +5,7 @@ directory, mode 0600 from its first byte, optionally encrypted with a passphrase
 ``$NABIZ_SURVEY_KEY_PASSPHRASE`` or typed when asked). Only ``fleet survey push`` and
 ``rollback`` (and ``fleet device add``, for a new kiosk at a site that already has a survey)
 read it: they sign every assignment at push time and store the signed payloads, so the
-long-running ``fleet serve`` never holds the key (docs/survey-push.md says why).
+long-running ``fleet serve`` never holds the key (docs/surveys.md says why).
 
 Kiosks trust a list of public keys (``[survey] trusted_keys`` in the config ``fleet device
 add`` writes): the current key's, plus every line of ``survey-trusted-keys.txt`` in the data

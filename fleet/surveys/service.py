@@ -14,7 +14,7 @@ id ``nabiz-fleet-survey``). Each tick it
 It never signs: the payloads were signed by ``fleet survey push`` and stored, so a fleet killed
 at any moment resumes with the same payloads and sequence numbers. At worst an assignment the
 broker took just before the kill is published again, byte for byte the same: the kiosk sees a
-sequence it already holds and does nothing (``docs/survey-push.md``, "Crash safety").
+sequence it already holds and does nothing (``docs/surveys.md``, "Crash safety").
 
 Reports arrive through ingest (``fleet.ingest``'s ``survey_report`` handler), in ingest's own
 transaction; this service only reads what they changed.
