@@ -132,6 +132,11 @@ def acknowledge(alert_id: int, by: str, now: float, channel: str, eta_minutes: i
     _check_channel(channel)
     if eta_minutes is not None and not 0 <= eta_minutes <= MAX_ETA_MINUTES:
         raise AlertError(f"an ETA of {eta_minutes} minutes is out of range\n  fix: give 0 to {MAX_ETA_MINUTES} minutes, or no ETA")
+    if eta_minutes is not None and eta_minutes > eta_limit(alert_id):
+        raise AlertError(
+            f"an ETA of {eta_minutes} minutes is more than the kiosk can show ({help.MAX_ETA}): the customer waiting there would see no time at all"
+            f"\n  fix: give 0 to {help.MAX_ETA} minutes for a help request, or no ETA"
+        )
     with writing():
         changed = Alert.update(state="acknowledged", acknowledged_at=now, acknowledged_by=by, eta_minutes=eta_minutes, updated_at=now, next_step_at=None).where((Alert.id == alert_id) & (Alert.state == "open")).execute()
         if not changed:
@@ -143,6 +148,13 @@ def acknowledge(alert_id: int, by: str, now: float, channel: str, eta_minutes: i
         _cancel_pending(alert_id, f"acknowledged by {by}")
         help.follow(alert_id, "coming", now, staff=by, eta_minutes=eta_minutes)  # the kiosk hears who is coming
     return get_alert(alert_id)
+
+
+def eta_limit(alert_id: int) -> int:
+    """The longest ETA an acknowledgement of *alert_id* may give: what the kiosk's help screen can
+    show (``help.MAX_ETA``, the contract's HelpUpdate limit) when a customer was told about this
+    alert, else ``MAX_ETA_MINUTES`` (a technician may say "tomorrow")."""
+    return help.MAX_ETA if help.announced(alert_id) else MAX_ETA_MINUTES
 
 
 def resolve(alert_id: int, by: str, now: float, channel: str, comment: str = "") -> AlertRow:

@@ -36,7 +36,8 @@ from fleet.escalation.tables import Alert
 from fleet.store import BaseModel
 from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate, encode
 
-#: The kiosk's limits on a HelpUpdate (kiosk.contract.protocol): kept here, not refused there.
+#: The kiosk's limits on a HelpUpdate (kiosk.contract.protocol): kept here, not refused there
+#: (an ETA over MAX_ETA is refused earlier, by ``alerts.acknowledge``: the kiosk could not show it).
 MAX_STAFF = 64
 MAX_ETA = 240
 MAX_URL = 512
@@ -76,6 +77,11 @@ def waiting(alert_id: int, device_id: str, response_uuid: str, now: float, wait_
     url = callback_url if len(callback_url) <= MAX_URL else ""
     _write(alert_id, device_id, response_uuid, "waiting", now, wait_s=min(float(wait_s), 3600.0), callback_url=url)
     return True
+
+
+def announced(alert_id: int) -> bool:
+    """Whether a customer at a kiosk was told about this alert (its updates go to the kiosk)."""
+    return HelpAnnouncement.select(HelpAnnouncement.id).where(HelpAnnouncement.alert == alert_id).exists()
 
 
 def follow(alert_id: int, state: str, now: float, staff: str = "", eta_minutes: int | None = None) -> int:

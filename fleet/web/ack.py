@@ -46,7 +46,7 @@ def ack_submit(token: str, request: Request, web: WebContext, data: dict[str, st
             raise Refused("cross_site")
         claims, alert = token_alert(web, token, "ack")
         form = {key: (data.get(key) or "").strip() for key in ("name", "eta", "comment")}
-        errors = _check(form)
+        errors = _check(form, alerts.eta_limit(alert.id))
         if errors:
             return _form_page(web, lang, alert, form, errors, status_code=400)
         eta = int(form["eta"]) if form["eta"] else None
@@ -81,12 +81,12 @@ def _tell(web: WebContext, row: AlertRow) -> None:
         log.exception("the on_acknowledged hook failed for alert %s (the alert IS acknowledged)", row.id)
 
 
-def _check(form: dict[str, str]) -> dict[str, str]:
-    """Which fields are wrong, as keys of the page's error texts."""
+def _check(form: dict[str, str], max_eta: int) -> dict[str, str]:
+    """Which fields are wrong, as keys of the page's error texts (*max_eta*: ``alerts.eta_limit``)."""
     errors = {}
     if not form["name"] or len(form["name"]) > MAX_NAME:
         errors["name"] = "name"
-    if form["eta"] and not (form["eta"].isascii() and form["eta"].isdigit() and int(form["eta"]) <= alerts.MAX_ETA_MINUTES):
+    if form["eta"] and not (form["eta"].isascii() and form["eta"].isdigit() and int(form["eta"]) <= max_eta):
         errors["eta"] = "eta"
     if len(form["comment"]) > MAX_COMMENT:
         errors["comment"] = "comment"
@@ -95,15 +95,16 @@ def _check(form: dict[str, str]) -> dict[str, str]:
 
 def _form_page(web: WebContext, lang: str, alert: AlertRow, form: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Template:
     words = TEXT[lang]["ack"]
+    max_eta = alerts.eta_limit(alert.id)
     return page(
         "ack.html",
         lang,
         status_code,
         alert=_view(web, alert, lang),
         form=form,
-        errors={field: words["errors"][key] for field, key in errors.items()},
+        errors={field: words["errors"][key].format(max_eta=max_eta) for field, key in errors.items()},
         button=words["button_help"] if _is_help(alert) else words["button"],
-        max_eta=alerts.MAX_ETA_MINUTES,
+        max_eta=max_eta,
     )
 
 

@@ -47,7 +47,7 @@ TEXT: dict[str, dict] = {
             "done_help": "Kioska yolda olduğunuz bildiriliyor; müşteri bunu ekranda görecek.",
             "errors": {
                 "name": "Adınızı yazın (en çok 128 karakter).",
-                "eta": "Dakikayı 0 ile 1440 arasında bir tam sayı olarak yazın ya da boş bırakın.",
+                "eta": "Dakikayı 0 ile {max_eta} arasında bir tam sayı olarak yazın ya da boş bırakın.",
                 "comment": "Not en çok 500 karakter olabilir.",
             },
         },
@@ -183,7 +183,7 @@ TEXT: dict[str, dict] = {
             "done_help": "The kiosk is being told that you are on your way; the customer will see it on the screen.",
             "errors": {
                 "name": "Type your name (at most 128 characters).",
-                "eta": "Give the minutes as a whole number from 0 to 1440, or leave it empty.",
+                "eta": "Give the minutes as a whole number from 0 to {max_eta}, or leave it empty.",
                 "comment": "The comment can be at most 500 characters.",
             },
         },

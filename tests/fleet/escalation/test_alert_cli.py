@@ -77,9 +77,10 @@ def test_ack_then_resolve_are_audited_as_the_cli_and_announced_to_the_kiosk(aler
         (["resolve", "999"], 2, "no alert 999"),
         (["ack", "{negative}", "--by", "  "], 2, "who acts must be named"),
         (["ack", "{negative}", "--by", "Ayşe", "--eta", "5000"], 2, "an ETA of 5000 minutes is out of range"),
+        (["ack", "{help}", "--by", "Ayşe", "--eta", "500"], 2, "an ETA of 500 minutes is more than the kiosk can show (240)"),
         (["list", "--state", "sleeping"], 2, "Invalid value for '--state'"),
     ],
-    ids=["unknown id", "resolve unknown id", "nobody named", "eta out of range", "unknown state"],
+    ids=["unknown id", "resolve unknown id", "nobody named", "eta out of range", "eta the kiosk cannot show", "unknown state"],
 )
 def test_mistakes_exit_2_and_say_what_to_do(alerts_store, args, status, says):
     env, ids = alerts_store

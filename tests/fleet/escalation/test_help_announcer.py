@@ -40,12 +40,12 @@ def test_acknowledging_and_closing_announce_coming_and_closed_within_the_kiosks_
     asked = response(help_requested=True, at=time.time())
     help_alert = next(r.alert_id for r in escalation.on_responses_stored([asked]) if alerts.get_alert(r.alert_id).rule == "help")
     long_name = "Ayşe " + "Yılmaz" * 20
-    alerts.acknowledge(help_alert, long_name, time.time(), "cli", eta_minutes=600)
+    alerts.acknowledge(help_alert, long_name, time.time(), "cli", eta_minutes=240)
     alerts.resolve(help_alert, "system", time.time(), "system")
     states = [(state, payload) for alert_id, _, state, payload in announced() if alert_id == help_alert]
     assert [state for state, _ in states] == ["waiting", "coming", "closed"]
     coming = decode("help", json.dumps(states[1][1]).encode())  # what the kiosk accepts
-    assert isinstance(coming, HelpUpdate) and coming.staff == long_name[:64] and coming.eta_minutes is None and coming.response_uuid == asked.uuid
+    assert isinstance(coming, HelpUpdate) and coming.staff == long_name[:64] and coming.eta_minutes == 240 and coming.response_uuid == asked.uuid
     assert all(alert_id == help_alert for alert_id, *_ in announced()), "other alerts of that response say nothing to the kiosk"
 
 
@@ -138,3 +138,20 @@ def test_news_of_an_earlier_customer_never_replaces_the_retained_message_of_the_
     finally:
         announcer.stop()
         close_database()
+
+
+def test_an_eta_the_kiosk_cannot_show_is_refused_for_a_help_request_and_allowed_for_other_alerts(store):
+    """The kiosk shows at most help.MAX_ETA minutes (the contract's HelpUpdate). An ETA over it
+    was written to the alert and silently left out of the kiosk's update: the person who typed
+    500 believed the customer was told, the customer saw no time at all. Now it is refused, with
+    the fix, and nothing changes; an alert no kiosk hears about keeps the longer limit."""
+    escalation = Escalation(config(), KEY, clock=time.time)
+    asked = response(help_requested=True, at=time.time(), answers=(("satisfaction", "very-unhappy"), ("what-went-wrong", "cleanliness")))
+    by_rule = {alerts.get_alert(r.alert_id).rule: r.alert_id for r in escalation.on_responses_stored([asked])}
+    before = announced()
+    with pytest.raises(alerts.AlertError, match=rf"more than the kiosk can show \({help.MAX_ETA}\).*\n  fix: give 0 to {help.MAX_ETA} minutes"):
+        alerts.acknowledge(by_rule["help"], "Ayşe", time.time(), "cli", eta_minutes=help.MAX_ETA + 1)
+    assert alerts.get_alert(by_rule["help"]).state == "open" and announced() == before, "nothing changed"
+    assert alerts.eta_limit(by_rule["help"]) == help.MAX_ETA
+    assert alerts.eta_limit(by_rule["cleaning"]) == alerts.MAX_ETA_MINUTES
+    assert alerts.acknowledge(by_rule["cleaning"], "Temizlik", time.time(), "cli", eta_minutes=600).eta_minutes == 600

@@ -123,7 +123,8 @@ def test_a_bad_form_keeps_what_was_typed_and_the_token(web):
     before = snapshot(alert_id)
     reply = form(link, name="  ", eta="on beş", comment="x" * 501)
     assert reply.status_code == 400
-    assert "Adınızı yazın" in reply.text and "0 ile 1440" in reply.text and "en çok 500" in reply.text
+    assert "Adınızı yazın" in reply.text and "0 ile 240" in reply.text and "en çok 500" in reply.text, "a help request's ETA: what the kiosk can show"
+    assert form(link, eta="241").status_code == 400 and snapshot(alert_id) == before, "more than the kiosk shows is refused, not dropped on the way"
     assert 'value="on beş"' in reply.text, "what they typed is kept"
     assert snapshot(alert_id) == before, "the token is not used up by a form that was refused"
     assert form(link, eta="5").status_code == 200
