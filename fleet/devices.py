@@ -243,6 +243,12 @@ def _get(device_id: str) -> Device:
     return device
 
 
+def survey_label(survey_id: str, version: int | None) -> str:
+    """A survey version as every command shows it: ``exit-default@4`` (``fleet device list``,
+    ``fleet survey status``'s desired and reported)."""
+    return f"{survey_id}@{version}"
+
+
 def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     if device.revoked_at is not None:
         state = "revoked"
@@ -264,7 +270,7 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
         last_seen=device.last_seen,
         backlog=device.backlog,
         software=device.software,
-        survey=f"{device.survey_id}@{device.survey_version}" if device.survey_id else "",
+        survey=survey_label(device.survey_id, device.survey_version) if device.survey_id else "",
         # A kiosk from before survey push sends neither field: the protocol reads that as the default, unverified.
         survey_source=health.get("survey_source", "default") if health else "",
         survey_verified=bool(health.get("survey_verified", False)) if health else None,
