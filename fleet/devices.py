@@ -283,7 +283,7 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     )
 
 
-def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = ()) -> str:
+def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = (), min_seq: int = 0) -> str:
     """The whole kiosk config a technician installs on the Pi as /etc/nabiz/kiosk.toml.
 
     Complete, not just the fleet part: ``setup-pi.sh --config`` installs it in place of the
@@ -303,7 +303,7 @@ password = {json.dumps(password)}
         "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,\n"
         "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.\n"
     )
-    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys)
+    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys, min_seq=min_seq)
 
 
 def write_kiosk_config(path: Path, text: str) -> None:

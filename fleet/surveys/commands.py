@@ -158,6 +158,13 @@ def kiosk_trusted_keys(data_dir: Path) -> list[str]:
     return texts
 
 
+def kiosk_min_seq(device_id: str) -> int:
+    """``[survey] min_seq`` for the config being written (``rollouts.replay_floor``)."""
+    from fleet.surveys import rollouts
+
+    return rollouts.replay_floor(device_id)
+
+
 def new_device_survey(data_dir: Path, device_id: str, site: str) -> str | None:
     """A kiosk just added at *site* gets the site's current survey (a rollout of its own, signed
     now); what happened, for the person adding it, or None when the site has no pushed survey."""

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from peewee import fn
 
 from fleet.devices import survey_label
 from fleet.store import Device, database
 from fleet.surveys import versions
 from fleet.surveys.keys import SigningKey
 from fleet.surveys.planner import RANK, DeviceState, Policy, advance
-from fleet.surveys.tables import TERMINAL_STATES, Assignment, Rollout, SurveyVersion, next_seqs
+from fleet.surveys.tables import TERMINAL_STATES, Assignment, Rollout, SurveyCounter, SurveyVersion, next_seqs
 from kiosk.contract.assignment import sign
 from kiosk.contract.protocol import SurveyAssignment, SurveyReport, device_id_problem, encode
 
@@ -286,6 +287,23 @@ def assign_new_device(device_id: str, current: Rollout, key: SigningKey, now: fl
     request = PushRequest(current.survey_id, current.version, Target("device", (device_id,)), kind="new-device")
     with database.atomic():
         return _create(request, stored, [device_id], key, now)
+
+
+def replay_floor(device_id: str) -> int:
+    """The ``[survey] min_seq`` a kiosk config written now should carry: every sequence at or below
+    it is one the device must never take again, so a freshly imaged kiosk (nothing saved) refuses
+    an older assignment signed for it that someone able to publish on its topic replays.
+
+    The fleet's last sequence, but below the device's retained assignment (the newest one
+    published: the kiosk must still take it) and below any of its assignments not yet published."""
+    floor = SurveyCounter.get_by_id("seq").value
+    mine = Assignment.select(fn.MAX(Assignment.seq)).where((Assignment.device_id == device_id) & Assignment.published_at.is_null(False)).scalar()
+    if mine is not None:
+        floor = min(floor, mine - 1)
+    waiting = Assignment.select(fn.MIN(Assignment.seq)).where((Assignment.device_id == device_id) & Assignment.published_at.is_null() & (Assignment.status == "pending")).scalar()
+    if waiting is not None:
+        floor = min(floor, waiting - 1)
+    return max(0, floor)
 
 
 # --- what devices say ---------------------------------------------------------------------------
