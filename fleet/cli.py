@@ -286,7 +286,7 @@ def device_add(device_id, site, out, allow_loopback, config_path, **options) -> 
         except devices.RegistryError as exc:
             fail(str(exc))
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir)), password)
+        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir), min_seq=kiosk_min_seq(device_id)), password)
         assigned = new_device_survey(config.data_dir, device_id, site)
     click.echo(f"added {device_id} at {site}; {applied}", err=not ok)
     if assigned:
@@ -316,7 +316,7 @@ def device_credentials(device_id, out, allow_loopback, config_path, **options) -
             fail(str(exc))
         site = Device.get_by_id(device_id).site
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir)), password)
+        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir), min_seq=kiosk_min_seq(device_id)), password)
     click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}", err=not ok)
     if not ok:
         sys.exit(1)
@@ -533,7 +533,7 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
 
 # --- surveys: fleet.surveys.commands ---------------------------------------------------------
 
-from fleet.surveys.commands import kiosk_trusted_keys, new_device_survey  # noqa: E402 - they use the helpers above
+from fleet.surveys.commands import kiosk_min_seq, kiosk_trusted_keys, new_device_survey  # noqa: E402 - they use the helpers above
 from fleet.surveys.commands import survey as _survey_group  # noqa: E402
 
 main.add_command(_survey_group)

@@ -243,6 +243,12 @@ def _get(device_id: str) -> Device:
     return device
 
 
+def survey_label(survey_id: str, version: int | None) -> str:
+    """A survey version as every command shows it: ``exit-default@4`` (``fleet device list``,
+    ``fleet survey status``'s desired and reported)."""
+    return f"{survey_id}@{version}"
+
+
 def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     if device.revoked_at is not None:
         state = "revoked"
@@ -264,7 +270,7 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
         last_seen=device.last_seen,
         backlog=device.backlog,
         software=device.software,
-        survey=f"{device.survey_id}@{device.survey_version}" if device.survey_id else "",
+        survey=survey_label(device.survey_id, device.survey_version) if device.survey_id else "",
         # A kiosk from before survey push sends neither field: the protocol reads that as the default, unverified.
         survey_source=health.get("survey_source", "default") if health else "",
         survey_verified=bool(health.get("survey_verified", False)) if health else None,
@@ -277,7 +283,7 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     )
 
 
-def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = ()) -> str:
+def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = (), min_seq: int = 0) -> str:
     """The whole kiosk config a technician installs on the Pi as /etc/nabiz/kiosk.toml.
 
     Complete, not just the fleet part: ``setup-pi.sh --config`` installs it in place of the
@@ -297,7 +303,7 @@ password = {json.dumps(password)}
         "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,\n"
         "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.\n"
     )
-    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys)
+    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys, min_seq=min_seq)
 
 
 def write_kiosk_config(path: Path, text: str) -> None:

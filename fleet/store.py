@@ -212,6 +212,14 @@ def _migration_surveys(db: peewee.Database) -> None:
     create_survey_tables(db)
 
 
+def _migration_assignment_rows(db: peewee.Database) -> None:
+    """Survey assignments keep their signature, not a copy of the document per device
+    (fleet.surveys.tables.slim_assignment_rows)."""
+    from fleet.surveys.tables import slim_assignment_rows  # imported here: those tables import this module
+
+    slim_assignment_rows(db)
+
+
 #: Numbered migrations; append, never edit one that has shipped.
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_1,
@@ -221,6 +229,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _migration_response_fields,
     _migration_help_announcements,
     _migration_surveys,
+    _migration_assignment_rows,
 ]
 
 #: The columns ``insert_responses`` writes, in ``ResponseRow``'s order.

@@ -115,10 +115,13 @@ class SurveyConfig(msgspec.Struct, forbid_unknown_fields=True):
     writes them): a pushed survey is taken only when one of them signed it. Several, so head
     office can rotate its key. None: this kiosk takes no pushed survey at all.
     *file*: a survey file a technician put on this kiosk; it is shown instead of any pushed one,
-    and reported as ``survey_source = "file"`` (docs/operations.md, "Pushed surveys on the kiosk")."""
+    and reported as ``survey_source = "file"`` (docs/operations.md, "Pushed surveys on the kiosk").
+    *min_seq*: assignments with this sequence or lower are refused as replays even by a kiosk that
+    has taken none yet (freshly imaged); ``fleet device add`` / ``credentials`` write it."""
 
     trusted_keys: list[str] = []
     file: str | None = None
+    min_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -145,6 +148,10 @@ class KioskConfig(msgspec.Struct, forbid_unknown_fields=True):
     @property
     def trusted_keys(self) -> list[str]:
         return list(self.survey.trusted_keys) if isinstance(self.survey, SurveyConfig) else []
+
+    @property
+    def survey_min_seq(self) -> int:
+        return self.survey.min_seq if isinstance(self.survey, SurveyConfig) else 0
 
 
 def load_config(path: str | Path | None = None) -> KioskConfig:

@@ -109,7 +109,7 @@ def _serve(config: KioskConfig, *, survey, from_file: bool, screen, panel, outbo
     for item in owed:
         reports.add(item)
     log.info("survey", extra={"survey_id": active.survey.id, "version": active.survey.version, "source": active.source, "verified": active.verified})
-    push = survey_push.SurveyPush(store, reports, keys, outbox.device_id, buttons, panel_name, active)
+    push = survey_push.SurveyPush(store, reports, keys, outbox.device_id, buttons, panel_name, active, min_seq=config.survey_min_seq)
     contact = Contact(config.help.fallback_phone, config.help.fallback_url) if config.help.configured else None
     kiosk = Kiosk(survey=active.survey, screen=screen, panel=panel, outbox=outbox, clock=clock, data_dir=directory, contact=contact, push=push)
     sync = None

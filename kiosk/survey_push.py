@@ -94,10 +94,15 @@ Decision = Accept | Refuse | AlreadyHave
 
 
 def consider(
-    payload: bytes, held: SurveyAssignment | None, keys: Mapping[str, Ed25519PublicKey], device_id: str, buttons: frozenset[int], panel: str = "this panel"
+    payload: bytes, held: SurveyAssignment | None, keys: Mapping[str, Ed25519PublicKey], device_id: str, buttons: frozenset[int], panel: str = "this panel",
+    min_seq: int = 0,
 ) -> Decision:
     """What to do with *payload*, arriving on this kiosk's survey topic while it holds *held* (the
-    last assignment it accepted, or None), trusting *keys*, with a panel of *buttons*."""
+    last assignment it accepted, or None), trusting *keys*, with a panel of *buttons*.
+
+    *min_seq* (``[survey] min_seq``, written by the fleet with the config) is the floor below which
+    an assignment is a replay even when nothing is held: a freshly imaged kiosk would otherwise
+    take any older assignment genuinely signed for it."""
     try:
         assignment = decode("survey", payload)
     except ProtocolError as exc:
@@ -108,6 +113,8 @@ def consider(
     verdict = verify(assignment, keys, device_id, held.seq if held is not None else 0)
     if not verdict.accepted or verdict.survey is None:
         return Refuse(verdict.reason, assignment)
+    if assignment.seq <= min_seq:
+        return Refuse(f"replayed: sequence {assignment.seq} ≤ {min_seq}, the lowest this kiosk's config accepts ([survey] min_seq)", assignment)
     problem = panel_problem(verdict.survey, buttons, panel)
     if problem:
         return Refuse(problem, assignment)
@@ -294,7 +301,7 @@ class SurveyPush:
 
     def __init__(
         self, store: SurveyStore, reports: ReportQueue, keys: Mapping[str, Ed25519PublicKey], device_id: str, buttons: frozenset[int], panel: str,
-        active: ActiveSurvey, on_report: Callable[[], None] | None = None, on_active: Callable[[ActiveSurvey], None] | None = None,
+        active: ActiveSurvey, on_report: Callable[[], None] | None = None, on_active: Callable[[ActiveSurvey], None] | None = None, min_seq: int = 0,
     ) -> None:
         self.store = store
         self.reports = reports
@@ -307,6 +314,7 @@ class SurveyPush:
         self.waiting: Accept | None = None  # accepted and saved, not on screen yet
         self.on_report = on_report
         self.on_active = on_active
+        self.min_seq = min_seq  # [survey] min_seq: older assignments are replays even before the first is held
 
     def _report(self, assignment: SurveyAssignment | None, status: Status, reason: str, at: Instant) -> None:
         self.reports.add(report(self.device_id, assignment, status, reason, at.wall))
@@ -320,7 +328,7 @@ class SurveyPush:
             return None
         if not self.keys:
             log.warning("a pushed survey arrived, but this kiosk trusts no signing key ([survey] trusted_keys); refused")
-        decision = consider(payload, self.held, self.keys, self.device_id, self.buttons, self.panel)
+        decision = consider(payload, self.held, self.keys, self.device_id, self.buttons, self.panel, self.min_seq)
         if isinstance(decision, AlreadyHave):
             log.debug("pushed survey already taken", extra=_fields(decision.assignment))
             return None

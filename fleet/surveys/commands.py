@@ -158,6 +158,13 @@ def kiosk_trusted_keys(data_dir: Path) -> list[str]:
     return texts
 
 
+def kiosk_min_seq(device_id: str) -> int:
+    """``[survey] min_seq`` for the config being written (``rollouts.replay_floor``)."""
+    from fleet.surveys import rollouts
+
+    return rollouts.replay_floor(device_id)
+
+
 def new_device_survey(data_dir: Path, device_id: str, site: str) -> str | None:
     """A kiosk just added at *site* gets the site's current survey (a rollout of its own, signed
     now); what happened, for the person adding it, or None when the site has no pushed survey."""
@@ -193,7 +200,10 @@ rollout_options = [
     click.option("--waves", help="Cumulative shares, each wave once the one before finished: 1,10,50,100%."),
     click.option("--wave-wait", type=click.FloatRange(min=0), default=600.0, show_default=True, help="Seconds after a wave was sent before the next goes even if some of its kiosks are silent."),
     click.option("--abort-if-failed", "abort_pct", help="Stop when this share of the devices that finished failed or refused: 20%."),
-    click.option("--min-devices", type=click.IntRange(min=1), default=1, show_default=True, help="Judge --abort-if-failed only once this many devices finished."),
+    click.option(
+        "--min-devices", type=click.IntRange(min=1), default=None,
+        help="Judge --abort-if-failed only once this many devices finished [default: max(5, 1% of the targets), at most the targets; 1 lets a single kiosk stop the rollout].",
+    ),
 ]
 
 
@@ -245,6 +255,12 @@ def _push(config_path, data_dir, db_url, survey_id, version, kind, **options) ->
         f"signed with key {r.key_id}, seq {pushed.seqs.start}…{pushed.seqs.stop - 1}"
         + (f"; {pushed.superseded} unfinished assignment(s) of older rollouts cancelled" if pushed.superseded else "")
     )
+    if r.abort_failed_pct is not None and r.abort_failed_pct <= 100.0 / r.abort_min_devices and pushed.devices > 1:
+        click.echo(
+            f"note: judged from {r.abort_min_devices} device(s), one kiosk refusing is {100.0 / r.abort_min_devices:.0f} % ≥ --abort-if-failed {r.abort_failed_pct:g} %:"
+            " a single kiosk (a stolen one too) can stop this rollout for all\n  fix: a larger --min-devices, or a higher --abort-if-failed (docs/surveys.md, \"Abort\")",
+            err=True,
+        )
     click.echo(f"`fleet serve` sends it; follow it with: fleet survey status {r.id} --watch", err=True)
 
 

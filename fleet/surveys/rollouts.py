@@ -19,21 +19,25 @@ assignment's; the reported one is what its Health says it shows (``devices.surve
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from peewee import fn
 
+from fleet.devices import survey_label
 from fleet.store import Device, database
 from fleet.surveys import versions
 from fleet.surveys.keys import SigningKey
 from fleet.surveys.planner import RANK, DeviceState, Policy, advance
-from fleet.surveys.tables import TERMINAL_STATES, Assignment, Rollout, SurveyVersion, next_seqs
+from fleet.surveys.tables import TERMINAL_STATES, Assignment, Rollout, SurveyCounter, SurveyVersion, next_seqs
 from kiosk.contract.assignment import sign
-from kiosk.contract.protocol import SurveyReport, device_id_problem, encode
+from kiosk.contract.protocol import SurveyAssignment, SurveyReport, device_id_problem, encode
 
 
 class RolloutError(ValueError):
@@ -153,7 +157,26 @@ class PushRequest:
     waves: tuple[float, ...] | None = None
     wave_wait_s: float = 600.0
     abort_failed_pct: float | None = None
-    abort_min_devices: int = 1
+    abort_min_devices: int | None = None  # None: default_min_devices(the number of targets)
+
+
+#: ``--min-devices`` when not given: at least this many devices finish before ``--abort-if-failed`` judges.
+MIN_DEVICES_FLOOR = 5
+#: … or this share of the targets, when that is more.
+MIN_DEVICES_SHARE = 0.01
+
+
+def default_min_devices(targets: int) -> int:
+    """How many devices must have finished before ``--abort-if-failed`` may stop a rollout, when
+    ``--min-devices`` is not given: max(5, 1 % of the targets), and never more than the targets
+    (a push to 3 kiosks is judged once all 3 finished).
+
+    Why not 1: a device can only report on its own assignment, but a stolen kiosk (or one with a
+    broken panel) refuses whatever it is sent. Judged from the first device to finish, that one
+    refusal is 100 % and stops the rollout for the whole fleet; judged from 5 or more, one kiosk
+    alone reaches at most 1/K of them (20 % at K = 5, 1 % at 1,000 targets' K = 10). The cost: a
+    survey every kiosk refuses is stopped only after K of them refused, not after the first."""
+    return max(1, min(targets, max(MIN_DEVICES_FLOOR, math.ceil(targets * MIN_DEVICES_SHARE))))
 
 
 @dataclass(frozen=True)
@@ -189,7 +212,7 @@ def _create(request: PushRequest, stored: SurveyVersion, devices: list[str], key
         waves=json.dumps(list(request.waves)) if request.waves else None,
         wave_wait_s=request.wave_wait_s,
         abort_failed_pct=request.abort_failed_pct,
-        abort_min_devices=request.abort_min_devices,
+        abort_min_devices=default_min_devices(len(devices)) if request.abort_min_devices is None else request.abort_min_devices,
         key_id=key.key_id,
     )
     superseded = _supersede(devices, rollout.id, now)
@@ -197,10 +220,38 @@ def _create(request: PushRequest, stored: SurveyVersion, devices: list[str], key
     rows = []
     for position, (device_id, seq) in enumerate(zip(devices, seqs)):
         assignment = sign(key.private, survey_id=stored.survey_id, version=stored.version, rollout=rollout.id, seq=seq, target=device_id, document=stored.document, issued_at=now)
-        rows.append({"rollout": rollout.id, "device_id": device_id, "position": position, "seq": seq, "payload": encode(assignment).decode(), "status": "pending", "updated_at": now})
+        if assignment.key_id != rollout.key_id:  # rebuilt with the rollout's key id when published
+            raise RolloutError(f"the signing key's id {assignment.key_id} is not the one recorded ({rollout.key_id}); nothing was pushed\n  fix: `fleet survey keys`, then push again")
+        # Only what is this device's own is stored: the document is the version's, stored once (tables.py).
+        rows.append({"rollout": rollout.id, "device_id": device_id, "position": position, "seq": seq, "signature": assignment.signature, "issued_at": assignment.issued_at, "v": assignment.v, "status": "pending", "updated_at": now})
     for start in range(0, len(rows), 200):
         Assignment.insert_many(rows[start : start + 200]).execute()
     return Pushed(rollout, len(devices), superseded, seqs)
+
+
+def rebuild(rollout: int, survey_id: str, version: int, key_id: str, document: str, device_id: str, seq: int, signature: str, issued_at: float, v: int) -> str:
+    """The signed ``SurveyAssignment`` of one device, as JSON text: exactly the bytes ``sign``
+    made at push time (every field is stored as signed, and msgspec encodes a struct the same
+    way every time), so a fleet that publishes it again after a crash sends the same message."""
+    assignment = SurveyAssignment(
+        v=v, rollout=rollout, seq=seq, survey_id=survey_id, version=version, target=device_id, document=document, key_id=key_id, signature=signature, issued_at=issued_at
+    )
+    return encode(assignment).decode()
+
+
+def payloads(rollout: Rollout, device_ids: Sequence[str]) -> dict[str, str]:
+    """device id → its signed assignment in *rollout*, rebuilt from the row and the version's
+    document (read once for all of them), for the devices of *device_ids* that have one."""
+    document = SurveyVersion.get((SurveyVersion.survey_id == rollout.survey_id) & (SurveyVersion.version == rollout.version)).document
+    rows = (
+        Assignment.select(Assignment.device_id, Assignment.seq, Assignment.signature, Assignment.issued_at, Assignment.v)
+        .where((Assignment.rollout == rollout.id) & Assignment.device_id.in_(list(device_ids)))
+        .tuples()
+    )
+    return {
+        device_id: rebuild(rollout.id, rollout.survey_id, rollout.version, rollout.key_id, document, device_id, seq, signature, issued_at, v)
+        for device_id, seq, signature, issued_at, v in rows
+    }
 
 
 def _supersede(devices: list[str], rollout_id: int, now: float) -> int:
@@ -236,6 +287,23 @@ def assign_new_device(device_id: str, current: Rollout, key: SigningKey, now: fl
     request = PushRequest(current.survey_id, current.version, Target("device", (device_id,)), kind="new-device")
     with database.atomic():
         return _create(request, stored, [device_id], key, now)
+
+
+def replay_floor(device_id: str) -> int:
+    """The ``[survey] min_seq`` a kiosk config written now should carry: every sequence at or below
+    it is one the device must never take again, so a freshly imaged kiosk (nothing saved) refuses
+    an older assignment signed for it that someone able to publish on its topic replays.
+
+    The fleet's last sequence, but below the device's retained assignment (the newest one
+    published: the kiosk must still take it) and below any of its assignments not yet published."""
+    floor = SurveyCounter.get_by_id("seq").value
+    mine = Assignment.select(fn.MAX(Assignment.seq)).where((Assignment.device_id == device_id) & Assignment.published_at.is_null(False)).scalar()
+    if mine is not None:
+        floor = min(floor, mine - 1)
+    waiting = Assignment.select(fn.MIN(Assignment.seq)).where((Assignment.device_id == device_id) & Assignment.published_at.is_null() & (Assignment.status == "pending")).scalar()
+    if waiting is not None:
+        floor = min(floor, waiting - 1)
+    return max(0, floor)
 
 
 # --- what devices say ---------------------------------------------------------------------------
@@ -358,8 +426,8 @@ def status(rollout_id: int | None = None, with_devices: bool = False) -> Rollout
                     "status": row.status,
                     "reason": row.reason,
                     "published": row.published_at is not None,
-                    "desired": f"{rollout.survey_id} v{rollout.version}",
-                    "reported": f"{row.survey_id} v{row.survey_version}" if row.survey_id else "",
+                    "desired": survey_label(rollout.survey_id, rollout.version),
+                    "reported": survey_label(row.survey_id, row.survey_version) if row.survey_id else "",
                     "source": row.source,
                 }
             )

@@ -11,8 +11,9 @@ id ``nabiz-fleet-survey``). Each tick it
    the rollout if the planner says abort (the devices not yet sent are ``cancelled`` and keep
    their survey), or closes it when every device has finished.
 
-It never signs: the payloads were signed by ``fleet survey push`` and stored, so a fleet killed
-at any moment resumes with the same payloads and sequence numbers. At worst an assignment the
+It never signs: the assignments were signed by ``fleet survey push`` and their signatures stored
+(``rollouts.payloads`` rebuilds each payload from its row and the version's document), so a
+fleet killed at any moment resumes with the same payloads and sequence numbers. At worst an assignment the
 broker took just before the kill is published again, byte for byte the same: the kiosk sees a
 sequence it already holds and does nothing (``docs/surveys.md``, "Crash safety").
 
@@ -156,7 +157,7 @@ class RolloutService:
             return
         for start in range(0, len(decision.release), 1000):
             chunk = list(decision.release[start : start + 1000])
-            payloads = dict(Assignment.select(Assignment.device_id, Assignment.payload).where((Assignment.rollout == rollout.id) & Assignment.device_id.in_(chunk)).tuples())
+            payloads = rollouts.payloads(rollout, chunk)
             done = self.publisher.publish([(device_id, payloads[device_id]) for device_id in chunk if device_id in payloads])
             if done:
                 Assignment.update(published_at=self.clock()).where((Assignment.rollout == rollout.id) & Assignment.device_id.in_(done) & Assignment.published_at.is_null()).execute()

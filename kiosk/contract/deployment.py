@@ -14,11 +14,14 @@ from pathlib import Path
 import msgspec
 
 
-def config_template(device_id: str, site: str = "", fleet: str = "", trusted_keys: Sequence[str] = ()) -> str:
+def config_template(device_id: str, site: str = "", fleet: str = "", trusted_keys: Sequence[str] = (), min_seq: int = 0) -> str:
     """The kiosk config every install starts from: ``setup-pi.sh`` writes it for a kiosk
     without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended and the
     public keys whose signed surveys the kiosk takes (*trusted_keys*, ``ed25519:…``: head
-    office's current key and any it is rotating from). Every key: docs/operations.md."""
+    office's current key and any it is rotating from), and *min_seq*: the highest assignment
+    sequence the fleet had issued to this device and superseded when the config was written, so a
+    freshly imaged kiosk (nothing saved yet) refuses an older signed assignment replayed to it.
+    Every key: docs/operations.md."""
     quote = lambda text: msgspec.json.encode(text).decode()  # a JSON string is a TOML basic string
     listed = "".join(f"    {quote(key)},\n" for key in trusted_keys)
     return f"""# Nabız kiosk configuration. Every key: docs/operations.md
@@ -45,6 +48,9 @@ reserve_mb = 100
 # Surveys head office pushes are shown only when signed by one of these keys (fleet survey keys).
 trusted_keys = [
 {listed}]
+# Assignments with this sequence or lower are refused as replays, even before the kiosk took any
+# (written by `fleet device add` / `fleet device credentials`; docs/security.md, "Pushed surveys").
+min_seq = {int(min_seq)}
 
 {fleet}"""
 

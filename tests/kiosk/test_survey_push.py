@@ -226,3 +226,16 @@ def test_kiosk_survey_shows_the_active_survey_where_from_and_whether_verified(tm
     assert f"source:   pushed by head office (rollout 2, seq 3, key {key}, signed 2026-" in after.output
     assert f"verified: yes: signed by a trusted key, for {DEVICE}" in after.output
     print(after.output)
+
+
+def test_min_seq_refuses_an_older_assignment_before_any_is_held_and_is_checked_with_the_config(tmp_path):
+    """A freshly imaged kiosk holds nothing: ``[survey] min_seq`` (the fleet writes it) is its floor."""
+    refused = push.consider(encode(assignment(seq=3)), None, KEYS, DEVICE, FOUR, min_seq=3)
+    assert refused == push.Refuse("replayed: sequence 3 ≤ 3, the lowest this kiosk's config accepts ([survey] min_seq)", refused.assignment)
+    assert isinstance(push.consider(encode(assignment(seq=4)), None, KEYS, DEVICE, FOUR, min_seq=3), push.Accept)
+    forged = assignment(seq=1).__class__(**{**{f: getattr(assignment(seq=1), f) for f in assignment().__struct_fields__}, "signature": "A" * 88})
+    assert push.consider(encode(forged), None, KEYS, DEVICE, FOUR, min_seq=3).reason == "bad signature (tampered?)", "the signature is checked first"
+    path = tmp_path / "kiosk.toml"
+    path.write_text('device_id = "kiosk-1"\n[survey]\nmin_seq = -1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="min_seq"):
+        load_config(path)
