@@ -19,7 +19,7 @@ from pathlib import Path
 from fleet import dynsec, identity
 from fleet.broker import BrokerError, BrokerFiles, hash_password, new_password, verify_password
 from fleet.dynsec import ADMIN_USER, FLEET_CLIENT_ID, FLEET_USER, AdminLogin, BrokerControl, ControlError
-from fleet.store import Device, database
+from fleet.store import Device, writing
 from kiosk.contract.deployment import config_template
 from kiosk.contract.protocol import device_id_problem
 
@@ -114,7 +114,7 @@ def add_many(device_ids: list[str], site: str, passwords: dict[str, str] | None 
         problem = device_id_problem(device_id) or fleet_id_problem(device_id)
         if problem:
             raise RegistryError(f"{problem}\n  fix: give the simulation another --prefix")
-    with database.atomic():
+    with writing():
         current: dict[str, tuple[str, bool]] = {}
         for start in range(0, len(device_ids), 500):
             query = Device.select(Device.device_id, Device.site, Device.password_hash, Device.revoked_at).where(Device.device_id.in_(device_ids[start : start + 500]))
@@ -141,7 +141,7 @@ def remove_devices(device_ids: list[str]) -> tuple[int, int]:
     from fleet.store import StoredResponse
 
     removed = responses = 0
-    with database.atomic():
+    with writing():
         for start in range(0, len(device_ids), 500):
             chunk = device_ids[start : start + 500]
             responses += StoredResponse.delete().where(StoredResponse.device_id.in_(chunk)).execute()

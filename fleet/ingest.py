@@ -41,7 +41,7 @@ import peewee
 
 from fleet import identity, timefix
 from fleet.dispatch import Registry
-from fleet.store import Device, ResponseRow, database, insert_responses
+from fleet.store import Device, ResponseRow, database, insert_responses, writing
 from kiosk.contract.protocol import (
     Ack,
     Health,
@@ -183,7 +183,7 @@ class Ingest:
                 update.last_seen = max(update.last_seen, message.received_at)
 
         new: list[ResponseRow] = []
-        with database.atomic():
+        with writing():
             if collected.rows:
                 new, unstorable = _insert_isolating(collected.rows)
                 outcome.stored = len(new)

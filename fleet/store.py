@@ -279,6 +279,17 @@ def open_database(url: str) -> peewee.Database:
     return db
 
 
+def writing():
+    """A transaction that takes the write lock at once. On SQLite a plain (deferred) transaction
+    that reads before it writes can fail with "database is locked" when another connection
+    (``fleet serve``'s ingest, a CLI command) wrote in between: the busy timeout does not apply
+    to that upgrade. BEGIN IMMEDIATE waits its turn instead. PostgreSQL needs nothing special.
+    Inside another transaction: a savepoint. Every transaction that writes uses this."""
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        return database.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
+
+
 def close_database() -> None:
     if database.obj is not None and not database.is_closed():
         database.close()
@@ -286,7 +297,7 @@ def close_database() -> None:
 
 def migrate(db: peewee.Database) -> int:
     """Run the migrations this database has not seen yet; returns the schema version."""
-    with db.atomic():
+    with db.atomic(lock_type="IMMEDIATE") if isinstance(db, peewee.SqliteDatabase) else db.atomic():
         db.create_tables([SchemaMigration], safe=True)
     done = {m.version for m in SchemaMigration.select()}
     newest = max(done, default=0)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import peewee
 from peewee import AutoField, CharField, DoubleField, ForeignKeyField, IntegerField, TextField
 
-from fleet.store import BaseModel, database
+from fleet.store import BaseModel
+from fleet.store import writing as writing  # the escalation modules take it from here
 
 #: States in which an alert is still someone's business: at most one per (rule, scope).
 ACTIVE_STATES = ("open", "acknowledged")
@@ -143,13 +144,3 @@ TABLES = [Alert, AlertResponse, AlertEvent, Notification, Delivery, UsedToken]
 def create_escalation_tables(db: peewee.Database) -> None:
     """The migration that adds the escalation tables (appended to fleet.store.MIGRATIONS)."""
     db.create_tables(TABLES)
-
-
-def writing():
-    """A transaction that takes the write lock at once. On SQLite a plain (deferred) transaction
-    that reads before it writes can fail with "database is locked" when another connection wrote
-    in between (the busy timeout does not apply to that upgrade); BEGIN IMMEDIATE waits its turn
-    instead. PostgreSQL needs nothing special. Inside another transaction: a savepoint."""
-    if isinstance(database.obj, peewee.SqliteDatabase):
-        return database.atomic(lock_type="IMMEDIATE")
-    return database.atomic()

@@ -31,7 +31,7 @@ import msgspec
 from peewee import fn
 
 from fleet.devices import survey_label
-from fleet.store import Device, database
+from fleet.store import Device, writing
 from fleet.surveys import versions
 from fleet.surveys.keys import SigningKey
 from fleet.surveys.planner import RANK, DeviceState, Policy, advance
@@ -194,7 +194,7 @@ def push(request: PushRequest, key: SigningKey, now: float | None = None) -> Pus
         stored = versions.get(request.survey_id, request.version)
     except versions.VersionError as exc:
         raise RolloutError(str(exc)) from None
-    with database.atomic():
+    with writing():
         devices = resolve(request.target)
         return _create(request, stored, devices, key, now)
 
@@ -285,7 +285,7 @@ def assign_new_device(device_id: str, current: Rollout, key: SigningKey, now: fl
     now = time.time() if now is None else now
     stored = versions.get(current.survey_id, current.version)
     request = PushRequest(current.survey_id, current.version, Target("device", (device_id,)), kind="new-device")
-    with database.atomic():
+    with writing():
         return _create(request, stored, [device_id], key, now)
 
 

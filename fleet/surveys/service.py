@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from fleet.dynsec import FLEET_CLIENT_ID
-from fleet.store import database
+from fleet.store import writing
 from fleet.surveys import rollouts
 from fleet.surveys.planner import plan
 from fleet.surveys.tables import Assignment, Rollout
@@ -134,7 +134,7 @@ class RolloutService:
 
     def tick(self) -> None:
         now = self.clock()
-        with database.atomic():
+        with writing():
             rollouts.reconcile_health(now)
         for rollout in list(Rollout.select().where(Rollout.state == "active").order_by(Rollout.id)):
             self._advance(rollout, now)
@@ -142,7 +142,7 @@ class RolloutService:
     def _advance(self, rollout: Rollout, now: float) -> None:
         decision = plan(rollouts.policy_of(rollout), rollouts.states_of(rollout.id), now)
         if decision.abort:
-            with database.atomic():
+            with writing():
                 Rollout.update(state="aborted", reason=decision.abort, ended_at=now).where(Rollout.id == rollout.id).execute()
                 Assignment.update(status="cancelled", reason="the rollout was aborted before this device was sent", updated_at=now, source="fleet").where(
                     (Assignment.rollout == rollout.id) & Assignment.published_at.is_null() & (Assignment.status == "pending")
