@@ -8,10 +8,12 @@ process saw, so several fleet workers sharing the traffic agree on it.
 from __future__ import annotations
 
 import msgspec
+import peewee
 from peewee import fn
 
+from fleet.escalation.counter import CountedRow
 from fleet.escalation.rules import DeviceSnapshot, WindowCount, WindowQuery
-from fleet.store import Device, StoredResponse
+from fleet.store import Device, StoredResponse, database
 
 _health = msgspec.json.Decoder(dict)
 
@@ -23,7 +25,35 @@ def _countable():
     return (StoredResponse.misuse == False) & not_suspect & (StoredResponse.answers != "[]")  # noqa: E712
 
 
+def countable_rows(after_id: int, up_to_id: int | None = None, since: float | None = None) -> list[CountedRow]:
+    """The countable responses with ids in (after_id, up_to_id], occurred since *since*: the
+    store's tail as the window counter takes it (an id range: the primary key, no window read)."""
+    where = _countable() & (StoredResponse.id > after_id)
+    if up_to_id is not None:
+        where &= StoredResponse.id <= up_to_id
+    if since is not None:
+        where &= StoredResponse.occurred_at >= since
+    columns = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
+    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in StoredResponse.select(*columns).where(where).tuples()]
+
+
+def window_seed(since: float) -> tuple[int, list[CountedRow]]:
+    """The highest response id, and the countable responses up to it that occurred since *since*,
+    read in one transaction (on SQLite one snapshot): where a window counter starts."""
+    with database.atomic():
+        high = StoredResponse.select(fn.MAX(StoredResponse.id)).scalar() or 0
+        return high, countable_rows(0, high, since)
+
+
+def ids_commit_late() -> bool:
+    """Whether a response can commit after one with a higher id (PostgreSQL's sequences: ids are
+    handed out before commit); SQLite has one writer, so its ids commit in order."""
+    return not isinstance(database.obj, peewee.SqliteDatabase)
+
+
 def count_windows(queries: list[WindowQuery], now: float) -> list[WindowCount]:
+    """Each window counted exactly, from every response in it (the reference the counter is
+    tested against; a query per window that reads the whole window)."""
     counts = []
     for query in queries:
         where = _countable() & (StoredResponse.occurred_at >= query.since) & (StoredResponse.occurred_at <= now)
