@@ -4,7 +4,9 @@
     (b) fleet ingest, one response per message         ≥ 70 % of (a), stored and acknowledged
     (b+h) the same with post-commit hooks registered   ≤ 5 % below (b): a no-op hook; the escalation
                                                        (its hook behind a HookWorker, its worker running),
-                                                       with and without its window rule
+                                                       with its windows counted from tallies (b+he), from a
+                                                       read of each whole window (b+hs, the previous way),
+                                                       and without its window rule (b+hr)
     (c) fleet ingest, backlog batches of 100 and 200   ≥ 20,000 responses/s stored and acknowledged
     (d) 10,000 responses drained after an outage       ≤ 5 s, real kiosk outboxes and FleetSync
     (e) press → stored on the fleet (acknowledged)     p99 against 1 s (the alert bar's budget)
@@ -17,7 +19,7 @@ kiosk's outbox and sync engine put on the wire, (d) and (e) run the real ``Outbo
 ``FleetSync`` (and (e) the real ``Kiosk`` with a headless screen).
 
 Fairness of (a) against (b): the same publisher processes, devices, payloads and QoS; the
-rounds rotate (a, b, b2, b+h0, b+he, b+hr; then b, b2, ...) and the median of each is compared,
+rounds rotate (a, b, b2, b+h0, b+he, b+hs, b+hr; then b, b2, ...) and the median of each is compared,
 because a 2-core machine is noisy. Payloads are a normal day's mix: one response in ten is
 negative (``fleet simulate``'s default), the others happy, each as a real kiosk encodes it. The fleet is not running (and its persistent session is removed) while (a)
 runs, so the broker delivers each message once in both.
@@ -708,7 +710,7 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
     the escalation without its window rule (benchmarks/hooked_serve.py)."""
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
     acked = dataclasses.replace(load, expect_acks=True)
-    hooked = {"bh0": "noop", "bhe": "escalation", "bhr": "escalation-no-window"}
+    hooked = {"bh0": "noop", "bhe": "escalation", "bhs": "escalation-store-windows", "bhr": "escalation-no-window"}
     kinds = ("a", "b", "b2", *hooked)
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for n in range(rounds):
@@ -728,9 +730,10 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
         "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"],
-        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_no_window_hook": runs["bhr"],
+        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_store_windows_hook": runs["bhs"], "fleet_escalation_no_window_hook": runs["bhr"],
         "bare_median": median["a"], "fleet_median": median["b"], "fleet_2_workers_median": median["b2"],
-        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"], "fleet_escalation_no_window_hook_median": median["bhr"],
+        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"],
+        "fleet_escalation_store_windows_hook_median": median["bhs"], "fleet_escalation_no_window_hook_median": median["bhr"],
         "load_average": os.getloadavg(),
     }
 
@@ -1140,6 +1143,7 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
             for what, key in (
                 ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median"),
                 ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median"),
+                ("(b+hs) (b+he) counting each window from the store (before)", "fleet_escalation_store_windows_hook_median"),
                 ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median"),
             )
         ],
