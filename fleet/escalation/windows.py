@@ -8,9 +8,11 @@ a count costs the rows that are new, not the rows in the window. The hook calls 
 
 So a window still counts what the STORE holds, as ``observe.count_windows`` did, only to the
 second (see ``counter``). PostgreSQL hands out ids before commit, so a row can commit after
-one with a higher id was read: every ``settle_seconds`` the tail since the previous settle is
-read again (ids already counted are skipped), which catches a transaction that took up to
-that long to commit. SQLite commits in id order; the re-read finds nothing new there.
+one with a higher id was read: every ``settle_seconds`` the ids since the settle before the
+previous one are read again (ids already counted are skipped), so a row whose id was handed
+out before a settle still counts if it commits before the next one. (A transaction that
+stays open longer, or one open while the counter starts, is missed until it leaves the
+window.) SQLite has one writer and commits in id order: there a settle reads nothing again.
 
 ``StoreWindows`` is the previous way, a query over each whole window per count, kept for the
 benchmarks' "before" row (``benchmarks/hooked_serve.py``).
