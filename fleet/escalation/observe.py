@@ -28,13 +28,30 @@ def _countable():
 def countable_rows(after_id: int, up_to_id: int | None = None, since: float | None = None) -> list[CountedRow]:
     """The countable responses with ids in (after_id, up_to_id], occurred since *since*: the
     store's tail as the window counter takes it (an id range: the primary key, no window read)."""
+    if up_to_id is None and since is None:
+        return _tail(after_id)
     where = _countable() & (StoredResponse.id > after_id)
     if up_to_id is not None:
         where &= StoredResponse.id <= up_to_id
     if since is not None:
         where &= StoredResponse.occurred_at >= since
-    columns = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
-    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in StoredResponse.select(*columns).where(where).tuples()]
+    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in StoredResponse.select(*_TAIL_COLUMNS).where(where).tuples()]
+
+
+_TAIL_COLUMNS = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
+_tail_sql: dict[int, tuple[str, list]] = {}  # per database (SQLite and PostgreSQL mark parameters apart)
+
+
+def _tail(after_id: int) -> list[CountedRow]:
+    """``countable_rows(after_id)``, the query each count runs: its SQL is made once (peewee
+    takes longer to build it than SQLite to run it over the few rows stored since the last)."""
+    made = _tail_sql.get(id(database.obj))
+    if made is None:
+        sql, params = StoredResponse.select(*_TAIL_COLUMNS).where(_countable() & (StoredResponse.id > -1)).sql()
+        assert params[-1] == -1, "the id bound is the last parameter"
+        made = _tail_sql[id(database.obj)] = (sql, params[:-1])
+    sql, params = made
+    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in database.execute_sql(sql, [*params, after_id])]
 
 
 def window_seed(since: float) -> tuple[int, list[CountedRow]]:
