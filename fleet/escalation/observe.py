@@ -39,17 +39,17 @@ def countable_rows(after_id: int, up_to_id: int | None = None, since: float | No
 
 
 _TAIL_COLUMNS = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
-_tail_sql: dict[int, tuple[str, list]] = {}  # per database (SQLite and PostgreSQL mark parameters apart)
+_tail_sql: dict[type, tuple[str, list]] = {}  # per kind of database (SQLite and PostgreSQL mark parameters apart)
 
 
 def _tail(after_id: int) -> list[CountedRow]:
     """``countable_rows(after_id)``, the query each count runs: its SQL is made once (peewee
     takes longer to build it than SQLite to run it over the few rows stored since the last)."""
-    made = _tail_sql.get(id(database.obj))
+    made = _tail_sql.get(type(database.obj))
     if made is None:
         sql, params = StoredResponse.select(*_TAIL_COLUMNS).where(_countable() & (StoredResponse.id > -1)).sql()
         assert params[-1] == -1, "the id bound is the last parameter"
-        made = _tail_sql[id(database.obj)] = (sql, params[:-1])
+        made = _tail_sql[type(database.obj)] = (sql, params[:-1])
     sql, params = made
     return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in database.execute_sql(sql, [*params, after_id])]
 

@@ -20,6 +20,7 @@ benchmarks' "before" row (``benchmarks/hooked_serve.py``).
 
 from __future__ import annotations
 
+import math
 import threading
 
 from fleet.escalation import observe
@@ -50,7 +51,7 @@ class Windows:
         counter = self._counter
         if counter is None:
             counter = WindowCounter(self.horizon_seconds)
-            high, rows = observe.window_seed(now - counter.horizon)
+            high, rows = observe.window_seed(math.floor(now) - counter.horizon)  # whole seconds, as counted
             counter.apply(rows, now)
             counter.high = max(counter.high, high)
             counter.settle(high)  # the seed's ids are never read again

@@ -60,7 +60,7 @@ row = st.tuples(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(row, max_size=12), min_size=1, max_size=5), steps=st.lists(st.floats(0, 20, allow_nan=False), min_size=5, max_size=5))
 def test_counts_equal_a_brute_force_count_of_the_store_after_every_batch(store, batches, steps):
     StoredResponse.delete().execute()
