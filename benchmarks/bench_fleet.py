@@ -703,7 +703,10 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
     return {"kind": "fleet", "workers": workers, "hooks": hooks, "responses_per_message": load.responses_per_message, **result}
 
 
-def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None) -> dict[str, Any]:
+SINGLE_KINDS = ("a", "b", "b2", "bh0", "bhe", "bhs", "bhr")
+
+
+def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None, only: tuple[str, ...] = SINGLE_KINDS) -> dict[str, Any]:
     """(a) against (b), rotating which goes first, so drift and noise hit all alike; (b2) is
     the same fleet as two worker processes on a shared subscription (`--workers 2`); (b+h0) and
     (b+he) and (b+hr) the same fleet as (b) with post-commit hooks: a no-op, the escalation,
@@ -711,8 +714,8 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
     acked = dataclasses.replace(load, expect_acks=True)
     hooked = {"bh0": "noop", "bhe": "escalation", "bhs": "escalation-store-windows", "bhr": "escalation-no-window"}
-    kinds = ("a", "b", "b2", *hooked)
-    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    kinds = tuple(kind for kind in SINGLE_KINDS if kind in only)
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SINGLE_KINDS}
     for n in range(rounds):
         for which in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
             if which == "a":
@@ -726,7 +729,7 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
                 result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-{hooked[which]}-{n}.log", hooks=hooked[which])
             runs[which].append(result)
             log.info("round %s%d: %.0f messages/s", which, n, result["rate"])
-    median = {kind: statistics.median(r["rate"] for r in runs[kind]) for kind in kinds}
+    median = {kind: statistics.median(r["rate"] for r in runs[kind]) if runs[kind] else math.nan for kind in SINGLE_KINDS}
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
         "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"],
@@ -1130,7 +1133,7 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
     bare, fleet = result["bare_median"], result["fleet_median"]
     spread = lambda runs: "/".join(f"{r['rate']:,.0f}" for r in runs)
     publishers = statistics.median(r["messages"] / r["publishers_done_s"] for r in result["bare"] + result["fleet"])
-    return [
+    rows = [
         Row("(a) bare paho subscriber, 1 response/message", rate(bare, "msg"), f"median of {spread(result['bare'])}; {result['devices']} devices, {result['messages_per_round']:,} msgs/round", "limit", None),
         Row("(b) fleet ingest, 1 response/message (stored+acked)", rate(fleet, "msg"), f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet'])}; publishers alone ≥ {rate(publishers, 'msg')}",
             f"b/a ≥ {INGEST_RATIO_BAR:.2f}", fleet / bare, INGEST_RATIO_BAR),
@@ -1148,6 +1151,7 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
             )
         ],
     ]
+    return [row for row in rows if row.value != rate(math.nan, "msg")]  # rows left out with --single
 
 
 def batch_rows(results: list[dict[str, Any]]) -> list[Row]:
@@ -1220,6 +1224,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller counts and one round each (a smoke run, not a verdict)")
     parser.add_argument("--only", choices=("single", "batch", "backlog", "latency", "screen"), action="append", help="run only these benchmarks (repeatable)")
+    parser.add_argument("--single", default=",".join(SINGLE_KINDS), help=f"the rows of the single benchmark to run, comma-separated (default: all of {','.join(SINGLE_KINDS)}); (a) and (b) always")
+    parser.add_argument("--rounds", type=int, help="rounds of the single benchmark (default 3; --quick 1)")
     parser.add_argument("--profile", type=Path, help="run `fleet serve` under cProfile and write one .prof per fleet round into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory (logs, stores) and print its path")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT.relative_to(ROOT)})")
@@ -1259,7 +1265,11 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
             pool = PublisherPool(rig.port, passwords, templates, plan.publishers, logs)
             cleanup.callback(pool.close)
             if "single" in selected:
-                results["single"] = bench_single(rig, pool, plan.single_per_device, plan.rounds, logs, args.profile)
+                only = ("a", "b", *args.single.split(","))
+                unknown = set(only) - set(SINGLE_KINDS)
+                if unknown:
+                    raise SystemExit(f"--single: unknown rows {', '.join(sorted(unknown))}; choose from {','.join(SINGLE_KINDS)}")
+                results["single"] = bench_single(rig, pool, plan.single_per_device, args.rounds or plan.rounds, logs, args.profile, only)
                 rows += single_rows(results["single"])
             if "batch" in selected:
                 per_device = plan.batch_responses_per_device
