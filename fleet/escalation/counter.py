@@ -42,6 +42,10 @@ class WindowCounter:
         self._seen: set[int] = set()  # ids applied above floor
         self._tallies: dict[str, dict[int, list[int]]] = {}  # scope → second → [total, negative]
         self._site_of: dict[str, str] = {}  # device → site, for the device scopes a tick looks at
+        # Sliding sums: scope → window length (seconds) → [first, last, total, negative], the last
+        # window counted of that length, moved on by the seconds that passed since, and kept up
+        # to date by apply: a count costs the seconds the window moved, not the window's length.
+        self._sums: dict[str, dict[int, list[int]]] = {}
 
     def apply(self, rows: Iterable[CountedRow], now: float) -> int:
         """Tally *rows* not applied before; returns how many were new."""
@@ -62,6 +66,10 @@ class WindowCounter:
                 tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
                 tally[0] += 1
                 tally[1] += row.negative
+                for window in self._sums.get(scope, {}).values():
+                    if window[0] <= second <= window[1]:
+                        window[2] += 1
+                        window[3] += row.negative
         return new
 
     def count(self, scope: str, since: float, now: float) -> tuple[int, int]:
@@ -70,6 +78,27 @@ class WindowCounter:
         tallies = self._tallies.get(scope)
         if not tallies:
             return 0, 0
+        windows = self._sums.setdefault(scope, {})
+        window = windows.get(last - first)
+        if window is not None and window[0] <= first <= window[1] + 1 and window[1] <= last:
+            for second in range(window[0], first):  # the seconds the window left
+                tally = tallies.get(second)
+                if tally is not None:
+                    window[2] -= tally[0]
+                    window[3] -= tally[1]
+            for second in range(max(window[1] + 1, first), last + 1):  # the seconds it entered
+                tally = tallies.get(second)
+                if tally is not None:
+                    window[2] += tally[0]
+                    window[3] += tally[1]
+            window[0], window[1] = first, last
+            return window[2], window[3]
+        total, negative = self._sum(tallies, first, last)
+        windows[last - first] = [first, last, total, negative]
+        return total, negative
+
+    @staticmethod
+    def _sum(tallies: dict[int, list[int]], first: int, last: int) -> tuple[int, int]:
         total = negative = 0
         if last - first + 1 < len(tallies):
             for second in range(first, last + 1):
@@ -109,4 +138,10 @@ class WindowCounter:
                 del tallies[second]
             if not tallies:
                 del self._tallies[scope]
+        for scope in list(self._sums):  # a sum over forgotten seconds cannot be moved on: made again
+            windows = self._sums[scope]
+            for length in [length for length, window in windows.items() if window[0] < oldest or scope not in self._tallies]:
+                del windows[length]
+            if not windows:
+                del self._sums[scope]
         self._site_of = {device: site for device, site in self._site_of.items() if scope_of("device", site, device) in self._tallies}
