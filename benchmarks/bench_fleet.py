@@ -643,6 +643,16 @@ class FleetServer:
             self.rig.forget_fleet_session()
         raise RuntimeError(f"`fleet serve` did not start in {self.ATTEMPTS} attempts: {self.rig.failed_starts[-1]}")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system, all threads) the server process has used so far, from /proc
+        (None elsewhere). Robust where throughput is not: other work on a shared machine slows
+        a round down but does not add CPU seconds to this process."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()  # type: ignore[union-attr]
+        except (OSError, AttributeError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def _serving_or_exited(self) -> bool:
         assert self.process is not None
         return self.process.poll() is not None or b"fleet serving" in self.log_path.read_bytes()  # with workers: once all serve
@@ -689,8 +699,10 @@ def run_bare_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path) ->
 
 def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, profile: Path | None = None, workers: int = 1, hooks: str | None = None) -> dict[str, Any]:
     """(b) or (c): `fleet serve` stores and acknowledges every response of the round."""
-    with FleetServer(rig, log_path, profile, workers, hooks):
+    with FleetServer(rig, log_path, profile, workers, hooks) as server:
+        cpu_before = server.cpu_seconds()
         reports = pool.run(load)
+        cpu_after = server.cpu_seconds()
     responses = pool.devices * (load.messages_per_device * load.responses_per_message + 1)
     rig.expected_stored += responses
     if any(r["acked"] is None for r in reports):
@@ -698,6 +710,8 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
     timed = pool.devices * load.messages_per_device
     result = round_rate(reports, max(r["acked"] for r in reports), timed)
     result["responses_per_s"] = result["rate"] * load.responses_per_message
+    # CPU of `fleet serve` per message of the round (one process: --workers 1); None otherwise
+    result["cpu_us_per_message"] = (cpu_after - cpu_before) / timed * 1e6 if workers == 1 and cpu_before is not None and cpu_after is not None else None
     result["oversize_acks"] = sum(r["oversize_acks"] for r in reports)  # Acks a kiosk would refuse
     result["unexpected_acked"] = sum(r["unknown_acked"] for r in reports)  # uuids acknowledged again or never sent
     return {"kind": "fleet", "workers": workers, "hooks": hooks, "responses_per_message": load.responses_per_message, **result}
@@ -738,6 +752,9 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
         "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"],
         "fleet_escalation_store_windows_hook_median": median["bhs"], "fleet_escalation_no_window_hook_median": median["bhr"],
         "load_average": os.getloadavg(),
+        "cpu_us_per_message_median": {
+            kind: statistics.median(cpu) if (cpu := [r["cpu_us_per_message"] for r in runs[kind] if r.get("cpu_us_per_message") is not None]) else None for kind in SINGLE_KINDS
+        },
     }
 
 
@@ -1133,21 +1150,23 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
     bare, fleet = result["bare_median"], result["fleet_median"]
     spread = lambda runs: "/".join(f"{r['rate']:,.0f}" for r in runs)
     publishers = statistics.median(r["messages"] / r["publishers_done_s"] for r in result["bare"] + result["fleet"])
+    cpu = result.get("cpu_us_per_message_median", {})
+    cpu_of = lambda kind: f"; fleet CPU {cpu[kind]:.0f} µs/msg" if cpu.get(kind) is not None else ""
     rows = [
         Row("(a) bare paho subscriber, 1 response/message", rate(bare, "msg"), f"median of {spread(result['bare'])}; {result['devices']} devices, {result['messages_per_round']:,} msgs/round", "limit", None),
-        Row("(b) fleet ingest, 1 response/message (stored+acked)", rate(fleet, "msg"), f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet'])}; publishers alone ≥ {rate(publishers, 'msg')}",
+        Row("(b) fleet ingest, 1 response/message (stored+acked)", rate(fleet, "msg"), f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet'])}; publishers alone ≥ {rate(publishers, 'msg')}{cpu_of('b')}",
             f"b/a ≥ {INGEST_RATIO_BAR:.2f}", fleet / bare, INGEST_RATIO_BAR),
         Row("(b2) the same, fleet serve --workers 2 (shared subscription)", rate(result["fleet_2_workers_median"], "msg"),
             f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet_2_workers'])}; two ingest processes, one broker, one store",
             f"b2/a ≥ {INGEST_RATIO_BAR:.2f}", result["fleet_2_workers_median"] / bare, INGEST_RATIO_BAR),
         *[
-            Row(what, rate(result[key], "msg"), f"(b) {rate(fleet, 'msg')}; (a) {rate(bare, 'msg')}, ratio to (a) {result[key] / bare:.3f}; runs {spread(result[key.removesuffix('_median')])}",
+            Row(what, rate(result[key], "msg"), f"(b) {rate(fleet, 'msg')}; (a) {rate(bare, 'msg')}, ratio to (a) {result[key] / bare:.3f}; runs {spread(result[key.removesuffix('_median')])}{cpu_of(kind)}",
                 f"drop ≤ {HOOK_DROP_BAR:.0%} of (b)", result[key] / fleet, 1 - HOOK_DROP_BAR)
-            for what, key in (
-                ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median"),
-                ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median"),
-                ("(b+hs) (b+he) counting each window from the store (before)", "fleet_escalation_store_windows_hook_median"),
-                ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median"),
+            for what, key, kind in (
+                ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median", "bh0"),
+                ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median", "bhe"),
+                ("(b+hs) (b+he) counting each window from the store (before)", "fleet_escalation_store_windows_hook_median", "bhs"),
+                ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median", "bhr"),
             )
         ],
     ]
