@@ -112,7 +112,7 @@ def window_costs(sizes: tuple[int, ...], new_per_count: int = 10, counts: int = 
             now = time.time()
             for start in range(0, size, 5000):
                 with database.atomic():
-                    insert_responses([msgspec.structs.replace(make(rng, 0.1, 0.0, now - 890 * rng.random()), site="bench") for _ in range(min(5000, size - start))])
+                    insert_responses([msgspec.structs.replace(make(rng, 0.1, 0.0, now - 600 * rng.random()), site="bench") for _ in range(min(5000, size - start))])
             query = WindowQuery("mood", "site:bench", "bench", None, now - 900)
             store_s = []
             for _ in range(5):

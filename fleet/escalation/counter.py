@@ -72,6 +72,20 @@ class WindowCounter:
                         window[3] += row.negative
         return new
 
+    def add_tallies(self, tallies: Iterable[tuple[str, str, int, int, int]], now: float) -> None:
+        """Add (site, device, second, total, negative) tallies made by the store (the seed: the
+        rows up to ``floor``, which ``apply`` then skips)."""
+        oldest = math.floor(now) - self.horizon
+        for site, device_id, second, total, negative in tallies:
+            if second < oldest:
+                continue
+            self._site_of[device_id] = site
+            for scope in (scope_of("site", site, None), scope_of("device", site, device_id)):
+                tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
+                tally[0] += total
+                tally[1] += negative
+        self._sums.clear()  # made again at the next count
+
     def count(self, scope: str, since: float, now: float) -> tuple[int, int]:
         """(total, negative) of *scope*'s responses in the window [since, now], to the second."""
         first, last = math.floor(since), math.floor(now)

@@ -54,12 +54,23 @@ def _tail(after_id: int) -> list[CountedRow]:
     return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in database.execute_sql(sql, [*params, after_id])]
 
 
-def window_seed(since: float) -> tuple[int, list[CountedRow]]:
-    """The highest response id, and the countable responses up to it that occurred since *since*,
-    read in one transaction (on SQLite one snapshot): where a window counter starts."""
+def window_seed(since: int) -> tuple[int, list[tuple[str, str, int, int, int]]]:
+    """The highest response id, and the countable responses up to it that occurred since *since*
+    (a whole second) as (site, device, second, total, negative) tallies, grouped by the store:
+    where a window counter starts. Read in one transaction (on SQLite one snapshot)."""
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        second = StoredResponse.occurred_at.cast("INTEGER")  # truncates: the floor of a time after 1970
+    else:
+        second = fn.FLOOR(StoredResponse.occurred_at).cast("BIGINT")  # CAST alone rounds on PostgreSQL
     with database.atomic():
         high = StoredResponse.select(fn.MAX(StoredResponse.id)).scalar() or 0
-        return high, countable_rows(0, high, since)
+        query = (
+            StoredResponse.select(StoredResponse.site, StoredResponse.device_id, second, fn.COUNT(StoredResponse.id), fn.SUM(StoredResponse.negative.cast("INTEGER")))
+            .where(_countable() & (StoredResponse.id <= high) & (StoredResponse.occurred_at >= since))
+            .group_by(StoredResponse.site, StoredResponse.device_id, second)
+            .tuples()
+        )
+        return high, [(site, device_id, int(at), int(total), int(negative or 0)) for site, device_id, at, total, negative in query]
 
 
 def ids_commit_late() -> bool:

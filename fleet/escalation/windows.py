@@ -51,9 +51,9 @@ class Windows:
         counter = self._counter
         if counter is None:
             counter = WindowCounter(self.horizon_seconds)
-            high, rows = observe.window_seed(math.floor(now) - counter.horizon)  # whole seconds, as counted
-            counter.apply(rows, now)
-            counter.high = max(counter.high, high)
+            high, tallies = observe.window_seed(math.floor(now) - counter.horizon)  # whole seconds, as counted
+            counter.add_tallies(tallies, now)
+            counter.high = high
             counter.settle(high)  # the seed's ids are never read again
             if self.late_commits is None:
                 self.late_commits = observe.ids_commit_late()
