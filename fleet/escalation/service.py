@@ -14,7 +14,8 @@ A window is counted only when it could have changed: this batch has a negative r
 there, or this process saw one there within the window. The count is what the store holds,
 every worker's rows (``windows.Windows``: per-second tallies kept up to date from the store's
 tail, not a read of the whole window); a breach made by two workers' traffic together is found
-by the next negative response there, or by the next tick.
+at the next count there (this process's next response there while a negative one it saw is in
+the window), or by the next tick.
 """
 
 from __future__ import annotations
