@@ -12,6 +12,8 @@ printed here is an upper bound of the hook's share.
     (h1) hook, happy traffic only                       rules run, no window counted, no alert
     (h2) hook, realistic mix: 20 % negative, 2 % help   windows counted, alerts raised/attached, notifications enqueued
     (h3) hook, a storm: every response negative         every response attaches to an active alert
+    (h2s), (h3s) the same with each window read from the store per count (``windows.StoreWindows``,
+                 the way before the per-second tallies), in the same run
 
 Same store (SQLite, WAL, synchronous FULL, as the fleet runs it), 200 kiosks on 40 sites.
 Prints a table and writes benchmarks/results/escalation.json; exits 0 whether or not a bar is met.
@@ -38,8 +40,10 @@ import table  # noqa: E402  (benchmarks/table.py, beside this script)
 
 from fleet.escalation.config import EXAMPLE_PATH, check_document, load_file  # noqa: E402
 from fleet.escalation.hook import escalation_hook  # noqa: E402
+from fleet.escalation.rules import WindowQuery  # noqa: E402
 from fleet.escalation.service import Escalation  # noqa: E402
 from fleet.escalation.tables import Alert  # noqa: E402
+from fleet.escalation.windows import StoreWindows, Windows  # noqa: E402
 from fleet.store import ResponseRow, close_database, database, insert_responses, open_database  # noqa: E402
 
 BAR_SHARE = 0.05
@@ -74,11 +78,12 @@ def config():
     return check_document(data)
 
 
-def run(count: int, negative_share: float, help_share: float, seed: int) -> tuple[float, float, int]:
+def run(count: int, negative_share: float, help_share: float, seed: int, store_windows: bool = False) -> tuple[float, float, int]:
     """(µs to store one response, µs of the hook for it, alerts raised) over *count* responses."""
     with tempfile.TemporaryDirectory() as scratch:
         open_database(f"sqlite:///{scratch}/fleet.sqlite3")
-        hook = escalation_hook(Escalation(config(), b"k" * 32))  # as ingest calls it: the store's rows, converted
+        windows = StoreWindows() if store_windows else None  # None: the service's own tallies
+        hook = escalation_hook(Escalation(config(), b"k" * 32, windows=windows))  # as ingest calls it: the store's rows, converted
         rng = random.Random(seed)
         store_s, hook_s = [], []
         for _ in range(count):
@@ -95,6 +100,43 @@ def run(count: int, negative_share: float, help_share: float, seed: int) -> tupl
     return statistics.mean(store_s) * 1e6, statistics.mean(hook_s) * 1e6, raised
 
 
+def window_costs(sizes: tuple[int, ...], new_per_count: int = 10, counts: int = 200) -> list[dict]:
+    """One site whose 15-minute window holds *size* responses (as bench_fleet's (b) fills one):
+    what one window count costs, read from the store (``StoreWindows``, the previous way) and
+    from the tallies (``Windows``: the rows stored since the previous count, *new_per_count*)."""
+    rows = []
+    rng = random.Random(3)
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as scratch:
+            open_database(f"sqlite:///{scratch}/fleet.sqlite3")
+            now = time.time()
+            for start in range(0, size, 5000):
+                with database.atomic():
+                    insert_responses([msgspec.structs.replace(make(rng, 0.1, 0.0, now - 600 * rng.random()), site="bench") for _ in range(min(5000, size - start))])
+            query = WindowQuery("mood", "site:bench", "bench", None, now - 900)
+            store_s = []
+            for _ in range(5):
+                started = time.perf_counter()
+                (before,) = StoreWindows().count([query], now)
+                store_s.append(time.perf_counter() - started)
+            windows = Windows(900)
+            started = time.perf_counter()
+            (seeded,) = windows.count([query], now)
+            seed_s = time.perf_counter() - started
+            tally_s = []
+            for _ in range(counts):
+                with database.atomic():
+                    insert_responses([msgspec.structs.replace(make(rng, 0.1, 0.0, time.time()), site="bench") for _ in range(new_per_count)])
+                started = time.perf_counter()
+                (after,) = windows.count([query], time.time())
+                tally_s.append(time.perf_counter() - started)
+            assert (seeded.total, seeded.negative) == (before.total, before.negative), "the tallies count what the store holds"
+            assert after.total == size + counts * new_per_count
+            close_database()
+        rows.append({"window_rows": size, "store_read_ms": statistics.median(store_s) * 1e3, "seed_ms": seed_s * 1e3, "tally_us": statistics.median(tally_s) * 1e6, "new_per_count": new_per_count})
+    return rows
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer responses (a smoke run)")
@@ -102,10 +144,16 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # "alert raised" is a WARNING line per alert
     count = 400 if args.quick else 3000
-    cases = [("(h1) hook, happy traffic only", 0.0, 0.0), ("(h2) hook, 20 % negative, 2 % help", 0.2, 0.02), ("(h3) hook, every response negative", 1.0, 0.1)]
+    cases = [
+        ("(h1) hook, happy traffic only", 0.0, 0.0, False),
+        ("(h2) hook, 20 % negative, 2 % help", 0.2, 0.02, False),
+        ("(h2s) (h2), windows read from the store (before)", 0.2, 0.02, True),
+        ("(h3) hook, every response negative", 1.0, 0.1, False),
+        ("(h3s) (h3), windows read from the store (before)", 1.0, 0.1, True),
+    ]
     cells, missed, results = [], [], []
-    for what, negative, helped in cases:
-        store_us, hook_us, raised = run(count, negative, helped, seed=7)
+    for what, negative, helped, store_windows in cases:
+        store_us, hook_us, raised = run(count, negative, helped, seed=7, store_windows=store_windows)
         share = hook_us / store_us
         passed = share <= BAR_SHARE if negative == 0.0 else None  # judged: the common case; the others are shown
         if passed is False:
@@ -115,8 +163,14 @@ def main(argv: list[str]) -> int:
         results.append({"what": what, "responses": count, "store_us": store_us, "hook_us": hook_us, "share": share, "alerts": raised, "passed": passed})
     header = f"escalation hook per newly stored response (SQLite, one response per transaction; bar: ≤ {BAR_SHARE * 100:.0f} % of the store's own cost on happy traffic)"
     table.print_table(header, ("what", "responses", "store µs", "hook µs", "hook/store", "bar", "notes"), cells, {0, 5}, missed, sum(r["passed"] is not None for r in results))
+    costs = window_costs((12_000,) if args.quick else (12_000, 100_000, 300_000))
+    print()
+    cells = [(f"{c['window_rows']:,}", f"{c['store_read_ms']:.1f}", f"{c['tally_us']:.0f}", f"{c['store_read_ms'] * 1e3 / c['tally_us']:.0f}x", f"first count (seed): {c['seed_ms']:.0f} ms; {c['new_per_count']} new rows read per count")
+             for c in costs]
+    table.print_table("one window count at one site (SQLite), read from the store (before) and from the tallies (after)",
+                      ("responses in the window", "store read ms", "tallies µs", "faster", "notes"), cells, set(), [], 0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    args.out.write_text(json.dumps({"hook": results, "window_count": costs}, indent=2))
     return 0
 
 

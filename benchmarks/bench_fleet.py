@@ -4,7 +4,9 @@
     (b) fleet ingest, one response per message         ≥ 70 % of (a), stored and acknowledged
     (b+h) the same with post-commit hooks registered   ≤ 5 % below (b): a no-op hook; the escalation
                                                        (its hook behind a HookWorker, its worker running),
-                                                       with and without its window rule
+                                                       with its windows counted from tallies (b+he), from a
+                                                       read of each whole window (b+hs, the previous way),
+                                                       and without its window rule (b+hr)
     (c) fleet ingest, backlog batches of 100 and 200   ≥ 20,000 responses/s stored and acknowledged
     (d) 10,000 responses drained after an outage       ≤ 5 s, real kiosk outboxes and FleetSync
     (e) press → stored on the fleet (acknowledged)     p99 against 1 s (the alert bar's budget)
@@ -17,7 +19,7 @@ kiosk's outbox and sync engine put on the wire, (d) and (e) run the real ``Outbo
 ``FleetSync`` (and (e) the real ``Kiosk`` with a headless screen).
 
 Fairness of (a) against (b): the same publisher processes, devices, payloads and QoS; the
-rounds rotate (a, b, b2, b+h0, b+he, b+hr; then b, b2, ...) and the median of each is compared,
+rounds rotate (a, b, b2, b+h0, b+he, b+hs, b+hr; then b, b2, ...) and the median of each is compared,
 because a 2-core machine is noisy. Payloads are a normal day's mix: one response in ten is
 negative (``fleet simulate``'s default), the others happy, each as a real kiosk encodes it. The fleet is not running (and its persistent session is removed) while (a)
 runs, so the broker delivers each message once in both.
@@ -641,6 +643,16 @@ class FleetServer:
             self.rig.forget_fleet_session()
         raise RuntimeError(f"`fleet serve` did not start in {self.ATTEMPTS} attempts: {self.rig.failed_starts[-1]}")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system, all threads) the server process has used so far, from /proc
+        (None elsewhere). Robust where throughput is not: other work on a shared machine slows
+        a round down but does not add CPU seconds to this process."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()  # type: ignore[union-attr]
+        except (OSError, AttributeError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def _serving_or_exited(self) -> bool:
         assert self.process is not None
         return self.process.poll() is not None or b"fleet serving" in self.log_path.read_bytes()  # with workers: once all serve
@@ -687,8 +699,10 @@ def run_bare_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path) ->
 
 def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, profile: Path | None = None, workers: int = 1, hooks: str | None = None) -> dict[str, Any]:
     """(b) or (c): `fleet serve` stores and acknowledges every response of the round."""
-    with FleetServer(rig, log_path, profile, workers, hooks):
+    with FleetServer(rig, log_path, profile, workers, hooks) as server:
+        cpu_before = server.cpu_seconds()
         reports = pool.run(load)
+        cpu_after = server.cpu_seconds()
     responses = pool.devices * (load.messages_per_device * load.responses_per_message + 1)
     rig.expected_stored += responses
     if any(r["acked"] is None for r in reports):
@@ -696,21 +710,26 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
     timed = pool.devices * load.messages_per_device
     result = round_rate(reports, max(r["acked"] for r in reports), timed)
     result["responses_per_s"] = result["rate"] * load.responses_per_message
+    # CPU of `fleet serve` per message of the round (one process: --workers 1); None otherwise
+    result["cpu_us_per_message"] = (cpu_after - cpu_before) / timed * 1e6 if workers == 1 and cpu_before is not None and cpu_after is not None else None
     result["oversize_acks"] = sum(r["oversize_acks"] for r in reports)  # Acks a kiosk would refuse
     result["unexpected_acked"] = sum(r["unknown_acked"] for r in reports)  # uuids acknowledged again or never sent
     return {"kind": "fleet", "workers": workers, "hooks": hooks, "responses_per_message": load.responses_per_message, **result}
 
 
-def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None) -> dict[str, Any]:
+SINGLE_KINDS = ("a", "b", "b2", "bh0", "bhe", "bhs", "bhr")
+
+
+def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None, only: tuple[str, ...] = SINGLE_KINDS) -> dict[str, Any]:
     """(a) against (b), rotating which goes first, so drift and noise hit all alike; (b2) is
     the same fleet as two worker processes on a shared subscription (`--workers 2`); (b+h0) and
     (b+he) and (b+hr) the same fleet as (b) with post-commit hooks: a no-op, the escalation,
     the escalation without its window rule (benchmarks/hooked_serve.py)."""
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
     acked = dataclasses.replace(load, expect_acks=True)
-    hooked = {"bh0": "noop", "bhe": "escalation", "bhr": "escalation-no-window"}
-    kinds = ("a", "b", "b2", *hooked)
-    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    hooked = {"bh0": "noop", "bhe": "escalation", "bhs": "escalation-store-windows", "bhr": "escalation-no-window"}
+    kinds = tuple(kind for kind in SINGLE_KINDS if kind in only)
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SINGLE_KINDS}
     for n in range(rounds):
         for which in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
             if which == "a":
@@ -724,14 +743,18 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
                 result = run_fleet_round(rig, pool, acked, logs / f"fleet-single-{hooked[which]}-{n}.log", hooks=hooked[which])
             runs[which].append(result)
             log.info("round %s%d: %.0f messages/s", which, n, result["rate"])
-    median = {kind: statistics.median(r["rate"] for r in runs[kind]) for kind in kinds}
+    median = {kind: statistics.median(r["rate"] for r in runs[kind]) if runs[kind] else math.nan for kind in SINGLE_KINDS}
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
         "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"],
-        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_no_window_hook": runs["bhr"],
+        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_store_windows_hook": runs["bhs"], "fleet_escalation_no_window_hook": runs["bhr"],
         "bare_median": median["a"], "fleet_median": median["b"], "fleet_2_workers_median": median["b2"],
-        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"], "fleet_escalation_no_window_hook_median": median["bhr"],
+        "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"],
+        "fleet_escalation_store_windows_hook_median": median["bhs"], "fleet_escalation_no_window_hook_median": median["bhr"],
         "load_average": os.getloadavg(),
+        "cpu_us_per_message_median": {
+            kind: statistics.median(cpu) if (cpu := [r["cpu_us_per_message"] for r in runs[kind] if r.get("cpu_us_per_message") is not None]) else None for kind in SINGLE_KINDS
+        },
     }
 
 
@@ -1127,23 +1150,27 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
     bare, fleet = result["bare_median"], result["fleet_median"]
     spread = lambda runs: "/".join(f"{r['rate']:,.0f}" for r in runs)
     publishers = statistics.median(r["messages"] / r["publishers_done_s"] for r in result["bare"] + result["fleet"])
-    return [
+    cpu = result.get("cpu_us_per_message_median", {})
+    cpu_of = lambda kind: f"; fleet CPU {cpu[kind]:.0f} µs/msg" if cpu.get(kind) is not None else ""
+    rows = [
         Row("(a) bare paho subscriber, 1 response/message", rate(bare, "msg"), f"median of {spread(result['bare'])}; {result['devices']} devices, {result['messages_per_round']:,} msgs/round", "limit", None),
-        Row("(b) fleet ingest, 1 response/message (stored+acked)", rate(fleet, "msg"), f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet'])}; publishers alone ≥ {rate(publishers, 'msg')}",
+        Row("(b) fleet ingest, 1 response/message (stored+acked)", rate(fleet, "msg"), f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet'])}; publishers alone ≥ {rate(publishers, 'msg')}{cpu_of('b')}",
             f"b/a ≥ {INGEST_RATIO_BAR:.2f}", fleet / bare, INGEST_RATIO_BAR),
         Row("(b2) the same, fleet serve --workers 2 (shared subscription)", rate(result["fleet_2_workers_median"], "msg"),
             f"(a) {rate(bare, 'msg')}; runs {spread(result['fleet_2_workers'])}; two ingest processes, one broker, one store",
             f"b2/a ≥ {INGEST_RATIO_BAR:.2f}", result["fleet_2_workers_median"] / bare, INGEST_RATIO_BAR),
         *[
-            Row(what, rate(result[key], "msg"), f"(b) {rate(fleet, 'msg')}; (a) {rate(bare, 'msg')}, ratio to (a) {result[key] / bare:.3f}; runs {spread(result[key.removesuffix('_median')])}",
+            Row(what, rate(result[key], "msg"), f"(b) {rate(fleet, 'msg')}; (a) {rate(bare, 'msg')}, ratio to (a) {result[key] / bare:.3f}; runs {spread(result[key.removesuffix('_median')])}{cpu_of(kind)}",
                 f"drop ≤ {HOOK_DROP_BAR:.0%} of (b)", result[key] / fleet, 1 - HOOK_DROP_BAR)
-            for what, key in (
-                ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median"),
-                ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median"),
-                ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median"),
+            for what, key, kind in (
+                ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median", "bh0"),
+                ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median", "bhe"),
+                ("(b+hs) (b+he) counting each window from the store (before)", "fleet_escalation_store_windows_hook_median", "bhs"),
+                ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median", "bhr"),
             )
         ],
     ]
+    return [row for row in rows if row.value != rate(math.nan, "msg")]  # rows left out with --single
 
 
 def batch_rows(results: list[dict[str, Any]]) -> list[Row]:
@@ -1216,6 +1243,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller counts and one round each (a smoke run, not a verdict)")
     parser.add_argument("--only", choices=("single", "batch", "backlog", "latency", "screen"), action="append", help="run only these benchmarks (repeatable)")
+    parser.add_argument("--single", default=",".join(SINGLE_KINDS), help=f"the rows of the single benchmark to run, comma-separated (default: all of {','.join(SINGLE_KINDS)}); (a) and (b) always")
+    parser.add_argument("--rounds", type=int, help="rounds of the single benchmark (default 3; --quick 1)")
     parser.add_argument("--profile", type=Path, help="run `fleet serve` under cProfile and write one .prof per fleet round into this directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory (logs, stores) and print its path")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT.relative_to(ROOT)})")
@@ -1255,7 +1284,11 @@ def run(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> list[R
             pool = PublisherPool(rig.port, passwords, templates, plan.publishers, logs)
             cleanup.callback(pool.close)
             if "single" in selected:
-                results["single"] = bench_single(rig, pool, plan.single_per_device, plan.rounds, logs, args.profile)
+                only = ("a", "b", *args.single.split(","))
+                unknown = set(only) - set(SINGLE_KINDS)
+                if unknown:
+                    raise SystemExit(f"--single: unknown rows {', '.join(sorted(unknown))}; choose from {','.join(SINGLE_KINDS)}")
+                results["single"] = bench_single(rig, pool, plan.single_per_device, args.rounds or plan.rounds, logs, args.profile, only)
                 rows += single_rows(results["single"])
             if "batch" in selected:
                 per_device = plan.batch_responses_per_device

@@ -9,8 +9,10 @@ port: every notification fails and is retried, as a webhook that is down), the b
 rules (help, cleanliness, the 50 %/15 min/4 window, offline, health) on every site. Its first
 tick runs before ingest starts (the idle benchmark kiosks raise their offline alerts then, as
 a fleet's first tick does at start), so the rounds measure the steady state.
+``escalation-store-windows``: the same, its windows counted the previous way, a read of each
+whole window in the store per count (``windows.StoreWindows``): the "before" of the tallies.
 ``escalation-no-window``: the same without the window rule: what the hook costs apart from
-counting windows in the store.
+counting windows.
 
 ``fleet serve`` builds its ``Ingest()`` itself; until the composition root (``fleet/app``)
 registers hooks from the fleet's config, this script gives it a registry with the hooks by
@@ -37,29 +39,34 @@ def install(kind: str) -> None:
             registry = ingest_module.default_registry()
             if kind == "noop":
                 registry.add_hook("noop", lambda rows: None)
-            elif kind in ("escalation", "escalation-no-window"):  # made here, inside `fleet serve`: the store is open now
-                registry.add_hook("escalation", _escalation(HookWorker, windows=kind == "escalation"))
+            elif kind in KINDS:  # made here, inside `fleet serve`: the store is open now
+                registry.add_hook("escalation", _escalation(HookWorker, kind))
             else:
-                raise SystemExit(f"unknown hooks {kind!r}: noop, escalation or escalation-no-window")
+                raise SystemExit(f"unknown hooks {kind!r}: noop, {', '.join(KINDS)}")
             super().__init__(*args, registry=registry, **kwargs)
 
     ingest_module.Ingest = HookedIngest  # type: ignore[misc]
 
 
-def _escalation(hook_worker: type, windows: bool) -> object:
+KINDS = ("escalation", "escalation-store-windows", "escalation-no-window")
+
+
+def _escalation(hook_worker: type, kind: str) -> object:
     import msgspec
     from bench_escalation import config  # benchmarks/, beside this script
 
     from fleet.escalation.config import WindowRule
     from fleet.escalation.hook import escalation_hook
     from fleet.escalation.service import Escalation
+    from fleet.escalation.windows import StoreWindows
     from fleet.escalation.worker import EscalationWorker
 
     settings = config()
-    if not windows:
+    if kind == "escalation-no-window":
         settings = msgspec.structs.replace(settings, rules=[rule for rule in settings.rules if not isinstance(rule, WindowRule)])
     worker = EscalationWorker(None, settings.notifications, lanes=settings.notifications.senders)
-    escalation = Escalation(settings, b"k" * 32, wake=worker.wake)
+    windows = StoreWindows() if kind == "escalation-store-windows" else None  # None: the service's own (tallies)
+    escalation = Escalation(settings, b"k" * 32, wake=worker.wake, windows=windows)
     escalation.tick()
     worker.escalation = escalation
     worker.start()

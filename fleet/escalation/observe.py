@@ -8,10 +8,12 @@ process saw, so several fleet workers sharing the traffic agree on it.
 from __future__ import annotations
 
 import msgspec
+import peewee
 from peewee import fn
 
+from fleet.escalation.counter import CountedRow
 from fleet.escalation.rules import DeviceSnapshot, WindowCount, WindowQuery
-from fleet.store import Device, StoredResponse
+from fleet.store import Device, StoredResponse, database
 
 _health = msgspec.json.Decoder(dict)
 
@@ -23,7 +25,63 @@ def _countable():
     return (StoredResponse.misuse == False) & not_suspect & (StoredResponse.answers != "[]")  # noqa: E712
 
 
+def countable_rows(after_id: int, up_to_id: int | None = None, since: float | None = None) -> list[CountedRow]:
+    """The countable responses with ids in (after_id, up_to_id], occurred since *since*: the
+    store's tail as the window counter takes it (an id range: the primary key, no window read)."""
+    if up_to_id is None and since is None:
+        return _tail(after_id)
+    where = _countable() & (StoredResponse.id > after_id)
+    if up_to_id is not None:
+        where &= StoredResponse.id <= up_to_id
+    if since is not None:
+        where &= StoredResponse.occurred_at >= since
+    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in StoredResponse.select(*_TAIL_COLUMNS).where(where).tuples()]
+
+
+_TAIL_COLUMNS = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
+_tail_sql: dict[type, tuple[str, list]] = {}  # per kind of database (SQLite and PostgreSQL mark parameters apart)
+
+
+def _tail(after_id: int) -> list[CountedRow]:
+    """``countable_rows(after_id)``, the query each count runs: its SQL is made once (peewee
+    takes longer to build it than SQLite to run it over the few rows stored since the last)."""
+    made = _tail_sql.get(type(database.obj))
+    if made is None:
+        sql, params = StoredResponse.select(*_TAIL_COLUMNS).where(_countable() & (StoredResponse.id > -1)).sql()
+        assert params[-1] == -1, "the id bound is the last parameter"
+        made = _tail_sql[type(database.obj)] = (sql, params[:-1])
+    sql, params = made
+    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in database.execute_sql(sql, [*params, after_id])]
+
+
+def window_seed(since: int) -> tuple[int, list[tuple[str, str, int, int, int]]]:
+    """The highest response id, and the countable responses up to it that occurred since *since*
+    (a whole second) as (site, device, second, total, negative) tallies, grouped by the store:
+    where a window counter starts. Read in one transaction (on SQLite one snapshot)."""
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        second = StoredResponse.occurred_at.cast("INTEGER")  # truncates: the floor of a time after 1970
+    else:
+        second = fn.FLOOR(StoredResponse.occurred_at).cast("BIGINT")  # CAST alone rounds on PostgreSQL
+    with database.atomic():
+        high = StoredResponse.select(fn.MAX(StoredResponse.id)).scalar() or 0
+        query = (
+            StoredResponse.select(StoredResponse.site, StoredResponse.device_id, second, fn.COUNT(StoredResponse.id), fn.SUM(StoredResponse.negative.cast("INTEGER")))
+            .where(_countable() & (StoredResponse.id <= high) & (StoredResponse.occurred_at >= since))
+            .group_by(StoredResponse.site, StoredResponse.device_id, second)
+            .tuples()
+        )
+        return high, [(site, device_id, int(at), int(total), int(negative or 0)) for site, device_id, at, total, negative in query]
+
+
+def ids_commit_late() -> bool:
+    """Whether a response can commit after one with a higher id (PostgreSQL's sequences: ids are
+    handed out before commit); SQLite has one writer, so its ids commit in order."""
+    return not isinstance(database.obj, peewee.SqliteDatabase)
+
+
 def count_windows(queries: list[WindowQuery], now: float) -> list[WindowCount]:
+    """Each window counted exactly, from every response in it (the reference the counter is
+    tested against; a query per window that reads the whole window)."""
     counts = []
     for query in queries:
         where = _countable() & (StoredResponse.occurred_at >= query.since) & (StoredResponse.occurred_at <= now)

@@ -23,6 +23,7 @@ never counted in a window.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -188,7 +189,14 @@ def window_queries(config: EscalationConfig, responses: Iterable[NewResponse], n
 def window_breached(rule: WindowRule, total: int, negative: int) -> bool:
     """At least ``min_responses`` responses, of which at least ``percent`` % negative (exact
     arithmetic: 50 % of 4 is 2, not 1.9999999)."""
-    return total >= rule.min_responses and negative * 100 >= Fraction(rule.percent) * total
+    return total >= rule.min_responses and negative * 100 >= _exact(rule.percent) * total
+
+
+@functools.lru_cache(maxsize=64)
+def _exact(percent: float) -> int | Fraction:
+    """*percent* as an exact number, made once per value (the hook asks on every count): an
+    int when it is whole, so the common comparison is integer arithmetic."""
+    return int(percent) if float(percent).is_integer() else Fraction(percent)
 
 
 def window_verdicts(config: EscalationConfig, counts: Iterable[WindowCount], uuids: Mapping[str, tuple[str, ...]] | None = None) -> tuple[list[Intent], list[Clear]]:

@@ -10,9 +10,12 @@
                                      too old, retention. Returns when it wants to run again.
     acknowledge_by_link(token, ...)  the web's POST: redeem the signed token and acknowledge, at once.
 
-A window is counted from the store only when a window could have changed: this batch has a
-negative response there, or this process saw one there within the window. A breach made by
-two workers' traffic together is found by the next tick.
+A window is counted only when it could have changed: this batch has a negative response
+there, or this process saw one there within the window. The count is what the store holds,
+every worker's rows (``windows.Windows``: per-second tallies kept up to date from the store's
+tail, not a read of the whole window); a breach made by two workers' traffic together is found
+at the next count there (this process's next response there while a negative one it saw is in
+the window), or by the next tick.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from fleet.escalation.planner import ChainState, plan
 from fleet.escalation.rules import Clear, Intent, NewResponse
 from fleet.escalation.tables import ACTIVE_STATES, Alert, Notification, UsedToken, writing
 from fleet.escalation.targets import shown_url
+from fleet.escalation.windows import StoreWindows, Windows
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class Escalation:
         wake: Callable[[], None] = lambda: None,
         callback_link: help.CallbackLink | None = None,
         purges: Sequence[Callable[[float], object]] = (),
+        windows: Windows | StoreWindows | None = None,
     ) -> None:
         self.config = config
         self.key = key
@@ -54,6 +59,8 @@ class Escalation:
         self.purges = purges  # more retention to run with purge (the web's call-back numbers)
         self._recent_negative: dict[tuple[str, str], float] = {}  # (rule, scope) → newest negative this process saw
         self._purged_at = 0.0
+        longest = max((rule.minutes * 60 for rule in config.rules if isinstance(rule, WindowRule) and rule.minutes > 0), default=0.0)
+        self.windows = windows or Windows(longest)  # the counts of every window rule, from the store
         for contact in config.contacts:  # load apprise's plugins now: the first alert must not wait on it in ingest's path
             for url in contact.urls:
                 shown_url(url)
@@ -76,7 +83,7 @@ class Escalation:
             for response in countable:
                 for _rule, scope in self._window_scopes(response):
                     uuids[scope] = uuids.get(scope, ()) + (response.uuid,)
-            breached, _ = rules.window_verdicts(self.config, observe.count_windows(queries, now), uuids)
+            breached, _ = rules.window_verdicts(self.config, self.windows.count(queries, now), uuids)
             intents += breached  # a window that holds no breach resolves on a tick, not here
         if not intents:
             return []
@@ -153,7 +160,7 @@ class Escalation:
             return [], []
         queries = {}
         longest = max(rule.minutes for rule in window_rules) * 60
-        for site, device_id in observe.negative_scopes(now - longest, now):
+        for site, device_id in self.windows.negative_scopes(now - longest, now):
             for rule in window_rules:
                 if rule.applies_to(site):
                     query = rules.window_query(rule, site, device_id, now)
@@ -162,7 +169,7 @@ class Escalation:
             rule = self.config.rule_by_id.get(rule_id)
             if isinstance(rule, WindowRule) and row.kind == "window":
                 queries[(rule_id, scope)] = rules.window_query(rule, row.site, row.device_id, now)
-        return rules.window_verdicts(self.config, observe.count_windows(list(queries.values()), now))
+        return rules.window_verdicts(self.config, self.windows.count(list(queries.values()), now))
 
     def _close_stale(self, active_rows, now: float) -> None:
         for row in active_rows:

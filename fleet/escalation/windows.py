@@ -1,0 +1,87 @@
+"""Window counts for the escalation: the store's responses, kept up to date by reading only its tail.
+
+``Windows`` keeps a ``counter.WindowCounter`` in step with the store. It starts from one read
+of the longest window (``observe.window_seed``); after that, each count first reads the rows
+stored since (``id > high``, every worker process's, by the primary key) and tallies them, so
+a count costs the rows that are new, not the rows in the window. The hook calls it from its
+``HookWorker`` thread and the tick from the worker's: a lock keeps them in turn.
+
+So a window still counts what the STORE holds, as ``observe.count_windows`` did, only to the
+second (see ``counter``). PostgreSQL hands out ids before commit, so a row can commit after
+one with a higher id was read: every ``settle_seconds`` the ids since the settle before the
+previous one are read again (ids already counted are skipped), so a row whose id was handed
+out before a settle still counts if it commits before the next one. (A transaction that
+stays open longer, or one open while the counter starts, is missed until it leaves the
+window.) SQLite has one writer and commits in id order: there a settle reads nothing again.
+
+``StoreWindows`` is the previous way, a query over each whole window per count, kept for the
+benchmarks' "before" row (``benchmarks/hooked_serve.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from fleet.escalation import observe
+from fleet.escalation.counter import WindowCounter
+from fleet.escalation.rules import WindowCount, WindowQuery
+
+
+class Windows:
+    def __init__(self, horizon_seconds: float, settle_seconds: float = 15.0, late_commits: bool | None = None) -> None:
+        self.horizon_seconds = horizon_seconds
+        self.settle_seconds = settle_seconds
+        self.late_commits = late_commits  # None: as the store does (PostgreSQL yes, SQLite no)
+        self._counter: WindowCounter | None = None
+        self._settled_at = 0.0
+        self._marks = (0, 0)  # the highest id at the last two settles: a settle reads again from the older
+        self._lock = threading.Lock()
+
+    def count(self, queries: list[WindowQuery], now: float) -> list[WindowCount]:
+        with self._lock:
+            counter = self._catch_up(now)
+            return [WindowCount(query, *counter.count(query.scope, query.since, now)) for query in queries]
+
+    def negative_scopes(self, since: float, now: float) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._catch_up(now).negative_scopes(since, now)
+
+    def _catch_up(self, now: float) -> WindowCounter:
+        counter = self._counter
+        if counter is None:
+            counter = WindowCounter(self.horizon_seconds)
+            high, tallies = observe.window_seed(math.floor(now) - counter.horizon)  # whole seconds, as counted
+            counter.add_tallies(tallies, now)
+            counter.high = high
+            counter.settle(high)  # the seed's ids are never read again
+            if self.late_commits is None:
+                self.late_commits = observe.ids_commit_late()
+            self._counter, self._marks, self._settled_at = counter, (high, high), now
+            return counter
+        if now - self._settled_at < self.settle_seconds:
+            counter.apply(observe.countable_rows(counter.high), now)
+        elif self.late_commits:
+            # A row whose id is at most the previous settle's high has had a whole settle
+            # interval to commit: read from the settle before it, once more.
+            older, previous = self._marks
+            counter.apply(observe.countable_rows(older), now)
+            counter.settle(previous)
+            self._marks, self._settled_at = (previous, counter.high), now
+            counter.forget_old(now)
+        else:
+            counter.apply(observe.countable_rows(counter.high), now)
+            counter.settle(counter.high)
+            self._settled_at = now
+            counter.forget_old(now)
+        return counter
+
+
+class StoreWindows:
+    """Each window counted from the store, reading every response in it (the previous way)."""
+
+    def count(self, queries: list[WindowQuery], now: float) -> list[WindowCount]:
+        return observe.count_windows(queries, now)
+
+    def negative_scopes(self, since: float, now: float) -> list[tuple[str, str]]:
+        return observe.negative_scopes(since, now)
