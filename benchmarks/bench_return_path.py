@@ -115,7 +115,8 @@ class Customers:
         self.served[device] += 1
         number = self.served[device]
         kiosk.press(NEGATIVE)
-        offered = kiosk.wait_for("response saved", timeout=30, count=number, held=True)  # saved, held: the offer is on screen
+        # On the card (held) since the last answer; marked held for the offer right after the offer's frame.
+        offered = kiosk.wait_for("response amended", timeout=30, count=number, held_for="offer")
         time.sleep(max(0.0, offered["ts"] + READ_OFFER_S - time.time()))
         pressed = time.time()
         kiosk.press("4\n")

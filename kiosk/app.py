@@ -105,6 +105,7 @@ class Kiosk:
         self._thanked: str | None = None  # the last response whose thank-you screen was drawn
         self._help_shown: tuple[int | None, str] | None = None  # (alert, staff) last logged as "help shown"
         self._stopping: Stop | None = None
+        self._after_frame: list[flow.Effect] = []  # writes of held rows, committed once the frame is drawn
         self._apply(effects)
         self.screen.show(view_of(self.state, clock.now().monotonic))
 
@@ -239,9 +240,15 @@ class Kiosk:
         self._apply(effects)
 
     def _apply(self, effects: list[flow.Effect]) -> None:
-        # Order matters: the response is committed before the frame that says "thank you".
+        # Order matters: the response is committed before the frame that says "thank you". A
+        # complete response is committed held (HoldResponse) while its last answer is highlighted,
+        # 0.8 s before "thank you" is due; writes to rows already on the card (AmendResponse,
+        # ReleaseResponse) and that one wait until the frame is drawn (_write_after_frame), so no
+        # frame waits for the card's fsync.
         for effect in effects:
-            if isinstance(effect, flow.SaveResponse):
+            if isinstance(effect, flow.WRITTEN_AFTER_THE_FRAME):
+                self._after_frame.append(effect)
+            elif isinstance(effect, flow.SaveResponse):
                 uuid = self.outbox.save(effect.record, held=effect.held)
                 record = effect.record
                 if uuid is not None:
@@ -258,8 +265,6 @@ class Kiosk:
                 )
                 if effect.held and uuid is not None:
                     self._step(flow.Held(uuid, self.clock.now()))  # the offer of help is about this row
-            elif isinstance(effect, flow.ReleaseResponse):
-                self._release(effect)
             elif isinstance(effect, flow.DropHelpUpdate):
                 update = effect.update
                 log.info("help update dropped: %s", effect.reason, extra={"alert_id": update.alert_id, "uuid": update.response_uuid, "state": update.state})
@@ -273,20 +278,52 @@ class Kiosk:
                 if self.push is not None:
                     self.push.applied(effect.survey, self.clock.now())
 
+    def _write_after_frame(self) -> None:
+        """Commit the held rows' writes the flow asked for, in order, now that the frame is drawn.
+        Each is on the card before this returns: before the next event, and long before any screen
+        depends on it (a thank-you 0.8 s later, the help screen ``feedback_seconds`` after "yes")."""
+        while self._after_frame:
+            effect = self._after_frame.pop(0)
+            if isinstance(effect, flow.HoldResponse):
+                self._hold(effect.record)
+            elif isinstance(effect, flow.AmendResponse):
+                if not self.outbox.amend(effect.uuid, effect.record, effect.held_for):
+                    log.error("the held response to amend was not found", extra={"uuid": effect.uuid, "held_for": effect.held_for})
+                else:
+                    log.info("response amended", extra={"uuid": effect.uuid, "held_for": effect.held_for, "misuse": effect.record.misuse, "presses": len(effect.record.presses)})
+            elif isinstance(effect, flow.ReleaseResponse):
+                self._release(effect)
+
+    def _hold(self, record: flow.ResponseRecord) -> None:
+        """The complete response, held for its last answer's moment: on the card before "thank you"."""
+        uuid = self.outbox.save(record, held="moment")
+        assert uuid is not None, "the outbox refuses only misuse rows"
+        self._last_completed = uuid
+        log.info(
+            "response saved",
+            extra={
+                "uuid": uuid, "status": record.status, "misuse": record.misuse, "suspect": record.suspect, "negative": record.negative,
+                "answers": len(record.answers), "presses": len(record.presses), "reason": record.end_reason, "held": "moment",
+            },
+        )
+        self._step(flow.Held(uuid, self.clock.now()))
+
     def _release(self, effect: flow.ReleaseResponse) -> None:
-        """The answer to the offer of help is on the card before the next screen says anything about it."""
+        """A held row is whole: rewritten and sent (the answer to the offer of help, a last answer's moment over)."""
         record = effect.record
         released = effect.uuid is not None and self.outbox.release(effect.uuid, record)
         if not released:
-            log.error("the response held for the offer of help was not found; its answer is not recorded", extra={"uuid": effect.uuid})
+            log.error("the held response was not found; its final form is not recorded", extra={"uuid": effect.uuid})
             return
-        log.info("response released", extra={"uuid": effect.uuid, "help_requested": record.help_requested, "presses": len(record.presses)})
+        log.info("response released", extra={"uuid": effect.uuid, "help_requested": record.help_requested, "presses": len(record.presses), "misuse": record.misuse})
         if self.on_saved is not None:
             self.on_saved()
 
     def _draw(self) -> None:
         view = view_of(self.state, self.clock.now().monotonic)
-        if not self.screen.show(view):
+        shown = self.screen.show(view)
+        self._write_after_frame()
+        if not shown:
             return
         # Logged once per response (the thank-you view changes as presses come and its handover passes).
         if view.kind == "thank_you" and self._thanked != self._last_completed:
@@ -315,6 +352,7 @@ class Kiosk:
         stop = self._stopping or Stop("stopped")
         systemd.notify("STOPPING=1")
         self._step(flow.Shutdown(self.clock.now()))
+        self._write_after_frame()
         self.panel.light(frozenset())
         self.panel.close()
         self.outbox.retry()

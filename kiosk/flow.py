@@ -28,10 +28,13 @@ docs/survey-format.md, "One customer, one response"):
   nobody could have read (or a response grown to ``MAX_PRESSES_PER_ROW``) is a child on the buttons: the whole response becomes one misuse
   row (no answers, never negative, never completed); the LEDs go dark and the start screen
   returns, and presses go on into that row until ``burst_window_seconds`` pass without one.
-* **Last answer.** The complete response is saved when the last chosen card's moment
-  (``feedback_seconds + read_seconds``) ends, before "thank you" shows; presses in that moment
-  are unread, join it and extend it, so a burst that began with a plausible last answer is
-  still caught.
+* **Last answer.** The complete response is saved *held* (``HoldResponse``: durable, not sent)
+  as soon as the last answer is given, and the last chosen card's moment
+  (``feedback_seconds + read_seconds``) begins; presses in that moment are unread, join it and
+  extend it, so a burst that began with a plausible last answer is still caught (the held row
+  is rewritten as misuse at once, ``AmendResponse``, and never sent as an answer). When the
+  moment ends "thank you" shows and the row is released (``ReleaseResponse``): the response
+  was durable 0.8 s before the customer is thanked, so the thank-you never waits on the card.
 * **Thank-you handover.** Presses in the first ``handover_seconds`` of the thank-you screen are
   misuse (each its own row); after that a press is the next customer's first answer.
 
@@ -55,6 +58,11 @@ Offering help (docs/survey-format.md, "Offering help"), when the survey has a ``
   earlier customer's, retained by the broker) or after the screen ended is dropped and logged.
 
 Every press ends up in exactly one saved row, with its offset from the row's first press.
+
+Writes no screen waits for. ``HoldResponse``, ``AmendResponse`` and ``ReleaseResponse``
+(``WRITTEN_AFTER_THE_FRAME``) rewrite or create a row that nothing on screen depends on yet: the
+kiosk draws the frame first and commits them right after, in the same step (see each one's
+docstring for why that is safe). ``SaveResponse`` is committed before the frame, as ever.
 
 A new survey (``SurveyReplaced``: one head office pushed, see ``kiosk.survey_push``) goes on
 screen only at the start screen: at once if it is showing, else when the response in progress,
@@ -138,7 +146,8 @@ class LinkChanged:
 
 @dataclass(frozen=True)
 class Held:
-    """The edge saved the response the offer of help is about under *uuid* (the fleet's updates name it)."""
+    """The edge saved a held row under *uuid*: the response the offer of help is about (the fleet's
+    updates name it), or the complete response held for its last answer's moment."""
 
     uuid: str
     at: Instant
@@ -198,10 +207,44 @@ class SaveResponse:
     held: bool = False
 
 
+HoldReason = Literal["offer", "moment"]
+
+
+@dataclass(frozen=True)
+class HoldResponse:
+    """The last answer was given: commit the complete *record* durably now, held (not sent) for
+    its moment (``last_answer_hold``); the edge answers with ``Held``. A power cut meanwhile
+    loses nothing: the kiosk releases it, as it is, at its next start.
+
+    Written after the frame (the chosen card) is drawn: nothing thanks the customer before the
+    moment ends, ``feedback_seconds + read_seconds`` later, and by then the row is on the card."""
+
+    record: ResponseRecord
+
+
+@dataclass(frozen=True)
+class AmendResponse:
+    """Rewrite the held row *uuid* to *record*, still held, now *for*: a burst caught in the last
+    answer's moment (a misuse row from now on, even after a power cut), or the offer of help that
+    follows a negative response (with the presses made in the moment).
+
+    Written after the frame: the response is already on the card; this only changes what it
+    will say once released."""
+
+    uuid: str
+    record: ResponseRecord
+    held_for: HoldReason
+
+
 @dataclass(frozen=True)
 class ReleaseResponse:
     """The held response is whole: update it to *record* (the answer to the offer, the presses
-    made on it) and send it; a request for help goes before any backlog."""
+    made on it or in the last answer's moment, a burst's) and send it; a request for help goes
+    before any backlog.
+
+    Written after the frame: the row is already on the card, so "thank you" may show first. The
+    answer to the offer is committed in the same step, before the help screen follows it
+    (``feedback_seconds`` later)."""
 
     uuid: str | None
     record: ResponseRecord
@@ -244,7 +287,10 @@ class SurveyApplied:
     survey: Survey
 
 
-Effect = SaveResponse | ReleaseResponse | DropHelpUpdate | LightButtons | FlashButton | HintButtons | SurveyApplied
+Effect = SaveResponse | HoldResponse | AmendResponse | ReleaseResponse | DropHelpUpdate | LightButtons | FlashButton | HintButtons | SurveyApplied
+
+#: Durable writes of rows no frame depends on yet: the kiosk draws first and commits them after.
+WRITTEN_AFTER_THE_FRAME = (HoldResponse, AmendResponse, ReleaseResponse)
 
 
 # --- phases and state --------------------------------------------------------------------
@@ -278,9 +324,10 @@ class Asking:
 
 @dataclass(frozen=True)
 class ThankYou:
-    """The response is complete. For a moment after the last answer (*pending*) it is not saved
-    yet: presses that follow at once join it, so a child's burst that began with a plausible
-    last answer is still caught. It is saved before the thank-you text is shown (*shown_at*)."""
+    """The response is complete. For a moment after the last answer (*pending*) it is saved but
+    held (*held*: its row's uuid): presses that follow at once join it, so a child's burst that
+    began with a plausible last answer is still caught. It is released when the thank-you text
+    is shown (*shown_at*)."""
 
     language: str
     negative: bool
@@ -289,6 +336,7 @@ class ThankYou:
     pending: Draft | None = None  # the complete response, until it is saved at shown_at
     answered: Instant | None = None  # when its last answer was given (the record's finish)
     fallback: bool = False  # no staff could be told: the site's phone or QR shows, for fallback_seconds
+    held: str | None = None  # the row *pending* is saved in, held (the Held event), until shown_at
 
 
 @dataclass(frozen=True)
@@ -330,6 +378,7 @@ class Burst:
 
     language: str  # of the start screen shown meanwhile
     draft: Draft
+    held: str | None = None  # the held row it was caught in (a last answer's moment): its presses go there
 
 
 Phase = Attract | Asking | ThankYou | Burst | OfferingHelp | Helping
@@ -383,6 +432,8 @@ def step(state: KioskState, event: Event) -> tuple[KioskState, list[Effect]]:
         phase = state.phase
         if isinstance(phase, OfferingHelp) and phase.response_uuid is None:
             return replace(state, phase=replace(phase, response_uuid=event.uuid)), []
+        if isinstance(phase, ThankYou) and phase.pending is not None and phase.held is None:
+            return replace(state, phase=replace(phase, held=event.uuid)), []
         return state, []
     if not isinstance(event, (Pressed, NextLanguage, Shutdown, LinkChanged, HelpHeard)):
         raise TypeError(f"not a flow event: {event!r}")
@@ -500,23 +551,28 @@ def _take(state: KioskState, asking: Asking, button: int, at: Instant, shown: Ph
         state, effects = _completed(replace(state, feedback=None), record, draft.language, now)
         lights = [] if isinstance(state.phase, OfferingHelp) else [LightButtons(frozenset())]
         return state, [FlashButton(button), *effects, *lights]
+    # Saved (held) now, while the chosen card shows: by the time "thank you" is due it is on the card.
     hold = now + last_answer_hold(survey)
     thanks = ThankYou(language=draft.language, negative=_negative(survey, draft), shown_at=hold, pending=draft, answered=at)
-    return replace(state, phase=thanks, feedback=replace(chosen, until=hold)), [FlashButton(button), LightButtons(frozenset())]
+    record = _record(survey, draft, at, "completed", "completed")
+    return replace(state, phase=thanks, feedback=replace(chosen, until=hold)), [FlashButton(button), LightButtons(frozenset()), HoldResponse(record)]
 
 
-def _completed(state: KioskState, record: ResponseRecord, language: str, shown: float) -> tuple[KioskState, list[Effect]]:
-    """A complete response is saved now, before anything thanks the customer for it. After a
-    negative one the survey's offer of help follows while the fleet can be told; without the
-    link, the site's own phone or QR (if the config has one) instead of an offer that could not be kept."""
+def _completed(state: KioskState, record: ResponseRecord, language: str, shown: float, held: str | None = None) -> tuple[KioskState, list[Effect]]:
+    """A complete response is on the card before anything thanks the customer for it: saved now,
+    or already saved *held* (the row *held*) and released now. After a negative one the survey's
+    offer of help follows while the fleet can be told (the row stays held for its answer); without
+    the link, the site's own phone or QR (if the config has one) instead of an offer that could not be kept."""
     offer = state.survey.help_offer
+    save: Effect = SaveResponse(record) if held is None else ReleaseResponse(held, record)
     if offer is not None and record.negative:
         if state.link_up:
-            phase = OfferingHelp(language=language, record=record, shown_at=shown)
-            return replace(state, phase=phase), [SaveResponse(record, held=True), LightButtons(frozenset(offer.buttons))]
+            phase = OfferingHelp(language=language, record=record, shown_at=shown, response_uuid=held)
+            hold: Effect = SaveResponse(record, held=True) if held is None else AmendResponse(held, record, "offer")
+            return replace(state, phase=phase), [hold, LightButtons(frozenset(offer.buttons))]
         if state.contact is not None:
-            return replace(state, phase=ThankYou(language, True, shown, fallback=True)), [SaveResponse(record)]
-    return replace(state, phase=ThankYou(language, record.negative, shown)), [SaveResponse(record)]
+            return replace(state, phase=ThankYou(language, True, shown, fallback=True)), [save]
+    return replace(state, phase=ThankYou(language, record.negative, shown)), [save]
 
 
 def _offer_press(state: KioskState, phase: OfferingHelp, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
@@ -586,8 +642,8 @@ def _help_heard(state: KioskState, update: HelpUpdate, at: Instant) -> tuple[Kio
 
 
 def last_answer_hold(survey: Survey) -> float:
-    """How long the last answer stays highlighted, unsaved: long enough that a child's presses
-    right after it (sooner than anyone could read "thank you") are caught as a burst."""
+    """How long the last answer stays highlighted, saved but held (not sent): long enough that a
+    child's presses right after it (sooner than anyone could read "thank you") are caught as a burst."""
     return survey.feedback_seconds + survey.read_seconds
 
 
@@ -596,24 +652,34 @@ def _hold_press(state: KioskState, phase: ThankYou, draft: Draft, button: int, a
     thank-you back a little longer (a burst is caught within a few such presses)."""
     draft = _with_press(draft, button, at, unread=True)
     if _is_burst(state.survey, draft):
-        return _to_burst(state, draft)
+        if phase.held is None:
+            return _to_burst(state, draft)
+        # Never sent as an answer, even if the power goes now: the held row is a misuse row from here.
+        burst, effects = _to_burst(state, draft, held=phase.held)
+        return burst, [AmendResponse(phase.held, _burst_record(state.survey, draft, at), "moment"), *effects]
     hold = at.monotonic + last_answer_hold(state.survey)
     feedback = replace(state.feedback, until=hold) if state.feedback is not None and state.feedback.kind == "chosen" else state.feedback
     return replace(state, phase=replace(phase, pending=draft, shown_at=hold), feedback=feedback), []
 
 
-def _to_burst(state: KioskState, draft: Draft) -> tuple[KioskState, list[Effect]]:
+def _to_burst(state: KioskState, draft: Draft, held: str | None = None) -> tuple[KioskState, list[Effect]]:
     """The start screen returns with every LED dark: nothing rewards the presses that follow."""
-    return replace(state, phase=Burst(language=state.survey.default_language, draft=draft), feedback=None), [LightButtons(frozenset())]
+    return replace(state, phase=Burst(language=state.survey.default_language, draft=draft, held=held), feedback=None), [LightButtons(frozenset())]
 
 
 def _burst_press(state: KioskState, phase: Burst, button: int, at: Instant) -> tuple[KioskState, list[Effect]]:
     effects: list[Effect] = []
     draft = phase.draft
     if len(draft.presses) >= MAX_PRESSES_PER_ROW:
-        effects.append(SaveResponse(_burst_record(state.survey, draft, at)))
+        effects.append(_burst_saved(phase, _burst_record(state.survey, draft, at)))
         draft = Draft(language=draft.language, started=at, last_press=at.monotonic)
+        phase = replace(phase, held=None)
     return replace(state, phase=replace(phase, draft=_with_press(draft, button, at))), effects
+
+
+def _burst_saved(phase: Burst, record: ResponseRecord) -> Effect:
+    """A burst's row: new, or the held row of the last answer it was caught after (released now)."""
+    return SaveResponse(record) if phase.held is None else ReleaseResponse(phase.held, record)
 
 
 def _with_press(draft: Draft, button: int, at: Instant, unread: bool = False) -> Draft:
@@ -722,12 +788,13 @@ def _save_open_response(state: KioskState, at: Instant, reason: Literal["idle", 
     if isinstance(phase, Asking):
         return _to_attract(state, [SaveResponse(_record(survey, phase.draft, at, "abandoned", reason))])
     if isinstance(phase, Burst):
-        return _to_attract(state, [SaveResponse(_burst_record(survey, phase.draft, at))])
+        return _to_attract(state, [_burst_saved(phase, _burst_record(survey, phase.draft, at))])
     if isinstance(phase, ThankYou) and phase.pending is not None:
         record = _record(survey, phase.pending, phase.answered or at, "completed", "completed")
-        if reason == "idle":  # its moment is over: saved, and then maybe the offer of help
-            return _completed(state, record, phase.language, phase.shown_at)
-        return replace(state, phase=replace(phase, pending=None, answered=None)), [SaveResponse(record)]
+        if reason == "idle":  # its moment is over: released (or saved), and then maybe the offer of help
+            return _completed(state, record, phase.language, phase.shown_at, held=phase.held)
+        save: Effect = SaveResponse(record) if phase.held is None else ReleaseResponse(phase.held, record)
+        return replace(state, phase=replace(phase, pending=None, answered=None, held=None)), [save]
     if isinstance(phase, OfferingHelp):  # not answered in time (or the kiosk stops): no help asked for
         return _to_attract(state, [_release(phase, False)])
     return None

@@ -14,12 +14,16 @@ Size policy (the card is small and a kiosk runs for months unattended):
    is kept in memory and retried on every later save and tick; ``unsaved`` in the health
    shows how many wait, and the log says so loudly.
 
-A response after which the customer is offered help is saved *held* (``save(..., held=True)``):
-on the card before the offer shows, but not sent until ``release`` writes the answer
+Held rows. A complete response is saved *held* (``save(..., held="moment")``) the moment its
+last answer is given, while the flow still watches the next 0.8 s for a child's burst: it is on
+the card long before "thank you" shows, so the thank-you never waits for an fsync. ``amend``
+rewrites a held row (a burst caught in that moment makes it a misuse row; an offer of help
+follows) and ``release`` writes the final record and lets it be sent. A response after which the
+customer is offered help stays held (``held="offer"``) until ``release`` writes the answer
 (``help_requested``) into the same row: the fleet stores a response once, so it must not leave
-whole before it is. A request for help gets ``priority`` and jumps the queue (``urgent``, sent
-before any backlog). A kiosk that lost power during an offer releases the held row when it
-starts again (``release_stale``).
+before it is whole. A request for help gets ``priority`` and jumps the queue (``urgent``, sent
+before any backlog). A kiosk that stopped with rows held releases them when it starts again
+(``release_stale``): as they are after a moment, without an answer after an offer.
 
 The database handle is declared unbound, as peewee recommends, and opened by
 ``Outbox.open`` in the kiosk's main; schema changes are numbered migrations.
@@ -36,7 +40,7 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import peewee
 from peewee import BooleanField, CharField, FloatField, IntegerField, Model, SqliteDatabase, TextField
@@ -83,7 +87,7 @@ class Response(BaseModel):
     boot_id = CharField()
     clock_synced = BooleanField()
     help_requested = BooleanField(null=True)  # the answer to the offer of help; NULL: not offered
-    held = BooleanField(default=False)  # waiting for that answer: not sent until released
+    held = IntegerField(default=0)  # not sent until released: HELD_FOR_OFFER or HELD_FOR_MOMENT
     priority = IntegerField(default=0)  # > 0: sent before any backlog (a customer waiting for help)
     sent_at = FloatField(null=True, index=True)  # wall time the fleet acknowledged storing it
     refused = TextField(null=True)  # why the fleet refused it for good (kept here for a technician, not resent)
@@ -142,8 +146,20 @@ def _migration_4(db: SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "response_held" ON "responses" ("id") WHERE "held" = 1')
 
 
+def _migration_5(db: SqliteDatabase) -> None:
+    # A complete response is saved held for its last answer's moment too (held = 2): the partial
+    # index of held rows covers both kinds.
+    db.execute_sql('DROP INDEX "response_held"')
+    db.execute_sql('CREATE INDEX "response_held" ON "responses" ("id") WHERE "held" > 0')
+
+
 #: Numbered migrations; ``PRAGMA user_version`` records how many have run. Append, never edit.
-MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS: list[Callable[[SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+
+#: ``responses.held``: 0 sendable; held for the answer to the offer of help; held for the last
+#: answer's moment (a burst may still make it misuse).
+NOT_HELD, HELD_FOR_OFFER, HELD_FOR_MOMENT = 0, 1, 2
+_HELD = {False: NOT_HELD, True: HELD_FOR_OFFER, "offer": HELD_FOR_OFFER, "moment": HELD_FOR_MOMENT}
 
 
 class OutboxError(RuntimeError):
@@ -224,9 +240,10 @@ class Outbox:
 
     # --- writing --------------------------------------------------------------------
 
-    def save(self, record: ResponseRecord, held: bool = False) -> str | None:
+    def save(self, record: ResponseRecord, held: bool | Literal["offer", "moment"] = False) -> str | None:
         """Commit *record* durably and return its new UUID; None if a misuse row was refused.
-        A *held* row is not sent before ``release``.
+        A *held* row (True or "offer": for the answer to the offer of help; "moment": for the last
+        answer's moment) is not sent before ``release``.
 
         Raises nothing for a full disk: a real answer that cannot be written is kept and
         retried (see the module's size policy), and its UUID is still returned.
@@ -245,47 +262,57 @@ class Outbox:
                 self._bump("over_cap_writes")
                 log.warning("outbox over its row cap; storing the answer anyway", extra={"rows": self._rows, "max_rows": self.max_rows})
             row = self._row(record)
-            row["held"] = held
+            row["held"] = _HELD[held]
             if self._unsaved or not self._insert(row):  # behind older waiting answers, keep the order
                 self._unsaved.append(row)
                 log.critical("answer kept in memory only: the disk is full", extra={"unsaved": len(self._unsaved)})
             return row["uuid"]
 
     def release(self, uuid: str, record: ResponseRecord) -> bool:
-        """The held response *uuid* is whole: write *record*'s answer to the offer of help and
-        its presses, and let it be sent (a request for help before any backlog). One UPDATE,
-        committed (FULL) before the customer sees the next screen. False if no such held row."""
-        changes = {
-            "help_requested": record.help_requested,
-            "presses": json.dumps(list(record.presses)),
-            "press_ms": json.dumps(list(record.press_ms)),
-            "held": False,
-            "priority": 1 if record.help_requested else 0,
-        }
+        """The held response *uuid* is whole: write *record* (the answer to the offer of help, the
+        presses made on it or in the last answer's moment, or the burst it became) and let it be
+        sent (a request for help before any backlog). One UPDATE, committed (FULL). False if no
+        such held row."""
+        return self._rewrite(uuid, record, NOT_HELD)
+
+    def amend(self, uuid: str, record: ResponseRecord, held: Literal["offer", "moment"]) -> bool:
+        """Rewrite the held row *uuid* to *record* and keep it held (for *held*): a burst caught in
+        the last answer's moment, or the offer of help that follows. One UPDATE, committed (FULL),
+        so a power cut after it never sends the row as it was. False if no such held row."""
+        return self._rewrite(uuid, record, _HELD[held])
+
+    def _rewrite(self, uuid: str, record: ResponseRecord, held: int) -> bool:
+        changes = {**self._columns(record), "held": held, "priority": 1 if record.help_requested and not held else 0}
         with self._lock:
             for row in self._unsaved:  # still waiting in memory for a full disk: change it there
                 if row["uuid"] == uuid:
                     row.update(changes)
                     return True
             try:
-                return Response.update(**changes).where((Response.uuid == uuid) & (Response.held == True)).execute() == 1  # noqa: E712
+                return Response.update(**changes).where((Response.uuid == uuid) & (Response.held > NOT_HELD)).execute() == 1
             except peewee.OperationalError as exc:
                 if not _out_of_space(exc):
                     raise
-                log.critical("the answer to the offer of help cannot be written: the disk is full", extra={"uuid": uuid})
+                log.critical("a held response cannot be rewritten: the disk is full (it is on the card as it was)", extra={"uuid": uuid})
                 return False
 
     def release_stale(self) -> int:
-        """Release rows held at a power cut or crash: their offer was never answered (False).
+        """Release rows held at a power cut or crash: an offer was never answered (False); a last
+        answer's moment was cut short (sent as it is: complete, or misuse if a burst was caught).
         Run once when the kiosk starts, before anything is offered."""
         with self._lock:
             for row in self._unsaved:
-                if row.get("held"):
-                    row.update(held=False, help_requested=False)
-            released = Response.update(held=False, help_requested=False).where(Response.held == True).execute()  # noqa: E712
-        if released:
-            log.warning("responses held for an answer to the offer of help are sent without one (the kiosk stopped during the offer)", extra={"released": released})
-        return released
+                if row.get("held") == HELD_FOR_OFFER:
+                    row.update(held=NOT_HELD, help_requested=False)
+                elif row.get("held"):
+                    row.update(held=NOT_HELD)
+            offers = Response.update(held=NOT_HELD, help_requested=False).where(Response.held == HELD_FOR_OFFER).execute()
+            moments = Response.update(held=NOT_HELD).where(Response.held > NOT_HELD).execute()
+        if offers:
+            log.warning("responses held for an answer to the offer of help are sent without one (the kiosk stopped during the offer)", extra={"released": offers})
+        if moments:
+            log.warning("responses held for their last answer's moment are sent as they are (the kiosk stopped during it)", extra={"released": moments})
+        return offers + moments
 
     @property
     def unsaved(self) -> int:
@@ -318,9 +345,11 @@ class Outbox:
         return True
 
     def _row(self, record: ResponseRecord) -> dict[str, Any]:
+        return {"uuid": str(uuidlib.uuid4()), "device_id": self.device_id, **self._columns(record)}
+
+    def _columns(self, record: ResponseRecord) -> dict[str, Any]:
+        """Every column *record* fills (all but the row's uuid, device and hold)."""
         return {
-            "uuid": str(uuidlib.uuid4()),
-            "device_id": self.device_id,
             "survey_id": record.survey_id,
             "survey_version": record.survey_version,
             "language": record.language,
@@ -405,7 +434,7 @@ class Outbox:
         urgent ones, which ``urgent`` gives, nor held ones)."""
         query = (
             Response.select()
-            .where((Response.id > after_id) & _unsent() & (Response.held == False) & (Response.priority == 0))  # noqa: E712
+            .where((Response.id > after_id) & _unsent() & (Response.held == NOT_HELD) & (Response.priority == 0))
             .order_by(Response.id)
             .limit(limit)
         )
@@ -413,7 +442,7 @@ class Outbox:
 
     def urgent(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """Up to *limit* requests for help still to send, oldest first: the sync sends them before any backlog."""
-        query = Response.select().where((Response.priority > 0) & _unsent() & (Response.held == False)).order_by(Response.id).limit(limit)  # noqa: E712
+        query = Response.select().where((Response.priority > 0) & _unsent() & (Response.held == NOT_HELD)).order_by(Response.id).limit(limit)
         return [(row["id"], to_public(row)) for row in query.dicts()]
 
     def mark_sent(self, uuids: list[str], at: float | None = None) -> int:

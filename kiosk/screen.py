@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -208,6 +209,7 @@ class Screen:
         self._next_view: View | None = None
         self.layout = Layout(self.size)
         self.frames = 0
+        self.frame_ns = 0  # perf_counter_ns when the last frame reached the display: what a customer waits for ends there
         self.repainted: list[Rect] = []  # what the last frame sent to the display
         self.copied = False  # whether the last frame was copied from what prepare_next painted
         missing = self.missing_glyphs(TURKISH_LETTERS)
@@ -257,6 +259,7 @@ class Screen:
             self._pg.display.flip()
         elif self.repainted:
             self._pg.display.update([self._pg.Rect(r) for r in self.repainted])
+        self.frame_ns = time.perf_counter_ns()
         self.layout = scene.layout
         self._drawn = scene
         self._last = view

@@ -10,11 +10,12 @@ row's own start time and ``press_ms``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from kiosk import flow
+from kiosk.contract.clock import Instant
 from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, Survey
 from kiosk.flow import ResponseRecord
@@ -73,6 +74,57 @@ Outcome = Literal["merged", "flagged", "split"]
 LANGUAGE = 0
 
 
+class Rows:
+    """The outbox as the flow's effects leave it, without a disk: every row in the order it was
+    first saved, a held row rewritten in place by its amendment and release. A held save is
+    answered with ``Held`` at once (through *send*), as the kiosk's main loop does right after
+    the frame. *first_uuid* numbers the held rows' uuids."""
+
+    def __init__(self, first_uuid: int = 0) -> None:
+        self.rows: list[ResponseRecord] = []
+        self.held: dict[str, int] = {}  # uuid → index in rows, while held
+        self.held_for: dict[str, flow.HoldReason] = {}
+        self.uuids: list[str] = []  # every held row's uuid, in order
+        self.offers: list[str] = []  # the uuids of the rows held for an answer to the offer of help, in order
+        self.index: dict[str, int] = {}  # every held row's uuid → its index in rows (kept after release)
+        self._next = first_uuid
+
+    def apply(self, effects: Iterable[flow.Effect], send: Callable[[flow.Event], object], now: Callable[[], Instant]) -> None:
+        for effect in effects:
+            if isinstance(effect, (flow.SaveResponse, flow.HoldResponse)):
+                self.rows.append(effect.record)
+                held_for = "moment" if isinstance(effect, flow.HoldResponse) else "offer" if effect.held else None
+                if held_for is not None:
+                    uuid = f"00000000-0000-4000-8000-{self._next:012d}"
+                    self._next += 1
+                    self.uuids.append(uuid)
+                    self.held[uuid], self.held_for[uuid] = len(self.rows) - 1, held_for
+                    self.index[uuid] = len(self.rows) - 1
+                    if held_for == "offer":
+                        self.offers.append(uuid)
+                    send(flow.Held(uuid, now()))
+            elif isinstance(effect, flow.AmendResponse):
+                assert effect.uuid in self.held, f"amends {effect.uuid}, which is not held"
+                self.rows[self.held[effect.uuid]] = effect.record
+                if effect.held_for == "offer" and self.held_for[effect.uuid] != "offer":
+                    self.offers.append(effect.uuid)
+                self.held_for[effect.uuid] = effect.held_for
+            elif isinstance(effect, flow.ReleaseResponse):
+                assert effect.uuid in self.held, f"releases {effect.uuid}, which is not held"
+                self.rows[self.held.pop(effect.uuid)] = effect.record
+                del self.held_for[effect.uuid]
+
+    def row(self, uuid: str) -> ResponseRecord:
+        """The row saved held under *uuid*, as it is now (held or released)."""
+        return self.rows[self.index[uuid]]
+
+    @property
+    def sendable(self) -> list[ResponseRecord]:
+        """The rows the sync may send (not held)."""
+        held = set(self.held.values())
+        return [row for index, row in enumerate(self.rows) if index not in held]
+
+
 @dataclass(frozen=True)
 class Press:
     at: float  # seconds from the start of the scenario
@@ -129,9 +181,8 @@ def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0, fleet:
     clock = FakeClock()
     origin = clock.monotonic
     state, _ = flow.start(survey, clock.now(), contact)
-    rows: list[ResponseRecord] = []
-    held: dict[str, int] = {}  # uuid → index in rows, while held
-    uuids: list[str] = []
+    outbox = Rows()
+    rows, uuids = outbox.rows, outbox.offers
     link = [False]
     offered: list[bool] = []
 
@@ -139,16 +190,9 @@ def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0, fleet:
         nonlocal state
         state, effects = flow.step(state, event)
         for effect in effects:
-            if isinstance(effect, flow.SaveResponse):
-                rows.append(effect.record)
-                if effect.held:
-                    offered.append(link[0])
-                    uuids.append(f"00000000-0000-4000-8000-{len(uuids):012d}")
-                    held[uuids[-1]] = len(rows) - 1
-                    send(flow.Held(uuids[-1], clock.now()))
-            elif isinstance(effect, flow.ReleaseResponse):
-                assert effect.uuid is not None
-                rows[held.pop(effect.uuid)] = effect.record
+            if (isinstance(effect, flow.SaveResponse) and effect.held) or (isinstance(effect, flow.AmendResponse) and effect.held_for == "offer"):
+                offered.append(link[0])
+        outbox.apply(effects, send, clock.now)
 
     def fleet_event(kind: FleetEvent) -> flow.Event:
         if kind in ("link_up", "link_down"):
@@ -176,7 +220,7 @@ def play(survey: Survey, presses: Iterable[Press], settle: float = 120.0, fleet:
     run_until(clock.monotonic + settle)
     send(flow.Shutdown(clock.now()))
     played = _trace(rows, [p for p in script if p.button != LANGUAGE], origin)
-    played.offered_with_link, played.held_at_end = offered, len(held)
+    played.offered_with_link, played.held_at_end = offered, len(outbox.held)
     return played
 
 

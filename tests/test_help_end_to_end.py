@@ -117,7 +117,8 @@ def test_a_request_for_help_jumps_the_backlog_and_the_kiosk_shows_who_is_coming(
         sent = fleet.responses()
         assert len([r for r in sent if r.uuid in made]) == 400, "sent while 600 answers of the backlog still wait"
         assert request.negative and [a.option for a in request.answers] == ["very-unhappy", "staff", "no"] and request.presses == [1, 2, 1, 4]
-        assert kiosk.logged("response saved", uuid=request.uuid, held=True), "on the card before the offer showed"
+        assert kiosk.logged("response saved", uuid=request.uuid, held="moment"), "on the card since the last answer, before the offer showed"
+        assert kiosk.logged("response amended", uuid=request.uuid, held_for="offer"), "then held for the answer to the offer"
 
         fleet.acking = True  # the fleet catches up: the rest of the backlog follows
         fleet.ack([r.uuid for r in sent])

@@ -119,3 +119,58 @@ def test_sigkill_mid_stream_loses_no_thanked_response(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(stored(data)) == before + 1
+
+
+def moment_survey(tmp_path: Path) -> Path:
+    """The default survey without its offer of help, with a long last-answer moment (2.5 s), so a
+    kill is sure to land inside it."""
+    path = tmp_path / "moment.toml"
+    text = scenarios.survey_text(feedback_seconds=1, read_seconds=1.5)
+    start = text.index("[help_offer]")
+    path.write_text(text[:start] + text[text.index("[[questions]]", start) :], encoding="utf-8")
+    return path
+
+
+def held_rows(data_dir: Path) -> list[tuple]:
+    conn = sqlite3.connect(data_dir / DB_FILENAME)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return conn.execute("SELECT uuid, status, misuse, negative, presses, held FROM responses ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("after_the_last_answer", "expected"),
+    [
+        ("", ("completed", 0, [3, 4])),  # killed in the moment: the customer's answer is on the card
+        ("4\n4\n", ("abandoned", 1, [3, 4, 4, 4])),  # a child's burst caught in it: never an answer, even now
+    ],
+)
+def test_sigkill_during_the_last_answers_moment_loses_nothing_and_sends_it_once_at_the_next_start(tmp_path, after_the_last_answer, expected):
+    survey = moment_survey(tmp_path)
+    data = tmp_path / "data"
+    kiosk = KioskProcess(data, survey)
+    assert kiosk.running.wait(30), "".join(kiosk.lines)
+    kiosk.send("3\nwait 2.6\n4\n" + after_the_last_answer)  # happy, then (read in time) "yes, I'd recommend"
+    wanted = "response amended" if after_the_last_answer else "response saved"
+    deadline = 30.0
+    while not any(json.loads(line).get("msg") == wanted for line in list(kiosk.lines) if line.startswith("{")):
+        assert deadline > 0 and kiosk.proc.poll() is None, "".join(kiosk.lines[-20:])
+        threading.Event().wait(0.02)
+        deadline -= 0.02
+    kiosk.proc.send_signal(signal.SIGKILL)  # well inside the 2.5 s moment: no thank-you yet
+    kiosk.proc.wait(10)
+    kiosk.reader.join(10)
+    assert kiosk.thanked == []
+    ((uuid, status, misuse, negative, presses, held),) = held_rows(data)
+    assert (status, misuse, json.loads(presses)) == expected and held == 2 and not negative, "on the card, held for its moment"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk", "run", "--headless", "--panel", "stdin", "--survey", str(survey), "--data-dir", str(data), "--log-format", "json"],
+        input="quit\n", capture_output=True, text=True, timeout=60, env={**os.environ, "SDL_VIDEODRIVER": "dummy"}, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "responses held for their last answer's moment are sent as they are" in result.stdout
+    ((again, status, misuse, _, presses, held),) = held_rows(data)
+    assert again == uuid and (status, misuse, json.loads(presses)) == expected and held == 0, "released once, as it was"

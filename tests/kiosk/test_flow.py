@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from kiosk import flow
 from kiosk.contract.clock import Instant
 from kiosk.contract.survey import parse_survey
-from kiosk.flow import Asking, Attract, Burst, FlashButton, HintButtons, LightButtons, SaveResponse, ThankYou
+from kiosk.flow import AmendResponse, Asking, Attract, Burst, FlashButton, HintButtons, HoldResponse, LightButtons, ReleaseResponse, SaveResponse, ThankYou
 from tests import scenarios
 from tests.dummy_clock import FakeClock
 
@@ -19,18 +19,32 @@ PACE = 1.0
 
 
 class Run:
-    """Drives a flow like the kiosk does, collecting effects."""
+    """Drives a flow like the kiosk does, collecting effects; its rows are kept as the outbox
+    keeps them (``scenarios.Rows``: a held save answered with Held at once)."""
 
     def __init__(self, survey, clock):
         self.clock = clock
         self.state, self.effects = flow.start(survey, clock.now())
-        self.saved = []
+        self.outbox = scenarios.Rows()
 
     def send(self, event):
         self.state, effects = flow.step(self.state, event)
+        self.outbox.apply(effects, self._held, self.clock.now)
         self.effects = effects
-        self.saved += [e.record for e in effects if isinstance(e, SaveResponse)]
         return effects
+
+    def _held(self, event):
+        self.state, effects = flow.step(self.state, event)
+        assert effects == []
+
+    @property
+    def saved(self):
+        """The rows as the fleet will get them: held ones are not sent yet."""
+        return self.outbox.sendable
+
+    @property
+    def held(self):
+        return [self.outbox.rows[index] for index in self.outbox.held.values()]
 
     def press(self, button, after=PACE):
         return self.send(flow.Pressed(button, self.clock.advance(after)))
@@ -68,10 +82,11 @@ def test_happy_path_answers_two_questions_then_thanks(run, survey):
     assert effects == [FlashButton(3), LightButtons(frozenset({1, 4}))]
     effects = run.press(4, after=1.2)
     assert isinstance(run.phase, ThankYou) and not run.phase.negative
-    assert effects == [FlashButton(4), LightButtons(frozenset())]
-    assert run.saved == []  # for the last chosen card's moment: a burst may still follow
+    hold = HoldResponse(run.held[0])
+    assert effects == [FlashButton(4), LightButtons(frozenset()), hold]  # on the card now, 0.8 s before "thank you"
+    assert run.saved == [] and run.held[0].status == "completed"  # held for the last chosen card's moment: a burst may still follow
     effects = run.wait(flow.last_answer_hold(survey))
-    assert [type(e) for e in effects] == [SaveResponse]  # saved before the frame that says thank you
+    assert effects == [ReleaseResponse(run.outbox.uuids[0], hold.record)]  # nothing pressed in the moment: released as it was held
     (record,) = run.saved
     assert record.status == "completed" and not record.misuse and not record.negative and not record.suspect
     assert [(a.question, a.option, a.button) for a in record.answers] == [("satisfaction", "happy", 3), ("recommend", "yes", 4)]
@@ -215,13 +230,52 @@ def test_presses_that_could_each_be_read_are_a_burst_when_too_many_come_too_fast
 
 def test_a_burst_that_starts_with_a_plausible_last_answer_is_still_caught(run, survey):
     run.press(3)  # → "recommend?"
-    run.press(1, after=2)  # "no" … a completed negative response, unless:
+    run.press(1, after=2)  # "no" … a completed negative response, held for its moment, unless:
+    (held,) = run.held
+    assert held.status == "completed" and held.negative
+    effects = []
     for _ in range(survey.burst_presses - 1):
-        run.press(4, after=0.1)
+        effects += run.press(4, after=0.1)
     assert isinstance(run.phase, Burst) and run.saved == []
+    # The held row is a misuse row from the moment the burst is caught: a power cut now never
+    # sends it as a completed negative response.
+    (amend,) = [e for e in effects if isinstance(e, AmendResponse)]
+    assert amend.record.misuse and not amend.record.negative and amend.held_for == "moment"
+    (held,) = run.held
+    assert held.misuse
+    run.press(2, after=0.3)  # the child goes on: into the same row
     run.wait(survey.burst_window_seconds)
     (record,) = run.saved
-    assert record.misuse and not record.negative and record.status == "abandoned" and record.presses == (3, 1, 4, 4, 4)
+    assert record.misuse and not record.negative and record.status == "abandoned" and record.presses == (3, 1, 4, 4, 4, 2)
+    assert run.held == [] and len(run.outbox.rows) == 1, "the burst went into the held row, not a second one"
+
+
+def test_the_complete_response_is_held_from_its_last_answer_and_released_when_thanked(run, survey):
+    run.press(3)
+    effects = run.press(4)
+    (hold,) = [e for e in effects if isinstance(e, HoldResponse)]
+    assert hold.record.status == "completed" and hold.record.finished == run.clock.now()
+    assert run.phase.held == run.outbox.uuids[0], "the Held event names the row"
+    run.press(2, after=0.2)  # unread: joins the trail, extends the moment, writes nothing
+    assert run.effects == [] and run.saved == []
+    effects = run.wait(flow.last_answer_hold(survey))
+    (release,) = [e for e in effects if isinstance(e, ReleaseResponse)]
+    assert release.uuid == run.outbox.uuids[0] and release.record.presses == (3, 4, 2) and release.record.finished == hold.record.finished
+    assert isinstance(run.phase, ThankYou) and run.phase.pending is None and run.phase.held is None
+
+
+def test_stopping_during_the_moment_releases_the_held_row_completed(run, survey):
+    run.press(3)
+    run.press(4)
+    effects = run.send(flow.Shutdown(run.clock.advance(0.1)))
+    assert [type(e) for e in effects] == [ReleaseResponse]
+    (record,) = run.saved
+    assert record.status == "completed" and run.held == []
+
+
+def test_written_after_the_frame_are_only_rows_already_on_the_card_or_not_yet_thanked():
+    assert set(flow.WRITTEN_AFTER_THE_FRAME) == {HoldResponse, AmendResponse, ReleaseResponse}
+    assert SaveResponse not in flow.WRITTEN_AFTER_THE_FRAME
 
 
 def test_one_extra_press_after_the_last_answer_joins_its_trail(run, survey):
@@ -335,8 +389,8 @@ def test_without_a_handover_the_next_press_starts_at_once(survey, clock):
 def test_a_late_tick_applies_every_deadline_in_order(run, survey):
     run.press(4)
     run.press(4)
-    effects = run.wait(60)  # the loop was busy: the save, then straight past the thank-you
-    assert [type(e) for e in effects] == [SaveResponse, LightButtons]
+    effects = run.wait(60)  # the loop was busy: the release, then straight past the thank-you
+    assert [type(e) for e in effects] == [ReleaseResponse, LightButtons]
     assert isinstance(run.phase, Attract)
 
 
@@ -592,6 +646,41 @@ def test_the_next_customer_is_never_held_back_longer_than_the_handover(survey, b
     run.press(button, after=shown + survey.handover_seconds + wait - clock.monotonic)
     assert isinstance(run.phase, Asking), "the next customer's press must start their response"
     assert run.phase.draft.presses == (button,) and [a.question for a in run.phase.draft.answers] == [survey.first.id]
+
+
+@settings(max_examples=300, deadline=None)
+@given(scripts, st.sampled_from([0.0, 120.0]))
+def test_nothing_is_sent_before_its_hold_ends_and_nothing_sent_changes(survey, script, settle):
+    """A complete response becomes sendable only once its last answer's moment is over (never
+    while a burst could still make it misuse), and a row once sendable is never rewritten
+    (``scenarios.Rows`` refuses to amend or release a row that is not held)."""
+    clock = FakeClock()
+    run = Run(survey, clock)
+    sent: dict[int, object] = {}
+    hold = flow.last_answer_hold(survey)
+
+    def check():
+        held = set(run.outbox.held.values())
+        for index, row in enumerate(run.outbox.rows):
+            if index in held:
+                continue
+            if index in sent:
+                assert sent[index] is row, "a sent row was rewritten"
+                continue
+            sent[index] = row
+            if row.status == "completed" and row.end_reason == "completed":
+                last = row.started.monotonic + row.press_ms[-1] / 1000
+                assert clock.monotonic >= last + hold - 1e-9, "sent before its last answer's moment ended"
+
+    for at, button in ((p.at, p.button) for p in timeline(script)):
+        while (wake := flow.next_wakeup(run.state, clock.monotonic)) is not None and wake <= at:
+            run.send(flow.Tick(clock.advance(max(wake - clock.monotonic, 0.0))))
+            check()
+        clock.advance(max(at - clock.monotonic, 0.0))
+        run.send(flow.NextLanguage(clock.now()) if button == scenarios.LANGUAGE else flow.Pressed(button, clock.now()))
+        check()
+    run.wait(settle)
+    check()
 
 
 @settings(max_examples=200, deadline=None)

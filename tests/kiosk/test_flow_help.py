@@ -29,30 +29,26 @@ class Kiosk:
     def __init__(self, survey, clock, contact=None, link=True):
         self.clock = clock
         self.state, _ = flow.start(survey, clock.now(), contact)
-        self.rows = {}  # uuid or index → record, as the outbox keeps them
+        self.outbox = scenarios.Rows()  # as the outbox keeps them
         self.effects = []
         self.dropped = []
-        self.uuids = 0
         if link:
             self.send(flow.LinkChanged(True, clock.now()))
 
     def send(self, event):
         self.state, effects = flow.step(self.state, event)
         self.effects = effects
-        for effect in effects:
-            if isinstance(effect, SaveResponse):
-                key = f"00000000-0000-4000-8000-{self.uuids:012d}" if effect.held else len(self.rows)
-                self.uuids += effect.held
-                self.rows[key] = effect.record
-                if effect.held:
-                    self.send(flow.Held(key, self.clock.now()))
-                    self.effects = effects
-            elif isinstance(effect, ReleaseResponse):
-                assert effect.uuid in self.rows
-                self.rows[effect.uuid] = effect.record
-            elif isinstance(effect, flow.DropHelpUpdate):
-                self.dropped.append(effect.reason)
+        self.outbox.apply(effects, self._held, self.clock.now)
+        self.dropped += [e.reason for e in effects if isinstance(e, flow.DropHelpUpdate)]
         return effects
+
+    def _held(self, event):
+        self.state, effects = flow.step(self.state, event)
+        assert effects == []
+
+    @property
+    def rows(self):
+        return self.outbox.rows
 
     def press(self, button, after=PACE):
         return self.send(flow.Pressed(button, self.clock.advance(after)))
@@ -75,11 +71,12 @@ class Kiosk:
 
     @property
     def uuid(self):
-        return f"00000000-0000-4000-8000-{self.uuids - 1:012d}"
+        """The latest held row's: the response the offer of help is about."""
+        return self.outbox.uuids[-1]
 
     @property
     def record(self):
-        return self.rows[self.uuid]
+        return self.outbox.row(self.uuid)
 
 
 @pytest.fixture
@@ -89,8 +86,12 @@ def kiosk(survey, clock):
 
 def test_a_negative_response_is_saved_held_then_help_is_offered(kiosk, survey):
     effects = kiosk.answer(*UNHAPPY)
-    (save,) = [e for e in effects if isinstance(e, SaveResponse)]
-    assert save.held and save.record.negative and save.record.help_requested is None
+    # Held since its last answer (for that moment); now held for the answer to the offer.
+    (amend,) = [e for e in effects if isinstance(e, flow.AmendResponse)]
+    assert amend.held_for == "offer" and amend.uuid == kiosk.uuid
+    assert amend.record.negative and amend.record.help_requested is None
+    assert not [e for e in effects if isinstance(e, (SaveResponse, ReleaseResponse))], "one row, still held"
+    assert kiosk.outbox.held_for == {kiosk.uuid: "offer"}
     assert isinstance(kiosk.phase, OfferingHelp) and kiosk.phase.response_uuid == kiosk.uuid
     assert flow.LightButtons(frozenset({1, 4})) in effects, "only yes (4) and no (1) are lit"
 
@@ -130,7 +131,7 @@ def test_a_press_no_one_could_have_read_is_no_answer_and_a_second_is_a_child(kio
     assert isinstance(kiosk.phase, Burst)
     assert kiosk.record.help_requested is False and kiosk.record.presses == UNHAPPY, "the child's presses are not the customer's"
     kiosk.wait(survey.burst_window_seconds)
-    misuse = [r for r in kiosk.rows.values() if r.misuse]
+    misuse = [r for r in kiosk.rows if r.misuse]
     assert len(misuse) == 1 and misuse[0].presses == (4, 4) and misuse[0].press_ms == (0, 100)
 
 
@@ -146,7 +147,7 @@ def test_a_button_that_is_neither_yes_nor_no_is_kept_and_hinted(kiosk):
 def test_help_is_offered_only_after_a_negative_response(survey, clock, path, negative):
     kiosk = Kiosk(survey, clock)
     kiosk.answer(*path)
-    (record,) = kiosk.rows.values()
+    (record,) = kiosk.rows
     assert record.negative == negative
     assert isinstance(kiosk.phase, OfferingHelp if negative else ThankYou)
 
@@ -156,14 +157,14 @@ def test_a_suspect_negative_response_gets_no_offer(kiosk, survey):
     kiosk.press(2, after=survey.pause_seconds + 0.5)  # someone else may have stepped up
     kiosk.press(1)
     kiosk.wait(flow.last_answer_hold(survey))
-    (record,) = kiosk.rows.values()
+    (record,) = kiosk.rows
     assert record.suspect and not record.negative and isinstance(kiosk.phase, ThankYou)
 
 
 def test_walking_away_mid_survey_gets_no_offer(kiosk, survey):
     kiosk.press(1)
     kiosk.wait(survey.idle_timeout_seconds)
-    (record,) = kiosk.rows.values()
+    (record,) = kiosk.rows
     assert record.status == "abandoned" and record.negative and record.help_requested is None
     assert isinstance(kiosk.phase, Attract)
 
@@ -171,7 +172,8 @@ def test_walking_away_mid_survey_gets_no_offer(kiosk, survey):
 def test_without_the_link_no_staff_are_offered_and_the_sites_contact_shows(survey, clock):
     kiosk = Kiosk(survey, clock, contact=CONTACT, link=False)
     effects = kiosk.answer(*UNHAPPY)
-    assert [e.held for e in effects if isinstance(e, SaveResponse)] == [False]
+    assert [type(e) for e in effects if isinstance(e, flow.WRITTEN_AFTER_THE_FRAME + (SaveResponse,))] == [ReleaseResponse]
+    assert kiosk.outbox.held == {} and kiosk.rows[0].help_requested is None, "sent: no offer is waiting for an answer"
     assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.fallback
     kiosk.wait(survey.help_offer.fallback_seconds - 0.01)
     assert isinstance(kiosk.phase, ThankYou), "long enough to note the number or scan the code"
@@ -266,7 +268,7 @@ def test_presses_on_the_help_screens_are_kept_and_change_nothing(kiosk):
     kiosk.press(4)
     kiosk.press(2, after=0.1)
     assert kiosk.phase == before, "the waiting customer keeps their screen"
-    misuse = [r for r in kiosk.rows.values() if r.misuse]
+    misuse = [r for r in kiosk.rows if r.misuse]
     assert [r.presses for r in misuse] == [(4,), (2,)] and all(r.end_reason == "misuse" for r in misuse)
 
 

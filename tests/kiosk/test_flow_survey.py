@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from kiosk import flow
 from kiosk.contract.protocol import PROTOCOL_VERSION, HelpUpdate
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, survey_from_dict
-from kiosk.flow import Asking, Attract, Burst, Helping, OfferingHelp, ReleaseResponse, SaveResponse, SurveyApplied, ThankYou
+from kiosk.flow import Asking, Attract, Burst, Helping, OfferingHelp, SurveyApplied, ThankYou
+from tests import scenarios
 from tests.dummy_clock import FakeClock
 from tests.fuzzing import fuzz_settings
 
@@ -46,15 +47,14 @@ UNHAPPY_YES = [1, 2, 1, 4]
 
 
 class Driver:
-    """Steps the flow as the main loop does (a held save is answered with its uuid) and checks
+    """Steps the flow as the main loop does (a held save is answered with its uuid: ``scenarios.Rows``) and checks
     the safe-point rules after every step."""
 
     def __init__(self) -> None:
         self.clock = FakeClock()
         self.state, _ = flow.start(SURVEYS[0], self.clock.now())
-        self.records: list[flow.ResponseRecord] = []
+        self.outbox = scenarios.Rows(first_uuid=1)  # as the outbox keeps them
         self.applied: list[flow.Survey] = []
-        self.held = 0
         self.waited: set[str] = set()  # the phases a replacement waited through
 
     def send(self, event: flow.Event) -> list[flow.Effect]:
@@ -68,18 +68,15 @@ class Driver:
         self.state, effects = flow.step(before, event)
         applied = [e.survey for e in effects if isinstance(e, SurveyApplied)]
         self.applied += applied
-        for effect in effects:
-            if isinstance(effect, SaveResponse):
-                self.records.append(effect.record)
-                if effect.held:
-                    self.held += 1
-                    self._step(flow.Held(f"00000000-0000-4000-8000-{self.held:012d}", self.clock.now()))
-            elif isinstance(effect, ReleaseResponse):
-                self.records.append(effect.record)
+        self.outbox.apply(effects, self._step, self.clock.now)
         self.check(before, self.state, applied)
         if self.state.pending_survey is not None:
             self.waited.add(type(self.state.phase).__name__)
         return effects
+
+    @property
+    def records(self) -> list[flow.ResponseRecord]:
+        return self.outbox.rows
 
     def check(self, before: flow.KioskState, after: flow.KioskState, applied: list) -> None:
         if after.survey is not before.survey:
@@ -90,7 +87,7 @@ class Driver:
             assert not isinstance(after.phase, (Helping, OfferingHelp, Burst)) and not (isinstance(after.phase, ThankYou)), after.phase
 
     def hear(self, state: str) -> None:
-        update = HelpUpdate(v=PROTOCOL_VERSION, alert_id=1, response_uuid=f"00000000-0000-4000-8000-{self.held:012d}", state=state, at=self.clock.wall)
+        update = HelpUpdate(v=PROTOCOL_VERSION, alert_id=1, response_uuid=(self.outbox.offers or ["00000000-0000-4000-8000-000000000000"])[-1], state=state, at=self.clock.wall)
         self.send(flow.HelpHeard(update, self.clock.now()))
 
 

@@ -149,3 +149,90 @@ def test_an_unacknowledged_request_for_help_is_sent_again_first(box, clock):
     clock.advance(5.0)
     engine.on_tick()
     assert wire.uuids(0) == [uuid] and wire.uuids(2) == [uuid], "after the timeout, again before the rest"
+
+
+# --- held for the last answer's moment ---------------------------------------------------------
+
+
+def burst_of(response, presses=(4, 4, 4)):
+    """What the flow makes of a held response when a child's burst follows its last answer."""
+    trail = response.presses + presses
+    return replace(
+        response, status="abandoned", misuse=True, answers=(), negative=False, end_reason="burst",
+        presses=trail, press_ms=response.press_ms + tuple(2100 + 100 * i for i in range(len(presses))),
+    )
+
+
+def test_a_response_held_for_its_moment_is_on_the_card_and_released_with_the_presses_made_in_it(box):
+    uuid = box.save(negative_record(), held="moment")
+    assert box.health().unsent == 1 and box.pending(0, 10) == [], "on the card, not sent while a burst could still follow"
+    late = replace(negative_record(), presses=(1, 2, 1, 3), press_ms=(0, 1000, 2000, 2300))
+    assert box.release(uuid, late)
+    ((_, row),) = box.pending(0, 10)
+    assert row["uuid"] == uuid and row["presses"] == [1, 2, 1, 3] and row["press_ms"] == [0, 1000, 2000, 2300]
+    assert row["status"] == "completed" and row["negative"] and row["help_requested"] is None
+
+
+def test_a_burst_caught_in_the_moment_rewrites_the_held_row_and_is_never_sent_as_an_answer(box):
+    uuid = box.save(negative_record(), held="moment")
+    assert box.amend(uuid, burst_of(negative_record()), "moment")
+    assert box.pending(0, 10) == [] and box.urgent(10) == [], "still held: the burst goes on"
+    assert box.release(uuid, burst_of(negative_record(), presses=(4, 4, 4, 2)))
+    ((_, row),) = box.pending(0, 10)
+    assert row["misuse"] and not row["negative"] and row["status"] == "abandoned" and row["answers"] == []
+    assert row["end_reason"] == "burst" and row["presses"] == [1, 2, 1, 4, 4, 4, 2]
+    assert not box.amend(uuid, negative_record(), "moment"), "a released row is never rewritten"
+
+
+def test_the_moment_then_the_offer_then_the_answer_is_one_row(box):
+    uuid = box.save(negative_record(), held="moment")
+    assert box.amend(uuid, negative_record(), "offer")
+    assert box.pending(0, 10) == [] and box.urgent(10) == []
+    assert box.release(uuid, answered(True))
+    assert [row["uuid"] for _, row in box.urgent(10)] == [uuid] and box.health().rows == 1
+
+
+@pytest.mark.parametrize(
+    ("held", "amended", "expected"),
+    [
+        ("moment", None, {"status": "completed", "misuse": False, "help_requested": None}),  # the thank-you was due any moment
+        ("moment", "burst", {"status": "abandoned", "misuse": True, "help_requested": None}),  # a child: never an answer
+        ("moment", "offer", {"status": "completed", "misuse": False, "help_requested": False}),  # offered, never answered
+        ("offer", None, {"status": "completed", "misuse": False, "help_requested": False}),
+    ],
+)
+def test_rows_held_when_the_power_went_are_sent_as_their_hold_says(tmp_path, held, amended, expected):
+    box = Outbox("kiosk-1", "boot-1").open(tmp_path)
+    uuid = box.save(negative_record(), held=held)
+    if amended == "burst":
+        box.amend(uuid, burst_of(negative_record()), "moment")
+    elif amended == "offer":
+        box.amend(uuid, negative_record(), "offer")
+    box.close()  # the power goes
+    box = Outbox("kiosk-1", "boot-2").open(tmp_path)
+    try:
+        assert box.pending(0, 10) == []
+        assert box.release_stale() == 1
+        ((_, row),) = box.pending(0, 10)
+        assert row["uuid"] == uuid and {key: row[key] for key in expected} == expected
+    finally:
+        box.close()
+
+
+def test_an_outbox_of_schema_4_with_a_row_held_for_an_offer_is_migrated_and_released_as_before(tmp_path):
+    old_outbox(tmp_path, 4, "6f1c2a8e-3f7b-4d4e-9a55-0d5d3c1f2b13", presses="[1, 2, 1]")
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / outbox_module.DB_FILENAME)
+    conn.execute("UPDATE responses SET held = 1")
+    conn.commit()
+    conn.close()
+    box = Outbox("k", "b").open(tmp_path)
+    try:
+        assert box.pending(0, 10) == [] and box.release_stale() == 1
+        ((_, row),) = box.pending(0, 10)
+        assert row["help_requested"] is False
+        plan = outbox_module.database.execute_sql("EXPLAIN QUERY PLAN SELECT id FROM responses WHERE held > 0").fetchall()
+        assert "response_held" in str(plan), "the partial index covers both kinds of hold"
+    finally:
+        box.close()
