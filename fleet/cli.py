@@ -19,6 +19,7 @@ import msgspec
 
 from fleet import __version__, settings
 from fleet.config import FleetConfigError, loopback_problem, ownership_warning, parse_time, public_broker_url
+from fleet.sites import UnknownSite, check_site
 from fleet.validate import ConfigProblems
 from fleet.web.settings import WebSettings
 
@@ -267,6 +268,26 @@ def kiosk_address(command):  # type: ignore[no-untyped-def]
     return command
 
 
+def _check_site(config: settings.FleetConfig, site: str, refuse: bool = True) -> None:
+    """With [[sites]] in fleet.toml, a kiosk's site must be one of their ids (fleet.sites)."""
+    try:
+        check_site(site.strip(), config.escalation.sites)
+    except UnknownSite as exc:
+        if refuse:
+            fail(str(exc))
+        raise
+
+
+def _kiosk_config_text(config: settings.FleetConfig, device_id: str, site: str, url: str, password: str) -> str:
+    """The kiosk's whole config, with its site's own phone and web page as its [help]."""
+    from fleet import devices
+
+    known = config.escalation.site_by_id.get(site)
+    phone, qr = (known.fallback_phone or "", known.fallback_qr_url or "") if known else ("", "")
+    trusted = kiosk_trusted_keys(config.data_dir)
+    return devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=trusted, fallback_phone=phone, fallback_url=qr)
+
+
 @device.command("add")
 @click.argument("device_id")
 @click.option("--site", required=True, help="Where the kiosk stands, e.g. 'Ankara Çankaya 2'.")
@@ -278,6 +299,7 @@ def device_add(device_id, site, out, allow_loopback, config_path, **options) -> 
     from fleet import devices
 
     config = load_settings(config_path, **options)
+    _check_site(config, site)
     path = _writable_out(out, device_id)
     with open_store(config):
         url = _kiosk_broker_url(config, allow_loopback)
@@ -286,7 +308,7 @@ def device_add(device_id, site, out, allow_loopback, config_path, **options) -> 
         except devices.RegistryError as exc:
             fail(str(exc))
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir)), password)
+        _write_config(path, _kiosk_config_text(config, device_id, site, url, password), password)
         assigned = new_device_survey(config.data_dir, device_id, site)
     click.echo(f"added {device_id} at {site}; {applied}", err=not ok)
     if assigned:
@@ -316,8 +338,12 @@ def device_credentials(device_id, out, allow_loopback, config_path, **options) -
             fail(str(exc))
         site = Device.get_by_id(device_id).site
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir)), password)
+        _write_config(path, _kiosk_config_text(config, device_id, site, url, password), password)
     click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}", err=not ok)
+    try:
+        _check_site(config, site, refuse=False)
+    except UnknownSite as exc:
+        click.echo(f"warning: {device_id} is registered at {exc}", err=True)
     if not ok:
         sys.exit(1)
 
