@@ -133,10 +133,23 @@ def config_show(config_path, data_dir, db_url) -> None:  # type: ignore[no-untyp
 
 
 @contextmanager
-def open_store(config: settings.FleetConfig) -> Iterator[Path]:
-    """The store *config* names, open (and migrated) for the command; yields the data directory."""
-    from fleet.store import StoreError, close_database, open_database
+def open_store(config: settings.FleetConfig, create: bool = False) -> Iterator[Path]:
+    """The store *config* names, open (and migrated) for the command; yields the data directory.
 
+    Only commands that start a fleet's records (``device add``, ``survey add``, ``simulate``;
+    ``fleet serve`` opens its own) pass *create*: every other one refuses a store that does not
+    exist, naming where it looked, instead of making an empty one and answering "nothing yet"
+    about the wrong directory."""
+    from fleet.store import StoreError, close_database, missing_store, open_database
+
+    missing = None if create else missing_store(config.db_url)
+    if missing is not None:
+        fail(
+            f"no fleet store at {missing}: this command reads a fleet's records and there are none in {config.data_dir}\n"
+            "  fix: point at the fleet's data directory: --data-dir DIR, or NABIZ_FLEET_DATA=DIR, or [store] data_dir in fleet.toml "
+            "(--config FILE; or --db URL / [store] url for the database itself). "
+            "`fleet serve`, `fleet device add` and `fleet survey add` start a new store"
+        )
     warning = ownership_warning(config.data_dir)
     if warning:
         click.echo(f"warning: {warning}", err=True)
@@ -301,7 +314,7 @@ def device_add(device_id, site, out, allow_loopback, config_path, **options) -> 
     config = load_settings(config_path, **options)
     _check_site(config, site)
     path = _writable_out(out, device_id)
-    with open_store(config):
+    with open_store(config, create=True):
         url = _kiosk_broker_url(config, allow_loopback)
         try:
             password = devices.add_device(device_id, site)
@@ -529,7 +542,7 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
 
     ids = [f"{prefix}-{n:04d}" for n in range(1, device_count + 1)]
     config = load_settings(config_path, data_dir=data_dir, db_url=db_url)
-    with open_store(config) as directory:
+    with open_store(config, create=True) as directory:
         try:
             files = BrokerFiles(directory / "broker")
             passwords = {device_id: files.simulation_password(device_id) for device_id in ids}
