@@ -184,10 +184,12 @@ def test_new_credentials_never_land_in_a_world_readable_file(data, tmp_path):
 
 def test_sqlite_urls_read_as_peewee_reads_them(tmp_path, data):
     """sqlite:///fleet.sqlite3 is relative to the working directory, sqlite:////abs absolute."""
-    relative = fleet("device", "list", data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path)
-    assert relative.returncode == 0 and (tmp_path / "here.sqlite3").exists()
-    absolute = fleet("device", "list", data_dir=data, db=f"sqlite:///{tmp_path / 'abs.sqlite3'}")
-    assert absolute.returncode == 0 and (tmp_path / "abs.sqlite3").exists()
+    starting = ("device", "add", "k1", "--site", "S", "--broker-url", PUBLIC)  # a command that starts a store
+    relative = fleet(*starting, "--out", str(tmp_path / "k1.toml"), data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path)
+    assert relative.returncode == 0 and (tmp_path / "here.sqlite3").exists(), relative.stderr
+    assert "k1" in fleet("device", "list", data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path).stdout
+    absolute = fleet(*starting, "--out", str(tmp_path / "k2.toml"), data_dir=data, db=f"sqlite:///{tmp_path / 'abs.sqlite3'}")
+    assert absolute.returncode == 0 and (tmp_path / "abs.sqlite3").exists(), absolute.stderr
 
 
 @pytest.mark.parametrize("url", ["mqtt://localhost:1883", "mqtt://127.0.0.1:18830", "mqtts://127.0.1.1:8883", "mqtt://[::1]:1883", "mqtt://kiosk.localhost:1883"])
