@@ -189,7 +189,7 @@ class FleetApp:
         key = self._signing_key()
         worker = EscalationWorker(None, config.notifications, lanes=config.notifications.senders)
         purges = [] if self.role == "worker" else [self._purge_callbacks]
-        escalation = Escalation(config, key, wake=self._wake_all, callback_link=self._callback_link(key), purges=purges)
+        escalation = Escalation(config, key, wake=self._wake_all, callback_link=self._callback_link(key), purges=purges, callback_roles=self.config.web.callback_roles)
         if self.role != "worker":
             worker.escalation = escalation  # the ticker: once per fleet
         worker.start()

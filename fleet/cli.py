@@ -19,6 +19,7 @@ import msgspec
 
 from fleet import __version__, settings
 from fleet.config import FleetConfigError, loopback_problem, ownership_warning, parse_time, public_broker_url
+from fleet.sites import UnknownSite, check_site
 from fleet.validate import ConfigProblems
 from fleet.web.settings import WebSettings
 
@@ -132,10 +133,23 @@ def config_show(config_path, data_dir, db_url) -> None:  # type: ignore[no-untyp
 
 
 @contextmanager
-def open_store(config: settings.FleetConfig) -> Iterator[Path]:
-    """The store *config* names, open (and migrated) for the command; yields the data directory."""
-    from fleet.store import StoreError, close_database, open_database
+def open_store(config: settings.FleetConfig, create: bool = False) -> Iterator[Path]:
+    """The store *config* names, open (and migrated) for the command; yields the data directory.
 
+    Only commands that start a fleet's records (``device add``, ``survey add``, ``simulate``;
+    ``fleet serve`` opens its own) pass *create*: every other one refuses a store that does not
+    exist, naming where it looked, instead of making an empty one and answering "nothing yet"
+    about the wrong directory."""
+    from fleet.store import StoreError, close_database, missing_store, open_database
+
+    missing = None if create else missing_store(config.db_url)
+    if missing is not None:
+        fail(
+            f"no fleet store at {missing}: this command reads a fleet's records and there are none in {config.data_dir}\n"
+            "  fix: point at the fleet's data directory: --data-dir DIR, or NABIZ_FLEET_DATA=DIR, or [store] data_dir in fleet.toml "
+            "(--config FILE; or --db URL / [store] url for the database itself). "
+            "`fleet serve`, `fleet device add` and `fleet survey add` start a new store"
+        )
     warning = ownership_warning(config.data_dir)
     if warning:
         click.echo(f"warning: {warning}", err=True)
@@ -267,6 +281,28 @@ def kiosk_address(command):  # type: ignore[no-untyped-def]
     return command
 
 
+def _check_site(config: settings.FleetConfig, site: str, refuse: bool = True) -> None:
+    """With [[sites]] in fleet.toml, a kiosk's site must be one of their ids (fleet.sites)."""
+    try:
+        check_site(site.strip(), config.escalation.sites)
+    except UnknownSite as exc:
+        if refuse:
+            fail(str(exc))
+        raise
+
+
+def _kiosk_config_text(config: settings.FleetConfig, device_id: str, site: str, url: str, password: str) -> str:
+    """The kiosk's whole config, with its site's own phone and web page as its [help]."""
+    from fleet import devices
+
+    known = config.escalation.site_by_id.get(site)
+    phone, qr = (known.fallback_phone or "", known.fallback_qr_url or "") if known else ("", "")
+    trusted = kiosk_trusted_keys(config.data_dir)
+    return devices.kiosk_config(
+        device_id, site, url, password, config.kiosks.ca_file, trusted_keys=trusted, min_seq=kiosk_min_seq(device_id), fallback_phone=phone, fallback_url=qr
+    )
+
+
 @device.command("add")
 @click.argument("device_id")
 @click.option("--site", required=True, help="Where the kiosk stands, e.g. 'Ankara Çankaya 2'.")
@@ -278,15 +314,16 @@ def device_add(device_id, site, out, allow_loopback, config_path, **options) -> 
     from fleet import devices
 
     config = load_settings(config_path, **options)
+    _check_site(config, site)
     path = _writable_out(out, device_id)
-    with open_store(config):
+    with open_store(config, create=True):
         url = _kiosk_broker_url(config, allow_loopback)
         try:
             password = devices.add_device(device_id, site)
         except devices.RegistryError as exc:
             fail(str(exc))
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir), min_seq=kiosk_min_seq(device_id)), password)
+        _write_config(path, _kiosk_config_text(config, device_id, site, url, password), password)
         assigned = new_device_survey(config.data_dir, device_id, site)
     click.echo(f"added {device_id} at {site}; {applied}", err=not ok)
     if assigned:
@@ -316,8 +353,12 @@ def device_credentials(device_id, out, allow_loopback, config_path, **options) -
             fail(str(exc))
         site = Device.get_by_id(device_id).site
         applied, ok = _apply_to_broker(config, put={device_id: password})
-        _write_config(path, devices.kiosk_config(device_id, site, url, password, config.kiosks.ca_file, trusted_keys=kiosk_trusted_keys(config.data_dir), min_seq=kiosk_min_seq(device_id)), password)
+        _write_config(path, _kiosk_config_text(config, device_id, site, url, password), password)
     click.echo(f"new credentials for {device_id}; {applied}; kiosk config: {path}", err=not ok)
+    try:
+        _check_site(config, site, refuse=False)
+    except UnknownSite as exc:
+        click.echo(f"warning: {device_id} is registered at {exc}", err=True)
     if not ok:
         sys.exit(1)
 
@@ -503,7 +544,7 @@ def simulate(device_count, per_device, rate, processes, backlog, negative, prefi
 
     ids = [f"{prefix}-{n:04d}" for n in range(1, device_count + 1)]
     config = load_settings(config_path, data_dir=data_dir, db_url=db_url)
-    with open_store(config) as directory:
+    with open_store(config, create=True) as directory:
         try:
             files = BrokerFiles(directory / "broker")
             passwords = {device_id: files.simulation_password(device_id) for device_id in ids}

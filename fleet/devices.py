@@ -283,11 +283,16 @@ def _view(device: Device, now: float, inactivity_s: float) -> DeviceView:
     )
 
 
-def kiosk_config(device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = (), min_seq: int = 0) -> str:
+def kiosk_config(
+    device_id: str, site: str, broker_url: str, password: str, ca_file: str | None = None, trusted_keys: Sequence[str] = (), min_seq: int = 0, fallback_phone: str = "", fallback_url: str = ""
+) -> str:
     """The whole kiosk config a technician installs on the Pi as /etc/nabiz/kiosk.toml.
 
     Complete, not just the fleet part: ``setup-pi.sh --config`` installs it in place of the
-    Pi's config, so the panel and screen settings a technician may change are all here.
+    Pi's config, so the panel and screen settings a technician may change are all here, and
+    the site's own phone and web page (fleet.toml's ``fallback_phone`` / ``fallback_qr_url``)
+    as its ``[help]``. A kiosk reads them from this file only: a change in fleet.toml reaches
+    it when ``fleet device credentials`` writes the file again and a technician installs it.
     """
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     ca_line = f"ca_file = {json.dumps(ca_file)}" if ca_file else '# ca_file = "/etc/nabiz/fleet-ca.pem"   # for mqtts:// with the fleet\'s own CA'
@@ -303,7 +308,7 @@ password = {json.dumps(password)}
         "# On the Pi: sudo sh hardware/setup-pi.sh --config THIS_FILE (installs it as /etc/nabiz/kiosk.toml,\n"
         "# mode 0640, group nabiz). It holds this kiosk's broker password: keep it private, delete other copies.\n"
     )
-    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys, min_seq=min_seq)
+    return header + config_template(device_id, site, fleet, trusted_keys=trusted_keys, min_seq=min_seq, fallback_phone=fallback_phone, fallback_url=fallback_url)
 
 
 def write_kiosk_config(path: Path, text: str) -> None:

@@ -251,6 +251,16 @@ def describe(url: str) -> str:
     return url
 
 
+def missing_store(url: str) -> Path | None:
+    """The SQLite file *url* names when it does not exist yet (None: it exists, or the store is
+    PostgreSQL, whose database someone made on purpose). Commands that only read or change
+    records ask first: opening would create an empty store and answer "nothing yet"."""
+    if urlparse(url).scheme != "sqlite":
+        return None
+    path = Path(urlparse(url).path[1:]).absolute()
+    return None if path.exists() else path
+
+
 def open_database(url: str) -> peewee.Database:
     """Bind the store to *url* (``sqlite:///path`` or ``postgresql://user@host/db``) and migrate it."""
     scheme = urlparse(url).scheme

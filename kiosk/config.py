@@ -7,7 +7,6 @@ Sources, later ones winning: built-in defaults, the config file (``--config``, e
 from __future__ import annotations
 
 import os
-import re
 import socket
 import tomllib
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from kiosk.colour import contrast, parse_hex, to_hex
+from kiosk.contract import deployment
 from kiosk.contract.deployment import service_data_dir
 from kiosk.contract.transport import AddressError, BrokerAddress
 from kiosk.palette import BACKGROUND
@@ -97,14 +97,6 @@ class HelpConfig(msgspec.Struct, forbid_unknown_fields=True):
     @property
     def configured(self) -> bool:
         return bool(self.fallback_phone or self.fallback_url)
-
-
-#: A phone number as people write it: digits with spaces, dashes, dots, brackets, a leading +.
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
-PHONE_MIN_DIGITS = 5
-#: A URL a QR code carries well at 800x480 (longer ones make the code dense and hard to scan).
-URL_MAX_LENGTH = 200
-_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
 
 class SurveyConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -209,20 +201,10 @@ def branding_problems(branding: BrandingConfig, base: Path) -> list[str]:
 
 
 def help_problems(help: HelpConfig) -> list[str]:
-    """Every mistake in the ``[help]`` table at once, each with its fix."""
-    problems = []
-    phone = help.fallback_phone
-    if phone and (not _PHONE.match(phone) or sum(ch.isdigit() for ch in phone) < PHONE_MIN_DIGITS):
-        problems.append(
-            f"help.fallback_phone: {phone!r} is not a phone number\n"
-            '  fix: write it as customers dial it: digits, spaces, dashes or brackets, an optional leading +, e.g. "0212 555 01 23"'
-        )
-    url = help.fallback_url
-    if url and not _URL.match(url):
-        problems.append(f'help.fallback_url: {url!r} is not a web address\n  fix: write the whole address, starting with https://, e.g. "https://example.com/iletisim"')
-    elif len(url) > URL_MAX_LENGTH:
-        problems.append(f"help.fallback_url: {len(url)} characters make a QR code too dense to scan from the screen\n  fix: use an address of at most {URL_MAX_LENGTH} characters (a short link)")
-    return problems
+    """Every mistake in the ``[help]`` table at once, each with its fix (the rules are the
+    contract's: the fleet checks a site's values with them before writing them here)."""
+    keys = {"phone": "help.fallback_phone", "url": "help.fallback_url"}
+    return [f"{keys[which]}: {problem}\n  fix: {fix}" for which, problem, fix in deployment.help_problems(help.fallback_phone, help.fallback_url)]
 
 
 def trusted_key_problems(texts: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ import msgspec
 
 from fleet.escalation import hours as hours_module
 from fleet.validate import ConfigProblems, Walker, did_you_mean, read_document
+from kiosk.contract.deployment import help_problems
 
 EXAMPLE_PATH = Path(__file__).with_name("example-fleet.toml")
 SECTIONS = ("sites", "contacts", "policies", "rules", "notifications")
@@ -41,8 +42,8 @@ class Site(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     language: Literal["tr", "en"] = "tr"
     opening_hours: list[str] = []  # empty: always open
     help_wait_seconds: Annotated[int, msgspec.Meta(ge=5, le=600)] = 45
-    fallback_phone: str | None = None  # shown by the kiosk when its link is down
-    fallback_qr_url: str | None = None
+    fallback_phone: str | None = None  # written into each kiosk's [help] (fleet device add / credentials): shown when no staff can be told
+    fallback_qr_url: str | None = None  # likewise, as [help] fallback_url: https://…, at most 200 characters (a QR code)
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30  # personal data: notifications, call-back numbers
 
     @cached_property
@@ -259,6 +260,10 @@ class _References:
         for label, site in self.each("sites"):
             self.zone(label, site.get("time_zone"))
             self.hours(f"{label} → opening_hours", site.get("opening_hours"))
+            phone, url = site.get("fallback_phone"), site.get("fallback_qr_url")
+            keys = {"phone": "fallback_phone", "url": "fallback_qr_url"}  # written into each kiosk's [help]: the kiosk's own rules
+            for which, problem, fix in help_problems(phone if isinstance(phone, str) else "", url if isinstance(url, str) else ""):
+                self.add(f"{label} → {keys[which]}", problem, fix)
         for label, contact in self.each("contacts"):
             self.refs(f"{label} → sites", contact.get("sites"), sites | {ALL_SITES}, "site", 'a site id from [[sites]], or "*" for every site')
             self.hours(f"{label} → active_hours", contact.get("active_hours"))

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 from fleet.escalation import alerts, help, observe, rules, tokens
 from fleet.escalation.config import EscalationConfig, ResponseRule, WindowRule
+from fleet.escalation.hours import is_within
 from fleet.escalation.messages import render
 from fleet.escalation.notifier import Queued, enqueue
 from fleet.escalation.planner import ChainState, plan
@@ -50,12 +51,14 @@ class Escalation:
         callback_link: help.CallbackLink | None = None,
         purges: Sequence[Callable[[float], object]] = (),
         windows: Windows | StoreWindows | None = None,
+        callback_roles: Sequence[str] = ("call-centre",),
     ) -> None:
         self.config = config
         self.key = key
         self.clock = clock
         self.wake = wake  # tells the notifier worker (and the help announcer) there is something to send
         self.callback_link = callback_link  # the kiosk's call-back QR link for an alert (None: no web pages)
+        self.callback_roles = callback_roles  # who takes a call-back request ([web] callback_roles)
         self.purges = purges  # more retention to run with purge (the web's call-back numbers)
         self._recent_negative: dict[tuple[str, str], float] = {}  # (rule, scope) → newest negative this process saw
         self._purged_at = 0.0
@@ -115,10 +118,62 @@ class Escalation:
                         extra={"device": response.device_id, "response": response.uuid, "alerts": sorted({result.alert_id for _, result in matching}), "fix": 'add a response rule with on = "help" (one alert per customer)'},
                     )
                 continue
-            intent, result = min(candidates, key=lambda pair: (not self._is_help_rule(pair[0].rule), SEVERITY_ORDER.get(pair[0].severity, 9)))
-            url = self.callback_link(result.alert_id, now) if self.callback_link else ""
-            written += help.waiting(result.alert_id, response.device_id, response.uuid, now, self.config.site(response.site).help_wait_seconds, url)
+            told = {result.alert_id for _, result in candidates if Notification.select(Notification.id).where(Notification.alert == result.alert_id).exists()}
+            intent, result = min(candidates, key=lambda pair: (pair[1].alert_id not in told, not self._is_help_rule(pair[0].rule), SEVERITY_ORDER.get(pair[0].severity, 9)))
+            site = self.config.site(response.site)
+            if result.alert_id in told:
+                url = self.callback_link(result.alert_id, now) if self.callback_link else ""
+                written += help.waiting(result.alert_id, response.device_id, response.uuid, now, site.help_wait_seconds, url)
+            else:
+                written += self._announce_nobody_told(intent, result.alert_id, response, now)
         return written
+
+    def _announce_nobody_told(self, intent: Intent, alert_id: int, response: NewResponse, now: float) -> int:
+        """The alert's first step told nobody (no contact serves the site, all are off duty, or
+        the kiosk's site is no [[sites]] id): "staff are being told" would be a promise nobody
+        keeps. The kiosk hears ``waiting`` with no wait, so it goes straight to what can happen:
+        the call-back QR when a call-back contact is on duty and the web pages run, else the
+        site's own phone or QR from its config's [help]. Logged with the fix, and audited."""
+        url = self.callback_link(alert_id, now) if self.callback_link and self._call_back_on_duty(response.site, now) else ""
+        if not help.waiting(alert_id, response.device_id, response.uuid, now, 0, url):
+            return 0
+        reason, fix = self._why_nobody(intent.rule, response.site, now)
+        shown = "the call-back QR" if url else "the site's own phone or QR (the kiosk config's [help])"
+        alerts.audit(alert_id, now, "announced", "system", "system", f"nobody could be told ({reason}); the kiosk shows {shown} at once")
+        log.warning(
+            "a customer asked for help but nobody could be told: %s; the kiosk shows %s instead of 'staff are being told'",
+            reason,
+            shown,
+            extra={"site": response.site, "device": response.device_id, "alert": alert_id, "response": response.uuid, "fix": fix},
+        )
+        return 1
+
+    def _call_back_on_duty(self, site_id: str, now: float) -> bool:
+        site = self.config.site(site_id)
+        wanted = set(self.callback_roles)
+        return any(wanted & set(contact.roles) and is_within(contact.hours, site.zone, now) for contact in self.config.contacts_for(site_id))
+
+    def _why_nobody(self, rule_id: str, site_id: str, now: float) -> tuple[str, str]:
+        """Why the first step found nobody, and what the operator should change."""
+        if site_id not in self.config.site_by_id:
+            known = ", ".join(sorted(self.config.site_by_id)) or "none"
+            return (
+                f'the kiosk\'s site "{site_id}" is not a [[sites]] id in fleet.toml',
+                f"register the kiosk under a [[sites]] id (fleet device add ID --site SITE, then fleet device credentials ID); known: {known}",
+            )
+        rule = self.config.rule_by_id.get(rule_id)
+        policy = self.config.policy_by_id.get(rule.policy) if rule else None
+        stage = policy.stages[0] if policy else None
+        serving = [c for c in self.config.contacts_for(site_id) if stage is not None and (c.id in stage.contacts or set(c.roles) & set(stage.roles))]
+        if not serving:
+            return (
+                f'no contact of site "{site_id}" has a role or id the first stage of policy "{policy.id if policy else "?"}" names',
+                f'add a [[contacts]] entry with sites = ["{site_id}"] and one of the roles {stage.roles if stage else []}',
+            )
+        return (
+            f'every contact the first stage names for site "{site_id}" is off duty ({", ".join(c.id for c in serving)})',
+            "check their active_hours (in the site's time zone), or add a contact on duty then",
+        )
 
     def _is_help_rule(self, rule_id: str) -> bool:
         rule = self.config.rule_by_id.get(rule_id)

@@ -32,7 +32,7 @@ def add(file, config_path, data_dir, db_url) -> None:  # type: ignore[no-untyped
     """Check FILE by the kiosk's own rules and store it as an immutable version."""
     from fleet.surveys import versions
 
-    with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url)):
+    with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url), create=True):
         try:
             added = versions.add(file)
         except versions.VersionError as exc:

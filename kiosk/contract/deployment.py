@@ -8,22 +8,52 @@ Both the kiosk and the fleet keep their state where systemd says (``StateDirecto
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 
+#: A phone number as people write it: digits with spaces, dashes, dots, brackets, a leading +.
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
+PHONE_MIN_DIGITS = 5
+#: A URL a QR code carries well at 800x480 (longer ones make the code dense and hard to scan).
+URL_MAX_LENGTH = 200
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 
-def config_template(device_id: str, site: str = "", fleet: str = "", trusted_keys: Sequence[str] = (), min_seq: int = 0) -> str:
+
+def help_problems(fallback_phone: str, fallback_url: str) -> list[tuple[str, str, str]]:
+    """The mistakes in a site's own phone number and web page, as (which, problem, fix); which is
+    "phone" or "url". The kiosk checks its ``[help]`` with this, and the fleet checks a site's
+    ``fallback_phone`` / ``fallback_qr_url`` with it before writing them into a kiosk config."""
+    problems = []
+    phone, url = fallback_phone, fallback_url
+    if phone and (not _PHONE.match(phone) or sum(ch.isdigit() for ch in phone) < PHONE_MIN_DIGITS):
+        problems.append(("phone", f"{phone!r} is not a phone number", 'write it as customers dial it: digits, spaces, dashes or brackets, an optional leading +, e.g. "0212 555 01 23"'))
+    if url and not _URL.match(url):
+        problems.append(("url", f"{url!r} is not a web address", 'write the whole address, starting with https://, e.g. "https://example.com/iletisim"'))
+    elif len(url) > URL_MAX_LENGTH:
+        problems.append(("url", f"{len(url)} characters make a QR code too dense to scan from the screen", f"use an address of at most {URL_MAX_LENGTH} characters (a short link)"))
+    return problems
+
+
+def config_template(device_id: str, site: str = "", fleet: str = "", trusted_keys: Sequence[str] = (), fallback_phone: str = "", fallback_url: str = "", min_seq: int = 0) -> str:
     """The kiosk config every install starts from: ``setup-pi.sh`` writes it for a kiosk
-    without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended and the
+    without a fleet, ``fleet device add`` with its *fleet* table (TOML text) appended, the
     public keys whose signed surveys the kiosk takes (*trusted_keys*, ``ed25519:…``: head
-    office's current key and any it is rotating from), and *min_seq*: the highest assignment
+    office's current key and any it is rotating from), *min_seq* (the highest assignment
     sequence the fleet had issued to this device and superseded when the config was written, so a
-    freshly imaged kiosk (nothing saved yet) refuses an older signed assignment replayed to it.
+    freshly imaged kiosk, with nothing saved yet, refuses an older signed assignment replayed to
+    it) and the site's own phone number and web page (*fallback_phone*, *fallback_url*: the
+    ``[help]`` table, from fleet.toml's [[sites]]).
     Every key: docs/operations.md."""
     quote = lambda text: msgspec.json.encode(text).decode()  # a JSON string is a TOML basic string
     listed = "".join(f"    {quote(key)},\n" for key in trusted_keys)
+    if fallback_phone or fallback_url:
+        lines = "".join(f"{key} = {quote(value)}\n" for key, value in (("fallback_phone", fallback_phone), ("fallback_url", fallback_url)) if value)
+        help_table = f"[help]                                   # the site's own contact, shown when no colleague can be told (from fleet.toml [[sites]])\n{lines}\n"
+    else:
+        help_table = ""
     return f"""# Nabız kiosk configuration. Every key: docs/operations.md
 device_id = {quote(device_id)}
 site = {quote(site)}
@@ -52,7 +82,7 @@ trusted_keys = [
 # (written by `fleet device add` / `fleet device credentials`; docs/security.md, "Pushed surveys").
 min_seq = {int(min_seq)}
 
-{fleet}"""
+{help_table}{fleet}"""
 
 
 def service_data_dir(name: str) -> Path:

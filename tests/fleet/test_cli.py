@@ -184,10 +184,12 @@ def test_new_credentials_never_land_in_a_world_readable_file(data, tmp_path):
 
 def test_sqlite_urls_read_as_peewee_reads_them(tmp_path, data):
     """sqlite:///fleet.sqlite3 is relative to the working directory, sqlite:////abs absolute."""
-    relative = fleet("device", "list", data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path)
-    assert relative.returncode == 0 and (tmp_path / "here.sqlite3").exists()
-    absolute = fleet("device", "list", data_dir=data, db=f"sqlite:///{tmp_path / 'abs.sqlite3'}")
-    assert absolute.returncode == 0 and (tmp_path / "abs.sqlite3").exists()
+    starting = ("device", "add", "k1", "--site", "S", "--broker-url", PUBLIC)  # a command that starts a store
+    relative = fleet(*starting, "--out", str(tmp_path / "k1.toml"), data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path)
+    assert relative.returncode == 0 and (tmp_path / "here.sqlite3").exists(), relative.stderr
+    assert "k1" in fleet("device", "list", data_dir=data, db="sqlite:///here.sqlite3", cwd=tmp_path).stdout
+    absolute = fleet(*starting, "--out", str(tmp_path / "k2.toml"), data_dir=data, db=f"sqlite:///{tmp_path / 'abs.sqlite3'}")
+    assert absolute.returncode == 0 and (tmp_path / "abs.sqlite3").exists(), absolute.stderr
 
 
 @pytest.mark.parametrize("url", ["mqtt://localhost:1883", "mqtt://127.0.0.1:18830", "mqtts://127.0.1.1:8883", "mqtt://[::1]:1883", "mqtt://kiosk.localhost:1883"])
@@ -278,3 +280,42 @@ def test_device_changes_reach_a_broker_you_run(data, tmp_path):
     finally:
         broker.terminate()
         broker.wait(10)
+
+
+READING_COMMANDS = [
+    ["alert", "list"],
+    ["alert", "ack", "1", "--by", "Ayşe"],
+    ["alert", "resolve", "1"],
+    ["device", "list"],
+    ["device", "revoke", "k1"],
+    ["device", "credentials", "k1", "--broker-url", PUBLIC],
+    ["responses"],
+    ["survey", "list"],
+    ["survey", "show", "exit-default"],
+    ["survey", "diff", "exit-default", "1", "2"],
+    ["survey", "status"],
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+def test_a_command_that_reads_records_refuses_a_data_directory_without_a_store(tmp_path, command, monkeypatch):
+    """Pointed at the wrong directory it says where it looked and how to point elsewhere,
+    instead of making an empty store there and answering "no rollouts yet" (in-process: fast)."""
+    from click.testing import CliRunner
+
+    from fleet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    wrong = tmp_path / "not-the-fleet"
+    result = CliRunner().invoke(main, [*command, "--data-dir", str(wrong)])
+    assert result.exit_code == 2, result.output
+    assert f"no fleet store at {wrong / 'fleet.sqlite3'}" in result.output and "--data-dir DIR, or NABIZ_FLEET_DATA=DIR, or [store] data_dir" in result.output
+    assert not (wrong / "fleet.sqlite3").exists(), "nothing created"
+
+
+def test_the_commands_that_start_a_fleet_create_its_store(tmp_path):
+    data = tmp_path / "new-fleet"
+    assert add("k1", tmp_path / "k1.toml", data).returncode == 0
+    assert (data / "fleet.sqlite3").exists()
+    listed = fleet("device", "list", data_dir=data)
+    assert listed.returncode == 0 and "k1" in listed.stdout

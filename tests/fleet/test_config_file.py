@@ -113,7 +113,7 @@ def test_device_add_writes_the_public_host_option_over_environment_over_file(fle
 
     def dialled(device_id: str, *options: str, **variables: str) -> str:
         out = tmp_path / f"{device_id}.toml"
-        result = run_fleet("device", "add", device_id, "--site", "Kadıköy", "--out", str(out), "--config", str(fleet_toml), *options, env=fleet_env(data, **variables))
+        result = run_fleet("device", "add", device_id, "--site", "kadikoy", "--out", str(out), "--config", str(fleet_toml), *options, env=fleet_env(data, **variables))
         assert result.returncode == 0, result.stderr
         return tomllib.loads(out.read_text())["fleet"]["broker"]
 
@@ -132,3 +132,44 @@ def test_config_show_gives_the_effective_config_with_secrets_masked(fleet_toml, 
     assert shown["store"] == {"data_dir": str(tmp_path / "elsewhere"), "url": "postgresql://nabiz:***@db.internal/nabiz"}, "the option over the environment"
     assert shown["broker"]["url"] == "mqtts://fleet:***@broker.internal:8883" and shown["serve"]["workers"] == 1
     assert "# broker → url: from $NABIZ_FLEET_BROKER" in result.stdout and "# store → data_dir: from --data-dir" in result.stdout
+
+
+def test_device_add_takes_only_a_sites_id_and_suggests_the_nearest(fleet_toml, tmp_path):
+    """The registry's site is how alerts find the site's contacts: "kadıkoy" (a dotless ı) or
+    the display name would raise alerts that reach nobody."""
+    data = tmp_path / "data"
+    for typed, meant in (("kadıkoy", "kadikoy"), ("Kadıköy Akaryakıt", "kadikoy"), ("AIRPORT-G4", "airport-g4"), ("ankara", None)):
+        out = tmp_path / "k.toml"
+        refused = run_fleet("device", "add", "k1", "--site", typed, "--out", str(out), "--broker-url", "mqtt://fleet.example.com:1883", "--config", str(fleet_toml), env=fleet_env(data))
+        assert refused.returncode == 2, refused.stderr
+        assert f"site {typed!r} is not a [[sites]] id in fleet.toml" in refused.stderr
+        assert (f"did you mean {meant!r}?" in refused.stderr) == (meant is not None), refused.stderr
+        assert "known sites: kadikoy (Kadıköy Akaryakıt), airport-g4 (Airport gate 4)" in refused.stderr
+        assert not out.exists()
+    listed = run_fleet("device", "list", "--config", str(fleet_toml), env=fleet_env(data))
+    assert "k1" not in listed.stdout, "nothing registered"
+
+
+def test_the_sites_own_phone_and_page_reach_the_kiosk_config_and_credentials_rewrite_them(fleet_toml, tmp_path):
+    data = tmp_path / "data"
+    out = tmp_path / "k1.toml"
+    common = ("--out", str(out), "--broker-url", "mqtt://fleet.example.com:1883", "--config", str(fleet_toml))
+    added = run_fleet("device", "add", "k1", "--site", "kadikoy", *common, env=fleet_env(data))
+    assert added.returncode == 0, added.stderr
+    assert tomllib.loads(out.read_text())["help"] == {"fallback_phone": "+90 216 555 01 02", "fallback_url": "https://example.com/geri-arama"}
+    fleet_toml.write_text(fleet_toml.read_text(encoding="utf-8").replace("+90 216 555 01 02", "0216 555 09 09"), encoding="utf-8")
+    renewed = run_fleet("device", "credentials", "k1", *common, env=fleet_env(data))
+    assert renewed.returncode == 0, renewed.stderr
+    assert tomllib.loads(out.read_text())["help"]["fallback_phone"] == "0216 555 09 09", "a change reaches the kiosk with its config"
+    other = tmp_path / "k2.toml"
+    added = run_fleet("device", "add", "k2", "--site", "airport-g4", "--out", str(other), "--broker-url", "mqtt://fleet.example.com:1883", "--config", str(fleet_toml), env=fleet_env(data))
+    assert added.returncode == 0 and "help" not in tomllib.loads(other.read_text()), "a site without its own contact writes no [help]"
+
+
+def test_a_sites_fallback_the_kiosk_would_refuse_is_refused_by_config_check(fleet_toml, tmp_path):
+    text = fleet_toml.read_text(encoding="utf-8")
+    fleet_toml.write_text(text.replace('"+90 216 555 01 02"', '"call us"').replace('"https://example.com/geri-arama"', '"https://example.com/' + "x" * 200 + '"'), encoding="utf-8")
+    result = run_fleet("config", "check", str(fleet_toml), env=fleet_env(tmp_path / "data"))
+    assert result.returncode == 2
+    assert "sites[1] \"kadikoy\" → fallback_phone: 'call us' is not a phone number" in result.stderr, result.stderr
+    assert "sites[1] \"kadikoy\" → fallback_qr_url: 220 characters make a QR code too dense" in result.stderr

@@ -207,6 +207,28 @@ def test_no_acknowledgement_in_time_shows_the_call_back_and_the_fleets_wait_coun
     assert kiosk.phase.stage == "call_back" and kiosk.phase.callback_url == "https://fleet.example/c/abc"
 
 
+@pytest.mark.parametrize("callback_url", ["", "https://fleet.example/c/abc"])
+def test_when_the_fleet_could_tell_nobody_the_kiosk_shows_what_can_happen_at_once(survey, clock, callback_url):
+    """The fleet says ``waiting`` with wait_s 0 when its help alert told nobody: no "staff are
+    being told" screen, straight to the call-back QR if the fleet sent one, else the site's own
+    phone and QR (the kiosk config's [help])."""
+    from kiosk.view import view_of
+
+    kiosk = Kiosk(survey, clock, contact=CONTACT)
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("waiting", wait_s=0.0, callback_url=callback_url)
+    assert kiosk.phase.stage == "call_back", "no waiting screen: nobody was told"
+    shown = view_of(kiosk.state, clock.now().monotonic).help
+    assert shown.stage == "call_back"
+    if callback_url:
+        assert shown.qr == callback_url and any(CONTACT.phone.replace(" ", "\u00a0") in line for line in shown.lines)
+    else:
+        assert shown.qr == CONTACT.url, "the site's own page as a QR code"
+    kiosk.wait(survey.help_offer.help_seconds)
+    assert isinstance(kiosk.phase, Attract), "and it still ends on time"
+
+
 def test_without_the_fleets_word_the_call_back_comes_after_the_default_wait(kiosk):
     kiosk.answer(*UNHAPPY)
     kiosk.press(4)

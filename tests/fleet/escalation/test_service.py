@@ -156,3 +156,63 @@ def test_without_a_help_rule_a_customer_who_joins_an_acknowledged_alert_is_not_t
     assert HelpAnnouncement.select().where(HelpAnnouncement.response_uuid == later[0].uuid).count() == 0, "no 'waiting' nobody keeps"
     (warning,) = [r for r in caplog.records if "no alert tells anyone" in r.getMessage()]
     assert warning.response == later[0].uuid and 'on = "help"' in warning.fix
+
+
+# --- the kiosk promises only what can happen: a help alert that told nobody --------------------
+
+CALL_CENTRE = {"id": "cagri", "name": "Çağrı Merkezi", "sites": ["*"], "roles": ["call-centre"], "urls": ["json://127.0.0.1:9/cc"]}
+STAFF = {"id": "ayse", "name": "Ayşe Yılmaz", "sites": ["kadikoy"], "roles": ["staff", "shift-lead"], "urls": ["json://127.0.0.1:9/ayse"]}
+OFF_NOW = ["daily 03:00-04:00"]  # NOW is 17:13 in Istanbul: off duty
+
+
+def _nobody_told(store, clock, caplog, contacts, site="kadikoy", callback=True):
+    """Ask for help under *contacts*; return the kiosk's announcement (payload), the help alert's audit and the warning."""
+    import json
+
+    from fleet.escalation.help import HelpAnnouncement
+    from fleet.escalation.tables import AlertEvent
+    from tests.escalation_helpers import config
+
+    link = (lambda alert_id, now: f"https://fleet.example.com/callback/t{alert_id}") if callback else None
+    escalation = Escalation(config(contacts=contacts), KEY, clock=clock, callback_link=link)
+    asked = response(help_requested=True, site=site)
+    raised = escalation.on_responses_stored(stored([asked]))
+    (help_alert,) = [r.alert_id for r in raised if alerts.get_alert(r.alert_id).rule == "help"]
+    (announcement,) = HelpAnnouncement.select().where(HelpAnnouncement.response_uuid == asked.uuid)
+    assert announcement.alert_id == help_alert
+    trail = [(e.action, e.comment) for e in AlertEvent.select().where(AlertEvent.alert == help_alert).order_by(AlertEvent.id)]
+    warnings = [r for r in caplog.records if "nobody could be told" in r.getMessage()]
+    return json.loads(announcement.payload), trail, warnings
+
+
+def test_a_help_alert_that_tells_nobody_sends_the_kiosk_straight_to_the_call_back_qr_when_the_call_centre_is_on_duty(store, clock, caplog):
+    payload, trail, (warning,) = _nobody_told(store, clock, caplog, contacts=[{**STAFF, "sites": ["airport"]}, CALL_CENTRE])  # no staff serve Kadıköy
+    assert payload["state"] == "waiting" and payload["wait_s"] == 0, "no 'staff are being told': the kiosk goes on at once"
+    assert payload["callback_url"].startswith("https://fleet.example.com/callback/t")
+    assert ("announced", "nobody could be told (no contact of site \"kadikoy\" has a role or id the first stage of policy \"staff-now\" names); the kiosk shows the call-back QR at once") in trail
+    assert warning.levelname == "WARNING" and warning.site == "kadikoy" and '[[contacts]]' in warning.fix and "staff" in warning.fix
+
+
+def test_a_help_alert_whose_staff_are_all_off_duty_shows_the_sites_own_contact_when_no_call_back_is_on_duty(store, clock, caplog):
+    off = [{**STAFF, "active_hours": OFF_NOW}, {**CALL_CENTRE, "active_hours": OFF_NOW}]
+    payload, trail, (warning,) = _nobody_told(store, clock, caplog, contacts=off)
+    assert (payload["wait_s"], payload["callback_url"]) == (0, ""), "a call-back nobody on duty takes is not offered: the site's phone shows"
+    assert any(action == "announced" and "off duty (ayse)" in comment and "[help]" in comment for action, comment in trail)
+    assert "active_hours" in warning.fix
+
+
+def test_a_kiosk_registered_under_no_sites_id_is_told_nobody_can_come_and_the_warning_names_the_site(store, clock, caplog):
+    payload, _, (warning,) = _nobody_told(store, clock, caplog, contacts=[STAFF], site="kadıkoy", callback=False)
+    assert (payload["wait_s"], payload["callback_url"]) == (0, "")
+    assert warning.site == "kadıkoy" and "not a [[sites]] id" in warning.getMessage() and "known: airport, kadikoy" in warning.fix
+
+
+def test_a_help_alert_that_told_staff_keeps_the_sites_wait(store, clock, caplog):
+    from fleet.escalation.help import HelpAnnouncement
+    from tests.escalation_helpers import config
+
+    escalation = Escalation(config(contacts=[STAFF]), KEY, clock=clock)
+    escalation.on_responses_stored(stored([response(help_requested=True)]))
+    (announcement,) = HelpAnnouncement.select()
+    assert '"wait_s":45' in announcement.payload.replace(" ", "")
+    assert not [r for r in caplog.records if "nobody could be told" in r.getMessage()]
