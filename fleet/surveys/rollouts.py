@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from peewee import fn
 
 from fleet.store import Device, database
 from fleet.surveys import versions
@@ -323,6 +324,14 @@ def policy_of(rollout: Rollout) -> Policy:
         abort_failed_pct=rollout.abort_failed_pct,
         abort_min_devices=rollout.abort_min_devices,
     )
+
+
+def progress_of(rollout_id: int) -> tuple[tuple[str, bool, int], ...]:
+    """How many devices of the rollout are in each state, sent or not: one grouped query, in
+    the database. Changes whenever any device's state or sent mark does (both only move forward)."""
+    sent = Assignment.published_at.is_null(False)
+    query = Assignment.select(Assignment.status, sent, fn.COUNT(Assignment.id)).where(Assignment.rollout == rollout_id).group_by(Assignment.status, sent)
+    return tuple(sorted((status, bool(published), count) for status, published, count in query.tuples()))
 
 
 def states_of(rollout_id: int) -> list[DeviceState]:

@@ -121,6 +121,30 @@ def test_a_batch_of_reports_ends_where_advance_report_by_report_ends(fleet_with_
     assert {status for status, _, _ in expected} >= {"applied", "refused", "failed", "cancelled"}
 
 
+def test_progress_changes_with_every_report_and_every_sent_mark(fleet_with_surveys, signing_key, store):
+    """The rollout service skips the planner while ``progress_of`` stays the same: any move of any
+    device must change it."""
+    pushed = rollouts.push(rollouts.PushRequest("exit-default", 4, rollouts.parse_target("all")), signing_key)
+    a1, a2, i1 = list(pushed.seqs)
+    seen = [rollouts.progress_of(pushed.rollout.id)]
+    assert seen[0] == (("pending", False, 3),)
+    steps = [
+        lambda: Assignment.update(published_at=1.0).where(Assignment.seq == a1).execute(),
+        lambda: Assignment.update(published_at=1.0).where(Assignment.seq.in_([a2, i1])).execute(),
+        lambda: rollouts.record_reports([report("kiosk-a1", a1, "delivered")]),
+        lambda: rollouts.record_reports([report("kiosk-a1", a1, "applied")]),
+        lambda: rollouts.record_reports([report("kiosk-a2", a2, "delivered")]),
+        lambda: rollouts.record_reports([report("kiosk-i1", i1, "refused", "buttons 5 not on this panel")]),
+        lambda: rollouts.record_reports([report("kiosk-a2", a2, "applied")]),
+    ]
+    for step in steps:
+        with store.atomic():
+            step()
+        seen.append(rollouts.progress_of(pushed.rollout.id))
+        assert seen[-1] != seen[-2]
+    assert seen[-1] == (("applied", True, 2), ("refused", True, 1))
+
+
 def test_health_showing_the_version_marks_a_published_device_applied(fleet_with_surveys, signing_key, store):
     from fleet.store import Device
 
