@@ -8,7 +8,7 @@ MQTT connections, each with its own login and ACL) that verify every assignment 
 contract's ``verify`` as a real kiosk does and report ``delivered`` and ``applied``. The clock
 starts when ``fleet survey push`` would start (the push signs every assignment and stores the
 rollout, in this process, as the CLI does) and stops when the fleet's store holds ``applied``
-for every device (polled every 20 ms). Also measured: signing at push, and the kiosk-side
+for every device (polled every 50 ms). Also measured: signing at push, and the kiosk-side
 verification of one assignment (per verify, against a 60 Hz frame of 16.7 ms).
 
     .venv/bin/python benchmarks/bench_survey_push.py                  # 1,000 kiosks, then 5,000
@@ -39,6 +39,8 @@ import table  # noqa: E402  (benchmarks/table.py, beside this script)
 BAR_S = 10.0
 GOAL_S = 5.0
 FRAME_S = 1 / 60
+#: How often the fleet's store is read for the counts: the resolution of every time in the table.
+POLL_S = 0.05
 
 
 def free_port() -> int:
@@ -99,14 +101,19 @@ def run(devices: int, processes: int, work: Path) -> dict[str, float | int | Non
         online = lambda: Device.select().where(Device.online == True).count()  # noqa: E712 - peewee's SQL, not Python's
         wait_for(lambda: online() == devices, 120, f"{devices} kiosks to connect")
 
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         pushed = rollouts.push(rollouts.PushRequest("exit-default", 7, rollouts.Target("all")), key)
         signed = time.monotonic()
         marks: dict[str, float] = {}
         rollout = pushed.rollout.id
         while True:
-            counts = dict(Assignment.select(Assignment.status, fn.COUNT(Assignment.id)).where(Assignment.rollout == rollout).group_by(Assignment.status).tuples())
-            sent = Assignment.select().where((Assignment.rollout == rollout) & Assignment.published_at.is_null(False)).count()
+            # One grouped query per look: at 5,000 devices the watcher's own reads are CPU the fleet needs.
+            counts: dict[str, int] = {}
+            sent = 0
+            for status, published, count in Assignment.select(Assignment.status, Assignment.published_at.is_null(False), fn.COUNT(Assignment.id)).where(Assignment.rollout == rollout).group_by(Assignment.status, Assignment.published_at.is_null(False)).tuples():
+                counts[status] = counts.get(status, 0) + count
+                sent += count if published else 0
             now = time.monotonic()
             if sent == devices:
                 marks.setdefault("sent", now)
@@ -117,7 +124,7 @@ def run(devices: int, processes: int, work: Path) -> dict[str, float | int | Non
                 break
             if now - started > 120:
                 break
-            time.sleep(0.02)
+            time.sleep(POLL_S)
         simulation.join(60)
         sim = result.get("sim")
         return {
@@ -128,6 +135,7 @@ def run(devices: int, processes: int, work: Path) -> dict[str, float | int | Non
             "applied_s": marks.get("applied", float("nan")) - started if "applied" in marks else None,
             "applied": counts.get("applied", 0),
             "refused": counts.get("refused", 0),
+            "load_1m": (load_before, os.getloadavg()[0]),  # the machine is shared: other work competes for its cores
             "verify_p50_us": getattr(sim, "verify_p50_us", None),
             "verify_max_us": getattr(sim, "verify_max_us", None),
         }
@@ -192,6 +200,8 @@ def main(argv: list[str]) -> int:
             if base and applied:
                 note = f"{applied / base['applied_s']:.1f}× the time for {r['devices'] / 1000:g}× the kiosks"
         fmt = lambda v: "-" if v is None or v != v else f"{v:.2f}"
+        load = r["load_1m"]
+        note += f"{'; ' if note else ''}load {load[0]:.1f}→{load[1]:.1f} on {os.cpu_count()} cores"
         cells.append((f"push to {r['devices']:,} kiosks", fmt(r["sign_s"]), fmt(r["sent_s"]), fmt(r["delivered_s"]), fmt(applied), f"{r['applied']:,}", str(r["refused"]), note))
     p50, p99 = statistics.median(verifies), verifies[int(len(verifies) * 0.99)]
     judged += 1

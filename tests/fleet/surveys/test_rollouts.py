@@ -8,6 +8,7 @@ import pytest
 
 from fleet import devices
 from fleet.surveys import rollouts, versions
+from fleet.surveys.planner import advance
 from fleet.surveys.tables import Assignment, Rollout
 from kiosk.contract.assignment import trusted_keys, verify
 from kiosk.contract.protocol import PROTOCOL_VERSION, SurveyReport, decode
@@ -83,6 +84,66 @@ def test_reports_move_devices_forward_only(fleet_with_surveys, signing_key, stor
     assert state.counts["applied"] == 1 and state.counts["refused"] == 1
     assert state.problems == [{"device": "kiosk-i1", "status": "refused", "reason": "buttons 5 not on this panel"}]
     assert json.loads(json.dumps(state.as_dict()))["device_states"][0]["desired"] == "exit-default@4"  # as `fleet device list` writes it
+
+
+def test_a_batch_of_reports_ends_where_advance_report_by_report_ends(fleet_with_surveys, signing_key, store):
+    """record_reports folds a batch into a few statements: each device must still end in the state,
+    reason and source, and the count of moves, that ``advance`` gives report by report, in order."""
+    import random
+
+    for n in range(40):
+        devices.add_device(f"kiosk-b{n:02d}", "Bursa")
+    rng = random.Random(7)
+    statuses = ["delivered", "applied", "refused", "failed"]
+    reports = []
+    for _ in range(2):  # two rollouts: the same devices, told apart by seq
+        pushed = rollouts.push(rollouts.PushRequest("exit-default", 4, rollouts.parse_target("site:Bursa")), signing_key)
+        seqs = dict(Assignment.select(Assignment.device_id, Assignment.seq).where(Assignment.rollout == pushed.rollout.id).tuples())
+        for _ in range(120):
+            device = rng.choice(sorted(seqs))
+            status = rng.choice(statuses)
+            sender = device if rng.random() > 0.1 else "kiosk-a1"  # now and then another device's seq
+            reports.append(report(sender, seqs[device], status, f"{status} on {device}: ş ğ İ" if status in ("refused", "failed") else ""))
+    # The reference: planner.advance applied report by report, in order, to what the store holds.
+    devices_of = dict(Assignment.select(Assignment.seq, Assignment.device_id).tuples())
+    model = {seq: [status, reason, source] for seq, status, reason, source in Assignment.select(Assignment.seq, Assignment.status, Assignment.reason, Assignment.source).tuples()}
+    moves = 0
+    for r in reports:
+        if devices_of.get(r.seq) != r.device_id:
+            continue
+        new = advance(model[r.seq][0], r.status)
+        if new is not None:
+            model[r.seq], moves = [new, r.reason, "report"], moves + 1
+    with store.atomic():
+        assert rollouts.record_reports(reports, now=5.0) == moves > 0
+    stored = {seq: [status, reason, source] for seq, status, reason, source in Assignment.select(Assignment.seq, Assignment.status, Assignment.reason, Assignment.source).tuples()}
+    assert stored == model
+    expected = list(model.values())
+    assert {status for status, _, _ in expected} >= {"applied", "refused", "failed", "cancelled"}
+
+
+def test_progress_changes_with_every_report_and_every_sent_mark(fleet_with_surveys, signing_key, store):
+    """The rollout service skips the planner while ``progress_of`` stays the same: any move of any
+    device must change it."""
+    pushed = rollouts.push(rollouts.PushRequest("exit-default", 4, rollouts.parse_target("all")), signing_key)
+    a1, a2, i1 = list(pushed.seqs)
+    seen = [rollouts.progress_of(pushed.rollout.id)]
+    assert seen[0] == (("pending", False, 3),)
+    steps = [
+        lambda: Assignment.update(published_at=1.0).where(Assignment.seq == a1).execute(),
+        lambda: Assignment.update(published_at=1.0).where(Assignment.seq.in_([a2, i1])).execute(),
+        lambda: rollouts.record_reports([report("kiosk-a1", a1, "delivered")]),
+        lambda: rollouts.record_reports([report("kiosk-a1", a1, "applied")]),
+        lambda: rollouts.record_reports([report("kiosk-a2", a2, "delivered")]),
+        lambda: rollouts.record_reports([report("kiosk-i1", i1, "refused", "buttons 5 not on this panel")]),
+        lambda: rollouts.record_reports([report("kiosk-a2", a2, "applied")]),
+    ]
+    for step in steps:
+        with store.atomic():
+            step()
+        seen.append(rollouts.progress_of(pushed.rollout.id))
+        assert seen[-1] != seen[-2]
+    assert seen[-1] == (("applied", True, 2), ("refused", True, 1))
 
 
 def test_health_showing_the_version_marks_a_published_device_applied(fleet_with_surveys, signing_key, store):
