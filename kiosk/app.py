@@ -268,6 +268,9 @@ class Kiosk:
             elif isinstance(effect, flow.DropHelpUpdate):
                 update = effect.update
                 log.info("help update dropped: %s", effect.reason, extra={"alert_id": update.alert_id, "uuid": update.response_uuid, "state": update.state})
+            elif isinstance(effect, flow.HelpNotConfirmed):
+                # Nobody may have been told: the customer sees the site's own contact instead.
+                log.warning("help not confirmed", extra={"uuid": effect.response_uuid, "confirm_s": effect.confirm_seconds})
             elif isinstance(effect, flow.LightButtons):
                 self.panel.light(effect.buttons)
             elif isinstance(effect, flow.FlashButton):

@@ -41,9 +41,9 @@ docs/survey-format.md, "One customer, one response"):
 Offering help (docs/survey-format.md, "Offering help"), when the survey has a ``help_offer``::
 
     last answer of a negative response ──saved, held──▶ help offer ──yes──▶ helping ──▶ attract
-      (link to the fleet up)                              │ │ no ─▶ thank-you      waiting → coming
-                                                          │ └ time, burst ─▶ attract   or → call-back
-      (link down, the site has a contact) ──saved──▶ thank-you with the site's phone / QR
+      (link to the fleet up)                              │ │ no ─▶ thank-you      sending → waiting → coming
+                                                          │ └ time, burst ─▶ attract    │        or → call-back
+      (link down, the site has a contact) ──saved──▶ thank-you with the site's phone / QR ◀─┘ not confirmed
 
 * The response is saved *held* before the offer shows (nothing is lost if the customer walks
   away or the power goes), and *released* with the answer (``help_requested``) and the presses
@@ -52,6 +52,12 @@ Offering help (docs/survey-format.md, "Offering help"), when the survey has a ``
   otherwise. The link going down during the offer withdraws it (``help_requested`` None).
 * Presses on the offer follow the response's rules (unread, burst); a burst there is a child: the
   response goes without a request for help and the presses become a misuse row.
+* Only promise what can happen. After "yes" the screen says only that the request is being sent
+  (*sending*) until the fleet confirms it (a ``HelpHeard`` for this response: it stored the
+  request and raised an alert), and "a colleague is being told" only then. Without that word
+  within ``confirm_seconds`` of "yes", nobody can be counted on: the kiosk shows what it shows
+  when the link is down (the site's phone / QR, or "ask at the till") and says so
+  (``HelpNotConfirmed``).
 * Presses on the help screens are the waiting customer's (or a child's): each is kept as its own
   misuse row and the screen stays. The help screens end ``help_seconds`` after "yes" whatever
   happens, so the next customer waits at most that long; ``HelpHeard`` for another response (an
@@ -99,8 +105,9 @@ NOT_AN_OPTION_SECONDS = 0.6
 MAX_PRESSES_PER_ROW = 500
 #: A response with this many presses nobody could have read is a burst: one is a double tap.
 UNREAD_PRESSES_FOR_BURST = 2
-#: After "yes", the call-back QR shows when no one acknowledged within this long, unless the
-#: fleet's ``waiting`` update names the site's own wait (HelpUpdate.wait_s).
+#: Once the fleet confirmed the request, the call-back QR shows when no one acknowledged within
+#: this long after "yes", unless the fleet's ``waiting`` update names the site's own wait
+#: (HelpUpdate.wait_s, which always does: this is only the start value of ``call_back_at``).
 DEFAULT_HELP_WAIT_SECONDS = 45.0
 
 
@@ -259,6 +266,16 @@ class DropHelpUpdate:
 
 
 @dataclass(frozen=True)
+class HelpNotConfirmed:
+    """After "yes", the fleet did not confirm the request for help within ``confirm_seconds``: no
+    one may have been told, so the site's own contact shows instead. Logged as a warning (it means
+    the link or the fleet is slow or down, or the fleet dropped the request)."""
+
+    response_uuid: str | None
+    confirm_seconds: float
+
+
+@dataclass(frozen=True)
 class LightButtons:
     """Light the LEDs of exactly these buttons: the ones that answer what is on screen."""
 
@@ -287,7 +304,7 @@ class SurveyApplied:
     survey: Survey
 
 
-Effect = SaveResponse | HoldResponse | AmendResponse | ReleaseResponse | DropHelpUpdate | LightButtons | FlashButton | HintButtons | SurveyApplied
+Effect = SaveResponse | HoldResponse | AmendResponse | ReleaseResponse | DropHelpUpdate | HelpNotConfirmed | LightButtons | FlashButton | HintButtons | SurveyApplied
 
 #: Durable writes of rows no frame depends on yet: the kiosk draws first and commits them after.
 WRITTEN_AFTER_THE_FRAME = (HoldResponse, AmendResponse, ReleaseResponse)
@@ -351,20 +368,22 @@ class OfferingHelp:
     presses: Draft | None = None
 
 
-HelpStage = Literal["waiting", "coming", "call_back"]
+HelpStage = Literal["sending", "waiting", "coming", "call_back"]
 
 
 @dataclass(frozen=True)
 class Helping:
-    """The customer asked for help: the fleet has been told. *waiting* until someone acknowledges
-    (*coming*) or ``call_back_at`` passes (*call_back*: a QR to the call-back page, or the site's
-    phone); over at ``since + help_seconds`` whatever happens."""
+    """The customer asked for help. *sending* until the fleet confirms the request (any update for
+    it; none within ``confirm_seconds``: the site's contact instead, see ``HelpNotConfirmed``);
+    then *waiting* (staff are being told) until someone acknowledges (*coming*) or
+    ``call_back_at`` passes (*call_back*: a QR to the call-back page, or the site's phone); over
+    at ``since + help_seconds`` whatever happens."""
 
     language: str
     response_uuid: str | None
     since: float  # monotonic moment of "yes"
     call_back_at: float
-    stage: HelpStage = "waiting"
+    stage: HelpStage = "sending"
     alert_id: int | None = None
     staff: str = ""
     eta_minutes: int | None = None
@@ -597,7 +616,7 @@ def _offer_press(state: KioskState, phase: OfferingHelp, button: int, at: Instan
     effects: list[Effect] = [FlashButton(button), _release(phase, requested), LightButtons(frozenset())]
     if not requested:
         return replace(state, phase=ThankYou(phase.language, True, visible), feedback=chosen), effects
-    helping = Helping(phase.language, phase.response_uuid, since=now, call_back_at=now + DEFAULT_HELP_WAIT_SECONDS)
+    helping = Helping(phase.language, phase.response_uuid, since=now, call_back_at=now + DEFAULT_HELP_WAIT_SECONDS, stage="sending")
     return replace(state, phase=helping, feedback=chosen, helped=phase.response_uuid), effects
 
 
@@ -636,9 +655,10 @@ def _help_heard(state: KioskState, update: HelpUpdate, at: Instant) -> tuple[Kio
         return _to_attract(state, [])
     if update.state == "coming":
         return replace(state, phase=replace(heard, stage="coming", staff=update.staff, eta_minutes=update.eta_minutes)), []
-    if phase.stage != "waiting":
+    if phase.stage not in ("sending", "waiting"):
         return replace(state, phase=heard), []  # someone is coming, or the call-back shows: never back to waiting
-    return replace(state, phase=replace(heard, call_back_at=phase.since + update.wait_s)), []
+    # Confirmed: the fleet stored the request and raised an alert (wait_s 0: it could tell nobody).
+    return replace(state, phase=replace(heard, stage="waiting", call_back_at=phase.since + update.wait_s)), []
 
 
 def last_answer_hold(survey: Survey) -> float:
@@ -731,6 +751,8 @@ def _deadline_passed(state: KioskState, at: Instant) -> tuple[KioskState, list[E
         return ended
     phase, survey = state.phase, state.survey
     if isinstance(phase, Helping):
+        if phase.stage == "sending" and at.monotonic < _help_ends(survey, phase):
+            return _not_confirmed(state, phase)
         if phase.stage == "waiting" and at.monotonic < _help_ends(survey, phase):
             return replace(state, phase=replace(phase, stage="call_back")), []  # no one came in time
         return _to_attract(state, [])
@@ -759,12 +781,31 @@ def _phase_deadline(state: KioskState) -> float | None:
         return phase.shown_at + survey.help_offer.timeout_seconds
     if isinstance(phase, Helping):
         ends = _help_ends(survey, phase)
+        if phase.stage == "sending":
+            return min(_confirm_by(survey, phase), ends)
         return min(phase.call_back_at, ends) if phase.stage == "waiting" else ends
     return None
 
 
 def _thank_you_seconds(survey: Survey, phase: ThankYou) -> float:
     return survey.help_offer.fallback_seconds if phase.fallback and survey.help_offer is not None else survey.thank_you_seconds
+
+
+def _confirm_by(survey: Survey, phase: Helping) -> float:
+    """The fleet confirms a request it stored in well under a second: silence until then means
+    nobody can be counted on to come."""
+    assert survey.help_offer is not None
+    return phase.since + survey.help_offer.confirm_seconds
+
+
+def _not_confirmed(state: KioskState, phase: Helping) -> tuple[KioskState, list[Effect]]:
+    """No word from the fleet: the screen the link being down shows (the site's phone / QR, or
+    "ask at the till"), for ``fallback_seconds`` from the moment the wait ended, with the
+    thank-you's handover. An update heard later is dropped (its help screen has ended)."""
+    offer = state.survey.help_offer
+    assert offer is not None
+    thanks = ThankYou(phase.language, True, _confirm_by(state.survey, phase), fallback=True)
+    return replace(state, phase=thanks, feedback=None), [HelpNotConfirmed(phase.response_uuid, offer.confirm_seconds)]
 
 
 def _help_ends(survey: Survey, phase: Helping) -> float:

@@ -802,7 +802,7 @@ class _SceneBuilder:
         """A disc with the stage's sign: a clock while staff are told, a person when one is
         coming, the thank-you's heart with the site's contact."""
         stage = self.view.help.stage if self.view.help else "waiting"
-        colour, symbol = {"waiting": (HELP_WAITING, "clock"), "coming": (HELP_COMING, "person")}.get(stage, (SORRY, "heart"))
+        colour, symbol = {"sending": (HELP_WAITING, "clock"), "waiting": (HELP_WAITING, "clock"), "coming": (HELP_COMING, "person")}.get(stage, (SORRY, "heart"))
         radius = self.px(52)
         rect = (body[0], body[1] + body[3] // 2 - radius, 2 * radius, 2 * radius)
         key = ("badge", symbol, colour, radius)

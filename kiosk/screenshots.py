@@ -60,9 +60,10 @@ def help_views(survey: Survey, language: str) -> list[tuple[str, View]]:
         return []
     moment = Instant(0.0, 0.0, True)
     record = ResponseRecord(survey.id, survey.version, language, "completed", False, (), (), True, moment, moment, "completed")
-    helping = Helping(language, "uuid", since=0.0, call_back_at=45.0, alert_id=1)
+    helping = Helping(language, "uuid", since=0.0, call_back_at=45.0, stage="waiting", alert_id=1)
     shown = [
         ("help-offer", KioskState(survey, OfferingHelp(language, record, 0.0))),
+        ("help-sending", KioskState(survey, Helping(language, "uuid", since=0.0, call_back_at=45.0))),
         ("help-waiting", KioskState(survey, helping)),
         ("help-coming", KioskState(survey, replace(helping, stage="coming", staff=SAMPLE_STAFF))),
         ("help-coming-eta", KioskState(survey, replace(helping, stage="coming", staff=SAMPLE_STAFF, eta_minutes=3))),

@@ -51,14 +51,15 @@ class SecondaryText:
     options: tuple[OptionView, ...]
 
 
-HelpStage = Literal["waiting", "coming", "call_back", "contact"]
+HelpStage = Literal["sending", "waiting", "coming", "call_back", "contact"]
 
 
 @dataclass(frozen=True)
 class HelpView:
     """What a help screen shows beside its main text (``View.text``).
 
-    waiting: the fleet has been told; coming: *staff* is on the way; call_back: no one came in
+    sending: "yes" was pressed and the fleet has not confirmed yet (nothing is promised);
+    waiting: the fleet confirmed, staff are being told; coming: *staff* is on the way; call_back: no one came in
     time (a QR to the call-back page, else the site's phone); contact: the negative thank-you
     when no staff could be told, with the site's phone and QR."""
 
@@ -180,8 +181,10 @@ def _helping_view(survey: Survey, contact: Contact | None, phase: Helping) -> Vi
     elif phase.stage == "call_back":
         text, help = _contact_view(offer, contact, language, "call_back")
         help = replace(help, alert_id=phase.alert_id)
-    else:
+    elif phase.stage == "waiting":
         text, help = words("waiting"), HelpView("waiting", (words("please_wait"),), alert_id=phase.alert_id)
+    else:  # not confirmed yet: say only what the kiosk knows, that the request is on its way
+        text, help = words("sending"), HelpView("sending", (words("please_wait"),))
     return View(kind="help", language=language, heading="", text=text, help=help)
 
 

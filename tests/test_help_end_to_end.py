@@ -114,6 +114,9 @@ def test_a_request_for_help_jumps_the_backlog_and_the_kiosk_shows_who_is_coming(
         kiosk.press(UNHAPPY_THEN_YES)
         wait_until(lambda: fleet.asked_for_help(), 20, what="the request for help")
         (request,) = fleet.asked_for_help()
+        # As the real fleet does within milliseconds of storing it: the request raised an alert.
+        fleet.tell(request.uuid, "waiting", wait_s=60.0, callback_url="https://fleet.example/c/abc")
+        kiosk.wait_for("help update heard", uuid=request.uuid, state="waiting")
         sent = fleet.responses()
         assert len([r for r in sent if r.uuid in made]) == 400, "sent while 600 answers of the backlog still wait"
         assert request.negative and [a.option for a in request.answers] == ["very-unhappy", "staff", "no"] and request.presses == [1, 2, 1, 4]
@@ -125,7 +128,6 @@ def test_a_request_for_help_jumps_the_backlog_and_the_kiosk_shows_who_is_coming(
         wait_until(lambda: {r.uuid for r in fleet.responses()} >= made, 30, what="the rest of the backlog")
         assert [r.uuid for r in fleet.responses()].count(request.uuid) == 1
 
-        fleet.tell(request.uuid, "waiting", wait_s=60.0, callback_url="https://fleet.example/c/abc")
         fleet.tell(request.uuid, "coming", staff="Ayşe", eta_minutes=3)
         shown = kiosk.wait_for("help shown", alert_id=42, staff="Ayşe")
         assert shown["level"] == "INFO" and len(kiosk.logged("help shown")) == 1
@@ -144,6 +146,8 @@ def test_an_update_sent_while_the_kiosk_was_offline_is_heard_when_it_returns_unl
         kiosk.press(UNHAPPY_THEN_YES)
         wait_until(lambda: fleet.asked_for_help(), 20, what="the first request for help")
         first = fleet.asked_for_help()[0]
+        fleet.tell(first.uuid, "waiting", wait_s=60.0)  # confirmed, as the real fleet does at once
+        kiosk.wait_for("help update heard", uuid=first.uuid, state="waiting")
         proxy.cut()  # the kiosk loses the broker; staff acknowledge meanwhile
         kiosk.wait_for("disconnected from the fleet")
         fleet.tell(first.uuid, "coming", staff="Mehmet")
@@ -165,5 +169,28 @@ def test_an_update_sent_while_the_kiosk_was_offline_is_heard_when_it_returns_unl
         dropped = kiosk.wait_for("help update dropped", uuid=second.uuid)
         assert "its help screen has ended" in dropped["msg"] and dropped["alert_id"] == 42 and dropped["level"] == "INFO"
         assert not kiosk.logged("help shown", staff="Zeynep")
+
+    finally:
+        assert kiosk.stop() == 0, "".join(kiosk.lines[-30:])
+
+
+def test_a_request_the_fleet_never_confirms_is_not_promised_and_is_logged(tmp_path, proxy, fleet):
+    """A fleet that stores the request but raises no alert (escalation off, no help rule) says
+    nothing: the kiosk stops saying the request is being sent after confirm_seconds, shows what
+    it shows without a link, and logs a warning naming the response."""
+    short = tmp_path / "survey.toml"
+    short.write_text(scenarios.survey_text(help_seconds=10), encoding="utf-8")
+    survey = parse_survey(short.read_bytes())
+    kiosk = KioskProcess(kiosk_config(tmp_path, proxy.port, DEVICE, PASSWORD), tmp_path / "kiosk", survey=short)
+    try:
+        kiosk.wait_for("connected to the fleet")
+        kiosk.press(UNHAPPY_THEN_YES)
+        wait_until(lambda: fleet.asked_for_help(), 20, what="the request for help")
+        (request,) = fleet.asked_for_help()
+        released = kiosk.wait_for("response released", uuid=request.uuid)
+        unconfirmed = kiosk.wait_for("help not confirmed", timeout=survey.help_offer.confirm_seconds + 10)
+        assert (unconfirmed["uuid"], unconfirmed["level"], unconfirmed["confirm_s"]) == (request.uuid, "WARNING", survey.help_offer.confirm_seconds)
+        assert unconfirmed["ts"] - released["ts"] >= survey.help_offer.confirm_seconds - 0.5, "not before the wait for the fleet is over"
+        assert len(kiosk.logged("help not confirmed")) == 1
     finally:
         assert kiosk.stop() == 0, "".join(kiosk.lines[-30:])

@@ -42,6 +42,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 DEFAULT_SURVEY_PATH = Path(__file__).parents[1] / "surveys" / "default.toml"  # kiosk/surveys: the kiosk ships it
 
 DEFAULT_HANDOVER_SECONDS = 1.5
+#: After "yes", how long the kiosk waits for the fleet to confirm that its request raised an
+#: alert (a ``waiting`` HelpUpdate) before it shows the site's own contact instead. The request
+#: goes ahead of any backlog and the fleet answers in well under a second (benchmark (g): p99
+#: press → webhook ≤ 1 s), so 10 s is ten times the bar: silence that long means nobody is told.
+DEFAULT_CONFIRM_SECONDS = 10.0
 
 #: The words of the screens that follow an offer of help, built in for these languages. A survey
 #: in another language writes them under ``[help_offer.screens]`` (and may reword these). Each
@@ -49,6 +54,7 @@ DEFAULT_HANDOVER_SECONDS = 1.5
 HELP_SCREEN_TEXTS: dict[str, dict[str, str]] = {
     "waiting": {"tr": "Bir çalışma arkadaşımıza haber verildi…", "en": "A colleague has been told…"},
     "please_wait": {"tr": "Lütfen biraz bekleyin", "en": "Please wait a moment"},
+    "sending": {"tr": "İsteğiniz iletiliyor…", "en": "Sending your request…"},
     "coming": {"tr": "{staff} yanınıza geliyor, lütfen biraz bekleyin", "en": "{staff} is on the way, please wait a moment"},
     "coming_unnamed": {"tr": "Bir çalışma arkadaşımız yanınıza geliyor, lütfen biraz bekleyin", "en": "A colleague is on the way, please wait a moment"},
     "eta": {"tr": "Yaklaşık {minutes} dakika", "en": "About {minutes} min"},
@@ -57,6 +63,10 @@ HELP_SCREEN_TEXTS: dict[str, dict[str, str]] = {
     "scan_us": {"tr": "Bize ulaşmak için tarayın", "en": "Scan to reach us"},
     "ask_staff": {"tr": "Lütfen kasadaki arkadaşımıza söyleyin", "en": "Please tell a colleague at the till"},
 }
+#: Texts added after surveys in other languages were written: such a survey that lacks one shows
+#: its own text of the key named here instead, so it stays valid ("sending" came with issue 8's
+#: confirmation; a survey's "please wait" is as neutral).
+HELP_SCREEN_STAND_INS: dict[str, str] = {"sending": "please_wait"}
 HELP_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "coming": frozenset({"staff"}),
     "eta": frozenset({"minutes"}),
@@ -109,6 +119,7 @@ class _RawHelpOffer(msgspec.Struct, forbid_unknown_fields=True):
     timeout_seconds: float = 10.0
     help_seconds: float = 90.0
     fallback_seconds: float = 15.0
+    confirm_seconds: float | None = None  # None: DEFAULT_CONFIRM_SECONDS, or half of help_seconds if that is shorter
     screens: dict[str, dict[str, str]] = {}
 
 
@@ -183,6 +194,7 @@ class HelpOffer:
     help_seconds: float  # after "yes", the help screens stay at most this long
     fallback_seconds: float  # the site's phone or QR (when no staff can be told) stays this long
     screens: dict[str, dict[str, str]]
+    confirm_seconds: float = 10.0  # after "yes", the fleet's word that staff are being told is awaited this long
 
     @property
     def buttons(self) -> tuple[int, int]:
@@ -521,6 +533,17 @@ class _Checker:
             value = getattr(raw, name)
             if not low <= value <= high:
                 raise self.fail(f"{place} → {name}", f"{value:g} is out of range", f"use a value from {low:g} to {high:g}")
+        confirm = raw.confirm_seconds if raw.confirm_seconds is not None else min(DEFAULT_CONFIRM_SECONDS, raw.help_seconds / 2)
+        if raw.confirm_seconds is not None and not 1 <= raw.confirm_seconds <= 30:
+            raise self.fail(f"{place} → confirm_seconds", f"{raw.confirm_seconds:g} is out of range", "use a value from 1 to 30 (the fleet answers in well under a second)")
+        if confirm + self.handover_seconds() > raw.help_seconds:
+            # Unconfirmed, the site's contact follows with the thank-you's handover: the next
+            # customer must still be able to start within help_seconds of "yes".
+            raise self.fail(
+                f"{place} → confirm_seconds",
+                f"the wait for the fleet's confirmation ({confirm:g} s) and the handover ({self.handover_seconds():g} s) outlast the help screens ({raw.help_seconds:g} s)",
+                f"make confirm_seconds shorter (the default is {DEFAULT_CONFIRM_SECONDS:g}), or help_seconds longer",
+            )
         if raw.fallback_seconds < self.handover_seconds():
             raise self.fail(
                 f"{place} → fallback_seconds", f"the fallback screen ({raw.fallback_seconds:g} s) is shorter than the handover ({self.handover_seconds():g} s)",
@@ -529,7 +552,7 @@ class _Checker:
         return HelpOffer(
             text=dict(raw.text), yes_button=raw.yes.button, no_button=raw.no.button, yes_label=dict(raw.yes.label), no_label=dict(raw.no.label),
             timeout_seconds=raw.timeout_seconds, help_seconds=raw.help_seconds, fallback_seconds=raw.fallback_seconds,
-            screens=self.check_help_screens(raw.screens),
+            screens=self.check_help_screens(raw.screens), confirm_seconds=confirm,
         )
 
     def check_help_screens(self, given: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -549,6 +572,9 @@ class _Checker:
             texts = {}
             for language in self.raw.languages:
                 text = own.get(language, built_in.get(language))
+                if text is None and key in HELP_SCREEN_STAND_INS:
+                    stand_in = HELP_SCREEN_STAND_INS[key]
+                    text = given.get(stand_in, {}).get(language, HELP_SCREEN_TEXTS[stand_in].get(language))
                 if text is None:
                     raise self.fail(
                         place, f'no "{language}" text (the kiosk has it built in only for {", ".join(built_in)})',

@@ -104,7 +104,7 @@ def test_yes_releases_the_response_with_the_request_and_its_press(kiosk, survey)
     assert release.record.presses == (1, 2, 1, 4), "the yes press is part of the customer's trail"
     assert release.record.press_ms[-1] == round((2 * PACE + flow.last_answer_hold(survey) + 2.0) * 1000)
     assert [a.option for a in release.record.answers] == ["very-unhappy", "staff", "no"], "the answers are the survey's, unchanged"
-    assert isinstance(kiosk.phase, Helping) and kiosk.phase.stage == "waiting"
+    assert isinstance(kiosk.phase, Helping) and kiosk.phase.stage == "sending", "nothing promised before the fleet confirms"
     assert kiosk.state.feedback.kind == "chosen" and kiosk.state.feedback.button == 4
 
 
@@ -229,17 +229,68 @@ def test_when_the_fleet_could_tell_nobody_the_kiosk_shows_what_can_happen_at_onc
     assert isinstance(kiosk.phase, Attract), "and it still ends on time"
 
 
-def test_without_the_fleets_word_the_call_back_comes_after_the_default_wait(kiosk):
+def test_until_the_fleet_confirms_the_screen_promises_no_one_and_then_says_staff_are_told(kiosk, survey):
+    from kiosk.view import view_of
+
     kiosk.answer(*UNHAPPY)
     kiosk.press(4)
-    kiosk.wait(flow.DEFAULT_HELP_WAIT_SECONDS)
-    assert kiosk.phase.stage == "call_back" and kiosk.phase.callback_url == ""
+    kiosk.wait(survey.help_offer.confirm_seconds - 0.6)
+    shown = view_of(kiosk.state, kiosk.clock.monotonic)
+    assert shown.help.stage == "sending" and shown.text == "İsteğiniz iletiliyor…" and "haber" not in shown.text
+    kiosk.hear("waiting", wait_s=45.0)  # just in time
+    shown = view_of(kiosk.state, kiosk.clock.monotonic)
+    assert shown.help.stage == "waiting" and shown.text == "Bir çalışma arkadaşımıza haber verildi…"
+    kiosk.wait(kiosk.phase.since + 45.0 - kiosk.clock.monotonic - 0.01)
+    assert kiosk.phase.stage == "waiting"
+    kiosk.wait(0.02)
+    assert kiosk.phase.stage == "call_back", "the site's wait counts from the yes"
+
+
+@pytest.mark.parametrize(("contact", "words"), [(CONTACT, "Bizi arayın: 0212\u00a0555\u00a001\u00a023"), (None, "Lütfen kasadaki arkadaşımıza söyleyin")])
+def test_without_the_fleets_word_in_time_the_link_down_screen_shows_and_is_reported(survey, clock, contact, words):
+    from kiosk.view import view_of
+
+    kiosk = Kiosk(survey, clock, contact=contact)
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    yes = kiosk.phase.since
+    kiosk.wait(survey.help_offer.confirm_seconds - 0.01)
+    assert kiosk.phase.stage == "sending"
+    effects = kiosk.wait(0.02)
+    assert effects == [flow.HelpNotConfirmed(kiosk.uuid, survey.help_offer.confirm_seconds)], "reported once"
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.fallback and kiosk.phase.shown_at == yes + survey.help_offer.confirm_seconds
+    shown = view_of(kiosk.state, clock.monotonic)
+    assert shown.text == words and shown.help.stage == "contact"
+    kiosk.hear("waiting", wait_s=45.0)  # too late: nobody on screen is waiting for it any more
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.dropped == ["its help screen has ended (timed out or closed)"]
+    kiosk.press(2, after=survey.handover_seconds)
+    assert isinstance(kiosk.phase, Asking), "the next customer starts after the handover, as after the link-down screen"
+    assert not [e for e in kiosk.effects if isinstance(e, flow.HelpNotConfirmed)]
+
+
+def test_an_update_about_another_response_confirms_nothing(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("waiting", uuid="11111111-1111-4111-8111-111111111111")
+    assert kiosk.phase.stage == "sending"
+    kiosk.wait(survey.help_offer.confirm_seconds)
+    assert isinstance(kiosk.phase, ThankYou) and kiosk.phase.fallback
+
+
+def test_someone_coming_confirms_the_request_too(kiosk, survey):
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    kiosk.hear("coming", staff="Ayşe")
+    kiosk.wait(survey.help_offer.confirm_seconds)
+    assert (kiosk.phase.stage, kiosk.phase.staff) == ("coming", "Ayşe")
 
 
 def test_someone_coming_is_shown_with_their_name_and_eta_even_after_the_call_back(kiosk):
     kiosk.answer(*UNHAPPY)
     kiosk.press(4)
-    kiosk.wait(flow.DEFAULT_HELP_WAIT_SECONDS)
+    kiosk.hear("waiting", wait_s=20.0)
+    kiosk.wait(20.0)
+    assert kiosk.phase.stage == "call_back"
     kiosk.hear("coming", staff="Ayşe", eta_minutes=3)
     assert (kiosk.phase.stage, kiosk.phase.staff, kiosk.phase.eta_minutes) == ("coming", "Ayşe", 3)
     kiosk.hear("waiting", wait_s=1.0)  # a late copy of the earlier state must not take it back
@@ -263,7 +314,7 @@ def test_an_update_about_another_customer_is_dropped_and_said_why(kiosk, survey)
     kiosk.answer(*UNHAPPY)
     kiosk.press(4)
     kiosk.hear("coming", uuid="11111111-1111-4111-8111-111111111111", staff="Ayşe")
-    assert kiosk.phase.stage == "waiting" and len(kiosk.dropped) == 2
+    assert kiosk.phase.stage == "sending" and len(kiosk.dropped) == 2
 
 
 def test_the_help_screens_end_on_time_and_a_late_update_is_dropped(kiosk, survey):
@@ -375,6 +426,7 @@ def test_after_yes_the_next_customer_waits_at_most_help_seconds(survey, happenin
     kiosk.press(4)
     since = kiosk.phase.since
     ends = since + survey.help_offer.help_seconds
+    confirmed = False
     for gap, what, pressed in happenings:  # whatever the waiting customer and the fleet do …
         if clock.monotonic + gap >= ends:
             break
@@ -383,8 +435,11 @@ def test_after_yes_the_next_customer_waits_at_most_help_seconds(survey, happenin
         elif what in ("link_down", "link_up"):
             kiosk.send(flow.LinkChanged(what == "link_up", clock.advance(gap)))
         else:
+            confirmed |= what != "stale" and clock.monotonic + gap < since + survey.help_offer.confirm_seconds
             kiosk.hear("waiting" if what == "stale" else what, after=gap, uuid="11111111-1111-4111-8111-111111111111" if what == "stale" else None, staff="Ayşe")
-        assert isinstance(kiosk.phase, Helping)
+        if not isinstance(kiosk.phase, Helping):  # no word from the fleet in time: the site's contact, then the start
+            assert not confirmed and clock.monotonic >= since + survey.help_offer.confirm_seconds
+            break
     kiosk.press(button, after=ends - clock.monotonic)  # … the next customer answers when it is over
     assert isinstance(kiosk.phase, Asking) and kiosk.phase.draft.presses == (button,)
 
@@ -404,3 +459,38 @@ def test_an_unanswered_offer_holds_the_next_customer_at_most_its_timeout(survey,
     kiosk.press(button, after=ends - clock.monotonic)
     assert isinstance(kiosk.phase, Asking) and kiosk.phase.draft.presses == (button,)
     assert kiosk.record.help_requested is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.05, 12), st.sampled_from(["press", "tick", "waiting", "coming", "closed", "stale", "link_down", "link_up"]), st.integers(1, 4)), max_size=25),
+    st.sampled_from([None, CONTACT]),
+)
+def test_staff_are_said_to_be_told_only_after_the_fleet_confirmed_this_request(survey, happenings, contact):
+    """Whatever the customer, the link and the fleet do, the "a colleague is being told" screen
+    (or "… is on the way") shows only after a HelpUpdate about this very response."""
+    from kiosk.view import view_of
+
+    clock = FakeClock()
+    kiosk = Kiosk(survey, clock, contact=contact)
+    kiosk.answer(*UNHAPPY)
+    kiosk.press(4)
+    uuid, confirmed = kiosk.uuid, False
+    promises = {survey.help_offer.words(key, "tr", **values) for key, values in (("waiting", {}), ("coming", {"staff": "Ayşe"}), ("coming_unnamed", {}))}
+    for gap, what, pressed in happenings:
+        if what == "press":
+            kiosk.press(pressed, after=gap)
+        elif what == "tick":
+            kiosk.wait(gap)
+        elif what in ("link_down", "link_up"):
+            kiosk.send(flow.LinkChanged(what == "link_up", clock.advance(gap)))
+        else:
+            helping_before = isinstance(kiosk.phase, Helping)
+            kiosk.hear("waiting" if what == "stale" else what, after=gap, uuid="11111111-1111-4111-8111-111111111111" if what == "stale" else uuid, staff="Ayşe")
+            confirmed |= what != "stale" and helping_before and isinstance(kiosk.phase, Helping)
+        shown = view_of(kiosk.state, clock.monotonic)
+        if not confirmed:
+            assert not (shown.help is not None and shown.help.stage in ("waiting", "coming")), shown
+            assert shown.text not in promises, shown.text
+        if not isinstance(kiosk.phase, Helping):
+            break

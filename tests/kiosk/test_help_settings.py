@@ -48,7 +48,10 @@ def test_the_default_survey_offers_a_colleague_yes_on_4_and_no_on_1(survey):
 def test_an_offer_is_optional_and_its_timings_have_defaults():
     assert parse_survey(SURVEY.replace(SURVEY[SURVEY.index("[help_offer]") : SURVEY.index("[[questions]]")], "")).help_offer is None
     offer = parse_survey(SURVEY).help_offer
-    assert (offer.timeout_seconds, offer.help_seconds, offer.fallback_seconds) == (10, 90, 15)
+    assert (offer.timeout_seconds, offer.help_seconds, offer.fallback_seconds, offer.confirm_seconds) == (10, 90, 15, 10)
+    short = parse_survey(broken("[help_offer]\n", "[help_offer]\nhelp_seconds = 12\n")).help_offer
+    assert short.confirm_seconds == 6, "half the help screens' time when that is shorter: the fallback still fits"
+    assert parse_survey(broken("[help_offer]\n", "[help_offer]\nconfirm_seconds = 4.5\n")).help_offer.confirm_seconds == 4.5
     assert offer.screens == {key: {"tr": texts["tr"], "en": texts["en"]} for key, texts in HELP_SCREEN_TEXTS.items()}
 
 
@@ -74,6 +77,9 @@ def test_a_survey_in_another_language_writes_the_help_screens_itself():
     screens = "\n".join(f'screens.{key}.de = "{texts["en"]} (de)"' for key, texts in HELP_SCREEN_TEXTS.items())
     survey = parse_survey(german.replace('no = { button = 1, label = { de = "Nein" } }', 'no = { button = 1, label = { de = "Nein" } }\n' + screens))
     assert survey.help_offer.words("coming", "de", staff="Jan") == "Jan is on the way, please wait a moment (de)"
+    older = "\n".join(line for line in screens.splitlines() if not line.startswith("screens.sending."))
+    survey = parse_survey(german.replace('no = { button = 1, label = { de = "Nein" } }', 'no = { button = 1, label = { de = "Nein" } }\n' + older))
+    assert survey.help_offer.words("sending", "de") == "Please wait a moment (de)", "a survey written before 'sending' existed stays valid"
 
 
 def broken(old, new):
@@ -95,6 +101,11 @@ CASES = [
     (broken("[help_offer]\n", '[help_offer]\nscreens.waiting.en = "Told {"\n'), "help_offer → screens → waiting", "broken {…}", "in pairs"),
     (broken("[help_offer]\n", '[help_offer]\nscreens.waiting.fr = "Prévenu"\n'), "help_offer → screens → waiting", '"fr", which is not in `languages`', 'add "fr"'),
     (broken("[help_offer]\n", "[help_offer]\nwait = 3\n"), "help_offer", 'unknown field "wait"', "typo"),
+    (broken("[help_offer]\n", "[help_offer]\nconfirm_seconds = 0.5\n"), "help_offer → confirm_seconds", "0.5 is out of range", "from 1 to 30"),
+    (
+        broken("[help_offer]\n", "[help_offer]\nconfirm_seconds = 10\nhelp_seconds = 11\n"), "help_offer → confirm_seconds",
+        "(10 s) and the handover (1.5 s) outlast the help screens (11 s)", "make confirm_seconds shorter",
+    ),
 ]
 
 

@@ -358,7 +358,7 @@ def test_render_all_writes_every_screen(survey, profile, tmp_path):
     paths = render_all(survey, profile, (800, 480), tmp_path)
     assert len(paths) == len(all_views(survey))
     help_screens = len(help_views(survey, "tr"))  # the offer and the screens after it
-    assert help_screens == 9
+    assert help_screens == 10  # offer, sending, waiting, coming ×2, call-back ×3, fallback ×2
     assert len(all_views(survey, feedback=False)) == 2 * (1 + len(survey.questions) + 2 + help_screens)
     assert all(p.stat().st_size > 1000 for p in paths)
 
