@@ -12,8 +12,9 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, host: str = "127.0.0.1", connect_timeout: float = 5.0) -> None:
         self.target = (host, target_port)
+        self.connect_timeout = connect_timeout
         self.listener = socket.create_server((host, 0))
         self.port = self.listener.getsockname()[1]
         self.open = threading.Event()
@@ -48,10 +49,13 @@ class TcpProxy:
                 _close(client)
                 continue
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = socket.create_connection(self.target, timeout=self.connect_timeout)
             except OSError:
                 _close(client)
                 continue
+            # The timeout is for connecting only: left on, a broker silent that long (nothing for the
+            # kiosk within its keepalive) would time out the pump's recv and drop a healthy link.
+            upstream.settimeout(None)
             with self._lock:
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
