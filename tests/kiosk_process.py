@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -50,16 +51,22 @@ class KioskProcess:
     def logged(self, message: str, **fields) -> list[dict]:
         return [e for e in list(self.events) if e.get("msg", "").startswith(message) and all(e.get(k) == v for k, v in fields.items())]
 
-    def wait_for(self, message: str, timeout: float = 20.0, **fields) -> dict:
-        wait_until(lambda: self.logged(message, **fields) or self.popen.poll() is not None, timeout, what=f"the kiosk to log {message!r} {fields}")
+    def wait_for(self, message: str, timeout: float = 20.0, count: int = 1, **fields) -> dict:
+        """The last entry logged with *message* (and *fields*), once there are *count* of them; fails if the kiosk stops first."""
+        wait_until(lambda: len(self.logged(message, **fields)) >= count or self.popen.poll() is not None, timeout, what=f"the kiosk to log {message!r} {fields}")
         found = self.logged(message, **fields)
-        assert found, "the kiosk stopped:\n" + "".join(self.lines[-30:])
+        assert len(found) >= count, "the kiosk stopped:\n" + "".join(self.lines[-30:])
         return found[-1]
 
     def screenshot(self, path: Path) -> Image:
         self.press(f"screenshot {path}\n")
         self.wait_for("screenshot saved", path=str(path))
         return Image.load(path)
+
+    def kill(self) -> None:
+        """SIGKILL to its whole process group: no shutdown code of its own runs."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
 
     def stop(self) -> int:
         self.press("quit\n")
@@ -87,13 +94,20 @@ def kiosk_config(tmp_path: Path, port: int, device_id: str, password: str) -> Pa
     return path
 
 
-def expected_coming(tmp_path: Path, survey, uuid: str, staff: str, eta: int | None, alert_id: int = 42) -> Image:
-    """The help screen as this test's own Screen draws it: the kiosk's screenshot must be the same pixels."""
+def drawn(state: KioskState, path: Path) -> tuple[Image, str]:
+    """*state* as the kiosk's own Screen draws it (arcade-4, 800×480, headless): the picture,
+    saved at *path*, and its text. A kiosk's screenshot of that state must be the same pixels."""
     screen = Screen(load_profile("arcade-4"), (800, 480), "headless")
     try:
-        helping = Helping("tr", uuid, since=0.0, call_back_at=0.0, stage="coming", staff=staff, eta_minutes=eta, alert_id=alert_id)
-        screen.show(view_of(KioskState(survey, helping), 0.0), force=True)
-        assert " ".join(screen.layout.text_lines).startswith(f"{staff} yanınıza geliyor"), "the name, first, in large type"
-        return Image.load(screen.save(tmp_path / f"expected-{staff}.png"))
+        screen.show(view_of(state, 0.0), force=True)
+        return Image.load(screen.save(path)), " ".join(screen.layout.text_lines)
     finally:
         screen.close()
+
+
+def expected_coming(tmp_path: Path, survey, uuid: str, staff: str, eta: int | None, alert_id: int = 42) -> Image:
+    """The help screen as this test's own Screen draws it: the kiosk's screenshot must be the same pixels."""
+    helping = Helping("tr", uuid, since=0.0, call_back_at=0.0, stage="coming", staff=staff, eta_minutes=eta, alert_id=alert_id)
+    image, text = drawn(KioskState(survey, helping), tmp_path / f"expected-{staff}.png")
+    assert text.startswith(f"{staff} yanınıza geliyor"), "the name, first, in large type"
+    return image

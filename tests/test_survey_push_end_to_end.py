@@ -9,11 +9,7 @@ survey reports and Health. The kiosk reaches the broker through a TCP forwarder 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -25,23 +21,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fleet.broker import BrokerFiles, ManagedBroker, hash_password
 from fleet.dynsec import FLEET_USER
-from hardware.profiles import load_profile
 from kiosk.contract import assignment as signing
 from kiosk.contract.protocol import SurveyAssignment, SurveyReport, decode, encode, topic
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, survey_from_dict
 from kiosk.flow import Attract, KioskState
-from kiosk.screen import Screen
-from kiosk.view import view_of
+from tests.kiosk_process import KioskProcess, drawn
 from tests.mqtt_helpers import Client, free_port, wait_until
 from tests.pixels import Image
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "kiosk-push"
 PASSWORD = "kiosk-push-password-1"
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
 HEAD_OFFICE = Ed25519PrivateKey.generate()
 STRANGER = Ed25519PrivateKey.generate()
 DEFAULT = tomllib.loads(DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"))
@@ -142,56 +134,6 @@ def office(broker):
     side.close()
 
 
-class KioskProcess:
-    """``kiosk run``: presses written to its stdin, its JSON log lines kept."""
-
-    def __init__(self, config: Path, data_dir: Path) -> None:
-        command = [sys.executable, "-m", "kiosk", "run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(data_dir), "--log-format", "json"]
-        self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT, start_new_session=True)
-        self.events: list[dict] = []
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.popen.stdout:
-            self.lines.append(line)
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                pass
-
-    def press(self, script: str) -> None:
-        self.popen.stdin.write(script)
-        self.popen.stdin.flush()
-
-    def logged(self, message: str, **fields) -> list[dict]:
-        return [e for e in list(self.events) if e.get("msg", "").startswith(message) and all(e.get(k) == v for k, v in fields.items())]
-
-    def wait_for(self, message: str, timeout: float = 20.0, count: int = 1, **fields) -> dict:
-        wait_until(lambda: len(self.logged(message, **fields)) >= count or self.popen.poll() is not None, timeout, what=f"the kiosk to log {message!r} {fields}")
-        found = self.logged(message, **fields)
-        assert len(found) >= count, "the kiosk stopped:\n" + "".join(self.lines[-30:])
-        return found[-1]
-
-    def screenshot(self, path: Path) -> Image:
-        self.press(f"screenshot {path}\n")
-        self.wait_for("screenshot saved", path=str(path))
-        return Image.load(path)
-
-    def kill(self) -> None:
-        os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> int:
-        self.press("quit\n")
-        try:
-            return self.popen.wait(20)
-        finally:
-            if self.popen.poll() is None:
-                self.popen.kill()
-                self.popen.wait()
-
-
 def kiosk_config(tmp_path: Path, port: int) -> Path:
     path = tmp_path / "kiosk.toml"
     key = signing.public_key_text(signing.raw_public_key(HEAD_OFFICE))
@@ -213,13 +155,9 @@ def kiosk_config(tmp_path: Path, port: int) -> Path:
 def expected_start_screen(tmp_path: Path, document: dict) -> Image:
     """The start screen of *document* as this test's own Screen draws it: the kiosk's screenshot must be the same pixels."""
     survey = survey_from_dict(document)
-    screen = Screen(load_profile("arcade-4"), (800, 480), "headless")
-    try:
-        screen.show(view_of(KioskState(survey, Attract(survey.default_language)), 0.0), force=True)
-        assert "Bugün nasıldık?" in " ".join(screen.layout.text_lines)
-        return Image.load(screen.save(tmp_path / f"expected-{document['version']}.png"))
-    finally:
-        screen.close()
+    image, text = drawn(KioskState(survey, Attract(survey.default_language)), tmp_path / f"expected-{document['version']}.png")
+    assert "Bugün nasıldık?" in text
+    return image
 
 
 def test_a_signed_survey_is_applied_and_every_forgery_is_refused_with_its_reason(tmp_path, proxy, office):
