@@ -1,21 +1,28 @@
 """``kiosk run`` as a test drives it: headless (SDL's dummy driver), buttons scripted on its stdin,
-JSON log lines kept; and the help screen as the kiosk's own Screen draws it, to compare screenshots."""
+JSON log lines kept; the broker it talks to and the test as the fleet on the other side; and
+a screen as the kiosk's own Screen draws it, to compare screenshots."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from fleet.broker import BrokerFiles, ManagedBroker, hash_password
+from fleet.dynsec import FLEET_USER
 from hardware.profiles import load_profile
+from kiosk.contract.protocol import topic
 from kiosk.flow import Helping, KioskState
 from kiosk.screen import Screen
 from kiosk.view import view_of
-from tests.mqtt_helpers import wait_until
+from tests.mqtt_helpers import Client, free_port, wait_until
 from tests.pixels import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +83,47 @@ class KioskProcess:
             if self.popen.poll() is None:
                 self.popen.kill()
                 self.popen.wait()
+
+
+@contextmanager
+def kiosk_broker(directory: Path, device_id: str, password: str) -> Iterator[ManagedBroker]:
+    """A Mosquitto of the fleet's own (its files in *directory*, a free port) that lets in the
+    fleet and this one kiosk; stopped on leaving."""
+    files = BrokerFiles(directory)
+    files.write_auth([(device_id, hash_password(password))])
+    managed = ManagedBroker(files, "127.0.0.1", free_port())
+    managed.start()
+    try:
+        yield managed
+    finally:
+        managed.stop()
+
+
+class FleetSide:
+    """The test as the fleet: logged in with the fleet's own account, subscribed to *channels* of
+    one kiosk; a thread hands every message to ``heard(channel, payload)`` (which subclasses
+    define), so the test can wait on what arrived while it drives the kiosk."""
+
+    def __init__(self, broker: ManagedBroker, device_id: str, channels: list[str], client_id: str) -> None:
+        self.client = Client(broker.port, FLEET_USER, broker.files.fleet_password(), client_id=client_id).connect()
+        for channel in channels:
+            self.client.subscribe(topic(device_id, channel))
+        self._lock = threading.Lock()
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                message = self.client.get(timeout=3600)
+            except queue.Empty:
+                continue
+            self.heard(message.topic.rsplit("/", 1)[1], message.payload)
+
+    def heard(self, channel: str, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def kiosk_config(tmp_path: Path, port: int, device_id: str, password: str) -> Path:

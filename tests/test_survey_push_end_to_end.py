@@ -9,8 +9,6 @@ survey reports and Health. The kiosk reaches the broker through a TCP forwarder 
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 import tomllib
 from pathlib import Path
@@ -19,16 +17,14 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fleet.broker import BrokerFiles, ManagedBroker, hash_password
-from fleet.dynsec import FLEET_USER
+from fleet.broker import ManagedBroker
 from kiosk.contract import assignment as signing
 from kiosk.contract.protocol import SurveyAssignment, SurveyReport, decode, encode, topic
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, survey_from_dict
 from kiosk.flow import Attract, KioskState
-from tests.kiosk_process import KioskProcess, drawn
-from tests.mqtt_helpers import Client, free_port, wait_until
+from tests.kiosk_process import FleetSide, KioskProcess, drawn, kiosk_broker
+from tests.mqtt_helpers import wait_until
 from tests.pixels import Image
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
@@ -65,42 +61,21 @@ def signed(document: dict, seq: int, key: Ed25519PrivateKey = HEAD_OFFICE, targe
 
 @pytest.fixture
 def broker(tmp_path):
-    files = BrokerFiles(tmp_path / "broker")
-    files.write_auth([(DEVICE, hash_password(PASSWORD))])
-    managed = ManagedBroker(files, "127.0.0.1", free_port())
-    managed.start()
-    yield managed
-    managed.stop()
+    with kiosk_broker(tmp_path / "broker", DEVICE, PASSWORD) as managed:
+        yield managed
 
 
-@pytest.fixture
-def proxy(broker):
-    forwarder = TcpProxy(broker.port)
-    yield forwarder
-    forwarder.close()
-
-
-class HeadOffice:
+class HeadOffice(FleetSide):
     """This test as the fleet: publishes retained assignments, keeps every report and Health."""
 
     def __init__(self, broker: ManagedBroker) -> None:
-        self.client = Client(broker.port, FLEET_USER, broker.files.fleet_password(), client_id="head-office-test").connect()
-        self.client.subscribe(topic(DEVICE, "survey_report"))
-        self.client.subscribe(topic(DEVICE, "health"))
         self.reports: list[SurveyReport] = []
         self.healths: list = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._collect, daemon=True).start()
+        super().__init__(broker, DEVICE, ["survey_report", "health"], client_id="head-office-test")
 
-    def _collect(self) -> None:
-        while True:
-            try:
-                message = self.client.get(timeout=3600)
-            except queue.Empty:
-                continue
-            channel = message.topic.rsplit("/", 1)[1]
-            with self._lock:
-                (self.reports if channel == "survey_report" else self.healths).append(decode(channel, message.payload))
+    def heard(self, channel: str, payload: bytes) -> None:
+        with self._lock:
+            (self.reports if channel == "survey_report" else self.healths).append(decode(channel, payload))
 
     def push(self, payload: bytes | SurveyAssignment) -> None:
         body = encode(payload) if isinstance(payload, SurveyAssignment) else payload
@@ -122,9 +97,6 @@ class HeadOffice:
     def last_health(self):
         with self._lock:
             return self.healths[-1] if self.healths else None
-
-    def close(self) -> None:
-        self.client.close()
 
 
 @pytest.fixture
