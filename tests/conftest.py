@@ -102,6 +102,17 @@ def broker(tmp_path):
     managed.stop()
 
 
+@pytest.fixture
+def proxy(broker):
+    """A TCP forwarder in front of the test's ``broker`` (a test module may define its own
+    ``broker``): the test can cut the kiosk's link while the broker stays up."""
+    from tests.tcp_proxy import TcpProxy
+
+    forwarder = TcpProxy(broker.port)
+    yield forwarder
+    forwarder.close()
+
+
 # --- notification receivers: real HTTP (apprise json://) and SMTP (mailto://) on free ports -----
 
 

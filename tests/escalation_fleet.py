@@ -17,41 +17,21 @@ import uuid as uuidlib
 from pathlib import Path
 
 from kiosk.contract.protocol import PROTOCOL_VERSION, AnswerPayload, HelpUpdate, Moment, ResponsePayload, SenderClock, Upload, decode, encode, topic
-from tests.fleet_processes import ServingFleet, fleet_env, run_fleet
+from tests.fleet_processes import ServingFleet, fleet_env, run_fleet, staff_on_call
 from tests.mqtt_helpers import Client, free_port, wait_for_login, wait_until
 
 SITE = "kadikoy"
 
-CONFIG = """\
+WEB = """\
 [web]
 public_url = "http://127.0.0.1:{http_port}"
 privacy_controller = "Örnek Akaryakıt A.Ş."
 privacy_contact = "kvkk@example.com"
 
-[[sites]]
-id = "kadikoy"
-name = "Kadıköy"
-help_wait_seconds = 30
+"""
 
-[[contacts]]
-id = "ayse"
-name = "Ayşe Yılmaz"
-sites = ["kadikoy"]
-roles = ["staff"]
-urls = ["{webhook}"]
-
-[[policies]]
-id = "staff-now"
-  [[policies.stages]]
-  roles = ["staff"]
-
-[[rules]]
-id = "help-request"
-kind = "response"
-on = "help"
-severity = "urgent"
-policy = "staff-now"
-
+#: After ``staff_on_call``: a rule at the device too, and quick retries.
+NEGATIVE_AND_NOTIFICATIONS = """
 [[rules]]
 id = "negative"
 kind = "response"
@@ -74,7 +54,9 @@ class EscalatingFleet:
         self.port = free_port()
         self.http_port = free_port() if http else 0
         self.config = root / "fleet.toml"
-        self.config.write_text(CONFIG.format(http_port=self.http_port or 8080, webhook=webhook_url) + extra_config, encoding="utf-8")
+        http_port = self.http_port or 8080
+        text = WEB.format(http_port=http_port) + staff_on_call(webhook_url, help_wait_seconds=30, help_severity="urgent") + NEGATIVE_AND_NOTIFICATIONS.format(http_port=http_port)
+        self.config.write_text(text + extra_config, encoding="utf-8")
         self.env = fleet_env(self.data, db=store_url, NABIZ_FLEET_CONFIG=str(self.config))
         self.passwords: dict[str, str] = {}
         self.serving: ServingFleet | None = None

@@ -59,3 +59,17 @@ class ServingFleet:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout)
+
+
+def staff_on_call(url: str, help_wait_seconds: int | None = None, help_severity: str | None = None) -> str:
+    """fleet.toml tables the escalation tests share: one site (Kadıköy; *help_wait_seconds*, if
+    given), Ayşe on its staff reached at *url*, a policy that calls the staff at once, and a rule
+    ``help-request`` that raises an alert (*help_severity*, if given) on every request for help."""
+    wait = "" if help_wait_seconds is None else f"help_wait_seconds = {help_wait_seconds}\n"
+    severity = "" if help_severity is None else f'severity = "{help_severity}"\n'
+    return (
+        f'[[sites]]\nid = "kadikoy"\nname = "Kadıköy"\n{wait}\n'
+        f'[[contacts]]\nid = "ayse"\nname = "Ayşe Yılmaz"\nsites = ["kadikoy"]\nroles = ["staff"]\nurls = ["{url}"]\n\n'
+        '[[policies]]\nid = "staff-now"\n  [[policies.stages]]\n  roles = ["staff"]\n\n'
+        f'[[rules]]\nid = "help-request"\nkind = "response"\non = "help"\n{severity}policy = "staff-now"\n'
+    )

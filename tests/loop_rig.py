@@ -107,24 +107,32 @@ class Proc:
         self.reader.join(5)
         return code
 
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        """The exit code, once the process ends by itself (``quit`` on its stdin, say)."""
+        code = self.popen.wait(timeout)
+        self.reader.join(5)
+        return code
+
     def tail(self, count: int = 30) -> str:
         return f"--- last lines of {self.name} (pid {self.pid}) ---\n" + "\n".join(self.lines[-count:])
 
 
 class Processes:
-    """Every process a test started; ``kill_all`` at teardown (their groups: a managed broker too)."""
+    """Every process a test started; ``kill_all`` at teardown (their groups: a managed broker too).
+    *env*: the environment of every process started without one of its own (default ``ENV``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.started: list[Proc] = []
+        self.env = env
 
     def start(self, name: str, args: list[str], stdin: bool = False, env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(name, args, stdin, env)
+        proc = Proc(name, args, stdin, env or self.env)
         self.started.append(proc)
         return proc
 
     def kill_all(self) -> None:
         for proc in reversed(self.started):
-            try:
+            try:  # the group, even if its leader is gone: a managed broker may outlive a killed fleet
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
@@ -142,12 +150,39 @@ class Processes:
         return "\n".join(p.tail() for p in self.started)
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """Something listens on this local port (a broker up, or not yet down)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
         return False
+
+
+def start_broker(procs: Processes, files: BrokerFiles, port: int) -> Proc:
+    """Our own Mosquitto with the fleet's generated config, passwords and ACL (the same port every
+    time), so a test decides when the broker is down; returns once it listens."""
+    (files.directory / "persistence").mkdir(parents=True, exist_ok=True)
+    files.config.write_text(render_config(files, "127.0.0.1", port))
+    broker = procs.start("mosquitto", [find_mosquitto(), "-c", str(files.config)])
+    wait_until(lambda: accepts(port) or not broker.running, 10, 0.02, "mosquitto to listen")
+    assert broker.running, broker.tail()
+    return broker
+
+
+def add_device(data_dir: Path, device_id: str, site: str, config: Path, port: int, sync: dict[str, object], env: dict[str, str] | None = None) -> str:
+    """``fleet device add`` on *data_dir*: writes the kiosk's *config* (broker on this local *port*),
+    adds *sync* settings to its [fleet] table, and returns the device's broker password."""
+    result = subprocess.run(
+        [FLEET, "device", "add", device_id, "--site", site, "--out", str(config), "--data-dir", str(data_dir),
+         "--broker-url", f"mqtt://127.0.0.1:{port}", "--allow-loopback"],
+        capture_output=True, text=True, timeout=60, env=env or ENV, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = config.read_text()
+    assert [line for line in text.splitlines() if line.startswith("[")][-1] == "[fleet]", "[fleet] must be the config's last table"
+    config.write_text(text + "".join(f"{key} = {_toml(value)}\n" for key, value in sync.items()))
+    return json.loads(text.split("password = ", 1)[1].splitlines()[0])
 
 
 def _toml(value: object) -> str:
@@ -207,33 +242,20 @@ class LoopFleet:
 
     def add_device(self, device_id: str, config: Path, **sync: object) -> Path:
         """``fleet device add``: its kiosk config, with *sync* settings added to its [fleet] table."""
-        result = subprocess.run(
-            [FLEET, "device", "add", device_id, "--site", SITE, "--out", str(config), "--data-dir", str(self.dir),
-             "--broker-url", f"mqtt://127.0.0.1:{self.port}", "--allow-loopback"],
-            capture_output=True, text=True, timeout=60, env=ENV, cwd=ROOT,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        text = config.read_text()
-        assert [line for line in text.splitlines() if line.startswith("[")][-1] == "[fleet]", "[fleet] must be the config's last table"
-        self.passwords[device_id] = json.loads(text.split("password = ", 1)[1].splitlines()[0])
-        config.write_text(text + "".join(f"{key} = {_toml(value)}\n" for key, value in {**FAST_SYNC, **sync}.items()))
+        self.passwords[device_id] = add_device(self.dir, device_id, SITE, config, self.port, {**FAST_SYNC, **sync})
         return config
 
     def start_broker(self) -> Proc:
-        """Our own Mosquitto with the fleet's generated config, passwords and ACL (the same port every time)."""
+        """Our own Mosquitto (``start_broker``)."""
         assert not self.managed
-        (self.files.directory / "persistence").mkdir(parents=True, exist_ok=True)
-        self.files.config.write_text(render_config(self.files, "127.0.0.1", self.port))
-        self.broker = self.procs.start("mosquitto", [find_mosquitto(), "-c", str(self.files.config)])
-        wait_until(lambda: _accepts(self.port) or not self.broker.running, 10, 0.02, "mosquitto to listen")
-        assert self.broker.running, self.broker.tail()
+        self.broker = start_broker(self.procs, self.files, self.port)
         return self.broker
 
     def stop_broker(self) -> None:
         """Mosquitto stopped (SIGTERM: it saves its persistence file, as a service stop does)."""
         assert self.broker is not None
         self.broker.kill(signal.SIGTERM, group=False)
-        wait_until(lambda: not _accepts(self.port), 10, 0.02, "mosquitto to stop listening")
+        wait_until(lambda: not accepts(self.port), 10, 0.02, "mosquitto to stop listening")
 
     def serve(self, timeout: float = 30) -> Proc:
         args = [FLEET, "serve", "--data-dir", str(self.dir), "--config", str(self.config), "--log-format", "json"]

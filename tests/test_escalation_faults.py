@@ -27,7 +27,6 @@ import pytest
 from tests import scenarios
 from tests.loop_rig import UNHAPPY_THEN_YES, LoopFleet, LoopKiosk, Processes, ask_for_help
 from tests.mqtt_helpers import wait_until
-from tests.notify_receivers import Mailbox, Webhook
 
 pytestmark = pytest.mark.slow
 
@@ -37,18 +36,6 @@ def procs():
     registry = Processes()
     yield registry
     registry.kill_all()
-
-
-@pytest.fixture
-def webhook():
-    with Webhook() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def mailbox():
-    with Mailbox() as receiver:
-        yield receiver
 
 
 def assert_one_alert_delivered_once(fleet: LoopFleet, received: list) -> dict:

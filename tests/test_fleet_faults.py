@@ -24,11 +24,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import uuid as uuidlib
 from collections import Counter
@@ -36,10 +34,11 @@ from pathlib import Path
 
 import pytest
 
-from fleet.broker import BrokerFiles, find_mosquitto, render_config
+from fleet.broker import BrokerFiles
 from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, AnswerPayload, Moment, ResponsePayload, SenderClock, Upload, decode, encode, topic
 from kiosk.outbox import DB_FILENAME
 from tests import scenarios
+from tests.loop_rig import Proc, Processes, add_device, start_broker
 from tests.mqtt_helpers import Client, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -59,104 +58,9 @@ FAST_SYNC = {"ack_timeout_s": 1, "reconnect_max_s": 1, "health_interval_s": 1}
 # --- processes ---------------------------------------------------------------------------------
 
 
-class Proc:
-    """A child in its own process group; a thread collects its output (JSON log lines parsed)."""
-
-    def __init__(self, name: str, args: list[str], stdin: bool = False) -> None:
-        self.name = name
-        self.lines: list[str] = []
-        self.events: list[dict] = []
-        self.popen = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=ENV,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        self.pid = self.popen.pid
-        self.reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            line = line.rstrip("\n")
-            self.lines.append(line)
-            if line.startswith("{"):
-                try:
-                    self.events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-
-    def logged(self, message: str) -> list[dict]:
-        """Log entries whose message starts with *message*."""
-        return [e for e in list(self.events) if str(e.get("msg", "")).startswith(message)]
-
-    @property
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def send(self, text: str) -> None:
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(text)
-        self.popen.stdin.flush()
-
-    def kill(self, sig: int = signal.SIGKILL, group: bool = True) -> None:
-        """*sig* to the process (group=False) or its whole group; waits for the process to end."""
-        try:
-            if group:
-                os.killpg(self.pid, sig)
-            else:
-                os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
-        self.popen.wait(10)
-        self.reader.join(5)
-
-    def wait_exit(self, timeout: float = 15.0) -> int:
-        code = self.popen.wait(timeout)
-        self.reader.join(5)
-        return code
-
-    def tail(self, count: int = 25) -> str:
-        return f"--- last lines of {self.name} (pid {self.pid}) ---\n" + "\n".join(self.lines[-count:])
-
-
-class Processes:
-    def __init__(self) -> None:
-        self.started: list[Proc] = []
-
-    def start(self, name: str, args: list[str], stdin: bool = False) -> Proc:
-        proc = Proc(name, args, stdin)
-        self.started.append(proc)
-        return proc
-
-    def kill_all(self) -> None:
-        for proc in reversed(self.started):
-            try:  # the group, even if its leader is gone: a managed broker may outlive a killed fleet
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            if proc.popen.stdin:
-                try:
-                    proc.popen.stdin.close()
-                except OSError:
-                    pass
-
-    def tails(self) -> str:
-        return "\n".join(p.tail() for p in self.started)
-
-
 @pytest.fixture
 def procs():
-    registry = Processes()
+    registry = Processes(env=ENV)  # this file's ENV: no fleet web pages (NABIZ_FLEET_HTTP_PORT=0)
     yield registry
     registry.kill_all()
 
@@ -172,14 +76,6 @@ def _read_rows(path: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
     finally:
         connection.close()
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class Fleet:
@@ -198,26 +94,13 @@ class Fleet:
 
     def add_device(self, device_id: str, config: Path, **sync: object) -> Path:
         """``fleet device add``: its kiosk config, plus *sync* settings in its [fleet] table."""
-        result = subprocess.run(
-            [FLEET, "device", "add", device_id, "--site", "Fault Lab", "--out", str(config), "--data-dir", str(self.dir),
-             "--broker-url", f"mqtt://127.0.0.1:{self.port}", "--allow-loopback"],
-            capture_output=True, text=True, timeout=30, env=ENV, cwd=ROOT,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        text = config.read_text()
-        assert [line for line in text.splitlines() if line.startswith("[")][-1] == "[fleet]", "[fleet] must be the config's last table"
-        self.passwords[device_id] = json.loads(text.split("password = ", 1)[1].splitlines()[0])
-        config.write_text(text + "".join(f"{key} = {json.dumps(value)}\n" for key, value in sync.items()))
+        self.passwords[device_id] = add_device(self.dir, device_id, "Fault Lab", config, self.port, sync, env=ENV)
         return config
 
     def start_broker(self) -> Proc:
-        """Our own Mosquitto with the fleet's generated config, passwd and ACL (same port every time)."""
+        """Our own Mosquitto (``start_broker``)."""
         assert not self.managed
-        (self.files.directory / "persistence").mkdir(parents=True, exist_ok=True)
-        self.files.config.write_text(render_config(self.files, "127.0.0.1", self.port))
-        self.broker = self.procs.start("mosquitto", [find_mosquitto(), "-c", str(self.files.config)])
-        wait_until(lambda: _accepts(self.port) or not self.broker.running, 10, 0.02, "mosquitto to listen")
-        assert self.broker.running, self.broker.tail()
+        self.broker = start_broker(self.procs, self.files, self.port)
         return self.broker
 
     def serve(self) -> Proc:

@@ -10,23 +10,20 @@ test can cut, so the kiosk can be offline while the broker is up.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from fleet.broker import BrokerFiles, ManagedBroker, hash_password
-from fleet.dynsec import FLEET_USER
+from fleet.broker import ManagedBroker
 from kiosk.contract.protocol import PROTOCOL_VERSION, Ack, HelpUpdate, Upload, decode, encode, topic
 from kiosk.contract.survey import parse_survey
 from kiosk.outbox import Outbox
 from tests import scenarios
-from tests.kiosk_process import UNHAPPY_THEN_YES, KioskProcess, expected_coming, kiosk_config
-from tests.mqtt_helpers import Client, free_port, wait_until
+from tests.kiosk_process import UNHAPPY_THEN_YES, FleetSide, KioskProcess, expected_coming, kiosk_broker, kiosk_config
+from tests.mqtt_helpers import wait_until
 from tests.records import record
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
@@ -38,44 +35,25 @@ BACKLOG = 1000
 
 @pytest.fixture
 def broker(tmp_path):
-    files = BrokerFiles(tmp_path / "broker")
-    files.write_auth([(DEVICE, hash_password(PASSWORD))])
-    managed = ManagedBroker(files, "127.0.0.1", free_port())
-    managed.start()
-    yield managed
-    managed.stop()
+    with kiosk_broker(tmp_path / "broker", DEVICE, PASSWORD) as managed:
+        yield managed
 
 
-@pytest.fixture
-def proxy(broker):
-    forwarder = TcpProxy(broker.port)
-    yield forwarder
-    forwarder.close()
-
-
-class Fleet:
+class Fleet(FleetSide):
     """This test as the fleet: every Upload in arrival order, Acks and HelpUpdates sent back."""
 
     def __init__(self, broker: ManagedBroker) -> None:
-        self.client = Client(broker.port, FLEET_USER, broker.files.fleet_password(), client_id="fleet-test").connect()
-        assert self.client.accepted
-        self.client.subscribe(topic(DEVICE, "responses"))
         self.uploads: list[Upload] = []
         self.acking = False  # acknowledge each Upload as it arrives (a fleet that keeps up)
-        self._lock = threading.Lock()
-        threading.Thread(target=self._collect, daemon=True).start()
+        super().__init__(broker, DEVICE, ["responses"], client_id="fleet-test")
+        assert self.client.accepted
 
-    def _collect(self) -> None:
-        while True:
-            try:
-                message = self.client.get(timeout=3600)
-            except queue.Empty:
-                continue
-            upload = decode("responses", message.payload)
-            with self._lock:
-                self.uploads.append(upload)
-            if self.acking:
-                self.ack([r.uuid for r in upload.responses])
+    def heard(self, channel: str, payload: bytes) -> None:
+        upload = decode(channel, payload)
+        with self._lock:
+            self.uploads.append(upload)
+        if self.acking:
+            self.ack([r.uuid for r in upload.responses])
 
     def responses(self) -> list:
         with self._lock:
@@ -91,9 +69,6 @@ class Fleet:
         update = HelpUpdate(v=PROTOCOL_VERSION, alert_id=42, response_uuid=uuid, state=state, at=time.time(), **fields)
         info = self.client.client.publish(topic(DEVICE, "help"), encode(update), qos=1, retain=True)
         info.wait_for_publish(5)
-
-    def close(self) -> None:
-        self.client.close()
 
 
 @pytest.fixture

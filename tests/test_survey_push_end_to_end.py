@@ -9,12 +9,6 @@ survey reports and Health. The kiosk reaches the broker through a TCP forwarder 
 from __future__ import annotations
 
 import json
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 import tomllib
 from pathlib import Path
@@ -23,25 +17,19 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fleet.broker import BrokerFiles, ManagedBroker, hash_password
-from fleet.dynsec import FLEET_USER
-from hardware.profiles import load_profile
+from fleet.broker import ManagedBroker
 from kiosk.contract import assignment as signing
 from kiosk.contract.protocol import SurveyAssignment, SurveyReport, decode, encode, topic
 from kiosk.contract.survey import DEFAULT_SURVEY_PATH, survey_from_dict
 from kiosk.flow import Attract, KioskState
-from kiosk.screen import Screen
-from kiosk.view import view_of
-from tests.mqtt_helpers import Client, free_port, wait_until
+from tests.kiosk_process import FleetSide, KioskProcess, drawn, kiosk_broker
+from tests.mqtt_helpers import wait_until
 from tests.pixels import Image
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 DEVICE = "kiosk-push"
 PASSWORD = "kiosk-push-password-1"
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NABIZ_")} | {"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
 HEAD_OFFICE = Ed25519PrivateKey.generate()
 STRANGER = Ed25519PrivateKey.generate()
 DEFAULT = tomllib.loads(DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"))
@@ -73,42 +61,21 @@ def signed(document: dict, seq: int, key: Ed25519PrivateKey = HEAD_OFFICE, targe
 
 @pytest.fixture
 def broker(tmp_path):
-    files = BrokerFiles(tmp_path / "broker")
-    files.write_auth([(DEVICE, hash_password(PASSWORD))])
-    managed = ManagedBroker(files, "127.0.0.1", free_port())
-    managed.start()
-    yield managed
-    managed.stop()
+    with kiosk_broker(tmp_path / "broker", DEVICE, PASSWORD) as managed:
+        yield managed
 
 
-@pytest.fixture
-def proxy(broker):
-    forwarder = TcpProxy(broker.port)
-    yield forwarder
-    forwarder.close()
-
-
-class HeadOffice:
+class HeadOffice(FleetSide):
     """This test as the fleet: publishes retained assignments, keeps every report and Health."""
 
     def __init__(self, broker: ManagedBroker) -> None:
-        self.client = Client(broker.port, FLEET_USER, broker.files.fleet_password(), client_id="head-office-test").connect()
-        self.client.subscribe(topic(DEVICE, "survey_report"))
-        self.client.subscribe(topic(DEVICE, "health"))
         self.reports: list[SurveyReport] = []
         self.healths: list = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._collect, daemon=True).start()
+        super().__init__(broker, DEVICE, ["survey_report", "health"], client_id="head-office-test")
 
-    def _collect(self) -> None:
-        while True:
-            try:
-                message = self.client.get(timeout=3600)
-            except queue.Empty:
-                continue
-            channel = message.topic.rsplit("/", 1)[1]
-            with self._lock:
-                (self.reports if channel == "survey_report" else self.healths).append(decode(channel, message.payload))
+    def heard(self, channel: str, payload: bytes) -> None:
+        with self._lock:
+            (self.reports if channel == "survey_report" else self.healths).append(decode(channel, payload))
 
     def push(self, payload: bytes | SurveyAssignment) -> None:
         body = encode(payload) if isinstance(payload, SurveyAssignment) else payload
@@ -131,65 +98,12 @@ class HeadOffice:
         with self._lock:
             return self.healths[-1] if self.healths else None
 
-    def close(self) -> None:
-        self.client.close()
-
 
 @pytest.fixture
 def office(broker):
     side = HeadOffice(broker)
     yield side
     side.close()
-
-
-class KioskProcess:
-    """``kiosk run``: presses written to its stdin, its JSON log lines kept."""
-
-    def __init__(self, config: Path, data_dir: Path) -> None:
-        command = [sys.executable, "-m", "kiosk", "run", "--config", str(config), "--headless", "--panel", "stdin", "--data-dir", str(data_dir), "--log-format", "json"]
-        self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT, start_new_session=True)
-        self.events: list[dict] = []
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.popen.stdout:
-            self.lines.append(line)
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                pass
-
-    def press(self, script: str) -> None:
-        self.popen.stdin.write(script)
-        self.popen.stdin.flush()
-
-    def logged(self, message: str, **fields) -> list[dict]:
-        return [e for e in list(self.events) if e.get("msg", "").startswith(message) and all(e.get(k) == v for k, v in fields.items())]
-
-    def wait_for(self, message: str, timeout: float = 20.0, count: int = 1, **fields) -> dict:
-        wait_until(lambda: len(self.logged(message, **fields)) >= count or self.popen.poll() is not None, timeout, what=f"the kiosk to log {message!r} {fields}")
-        found = self.logged(message, **fields)
-        assert len(found) >= count, "the kiosk stopped:\n" + "".join(self.lines[-30:])
-        return found[-1]
-
-    def screenshot(self, path: Path) -> Image:
-        self.press(f"screenshot {path}\n")
-        self.wait_for("screenshot saved", path=str(path))
-        return Image.load(path)
-
-    def kill(self) -> None:
-        os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> int:
-        self.press("quit\n")
-        try:
-            return self.popen.wait(20)
-        finally:
-            if self.popen.poll() is None:
-                self.popen.kill()
-                self.popen.wait()
 
 
 def kiosk_config(tmp_path: Path, port: int) -> Path:
@@ -213,13 +127,9 @@ def kiosk_config(tmp_path: Path, port: int) -> Path:
 def expected_start_screen(tmp_path: Path, document: dict) -> Image:
     """The start screen of *document* as this test's own Screen draws it: the kiosk's screenshot must be the same pixels."""
     survey = survey_from_dict(document)
-    screen = Screen(load_profile("arcade-4"), (800, 480), "headless")
-    try:
-        screen.show(view_of(KioskState(survey, Attract(survey.default_language)), 0.0), force=True)
-        assert "Bugün nasıldık?" in " ".join(screen.layout.text_lines)
-        return Image.load(screen.save(tmp_path / f"expected-{document['version']}.png"))
-    finally:
-        screen.close()
+    image, text = drawn(KioskState(survey, Attract(survey.default_language)), tmp_path / f"expected-{document['version']}.png")
+    assert "Bugün nasıldık?" in text
+    return image
 
 
 def test_a_signed_survey_is_applied_and_every_forgery_is_refused_with_its_reason(tmp_path, proxy, office):

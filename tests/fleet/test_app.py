@@ -14,6 +14,7 @@ from fleet.broker import FLEET_USER, BrokerFiles
 from fleet.settings import Override, load
 from fleet.store import StoredResponse
 from kiosk.contract.protocol import topic
+from tests.fleet_processes import staff_on_call
 from tests.mqtt_helpers import Client, free_port, upload, wait_for_login, wait_until
 
 
@@ -104,28 +105,7 @@ def test_what_stops_the_start_is_a_fleet_start_error_with_its_fix(tmp_path):
         FleetApp(config, say=lambda text: None).run(threading.Event())
 
 
-RULES = """
-[web]
-public_url = "https://fleet.example.com"
-[[sites]]
-id = "kadikoy"
-name = "Kadıköy"
-[[contacts]]
-id = "ayse"
-name = "Ayşe Yılmaz"
-sites = ["kadikoy"]
-roles = ["staff"]
-urls = ["json://127.0.0.1:9/ayse"]
-[[policies]]
-id = "staff-now"
-  [[policies.stages]]
-  roles = ["staff"]
-[[rules]]
-id = "help-request"
-kind = "response"
-on = "help"
-policy = "staff-now"
-"""
+RULES = '[web]\npublic_url = "https://fleet.example.com"\n' + staff_on_call("json://127.0.0.1:9/ayse")
 
 
 def listened(app: FleetApp) -> FleetApp:
