@@ -153,7 +153,7 @@ class FleetApp:
         ``fleet survey push`` stored, on a link of its own; it holds no signing key."""
         from fleet.surveys.service import RolloutService, SurveyPublisher
 
-        publisher = SurveyPublisher(broker.host, broker.port, broker.username, broker.password, broker.tls, self.config.broker.ca_file)
+        publisher = SurveyPublisher(broker, self.config.broker.ca_file)
         service = RolloutService(publisher).start()
         stack.callback(service.stop)
 

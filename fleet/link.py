@@ -86,6 +86,19 @@ class BrokerURL:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
 
 
+def fleet_client(broker: BrokerURL, client_id: str, ca_file: str | None = None, *, manual_ack: bool = False, reconnect_max_s: int = 30) -> mqtt.Client:
+    """A paho client logged in as *broker*'s user (the fleet's account), MQTT 5, TLS when the URL
+    or a CA file asks for it, reconnecting with backoff: what every fleet link to the broker
+    starts from (ingest, the help announcer, the survey publisher). Callbacks are the caller's."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=manual_ack)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls or ca_file:
+        client.tls_set(ca_certs=ca_file)
+    client.reconnect_delay_set(1, reconnect_max_s)
+    return client
+
+
 class FleetLink:
     def __init__(self, broker: BrokerURL, client_id: str = FLEET_CLIENT_ID, shared_group: str | None = None, receive_maximum: int = 2000, ca_file: str | None = None) -> None:
         self.broker = broker
@@ -94,12 +107,7 @@ class FleetLink:
         self.connected = threading.Event()
         self._answered = threading.Event()  # any CONNACK, accepted or refused
         self.refused: str | None = None
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
-        if broker.username:
-            client.username_pw_set(broker.username, broker.password)
-        if broker.tls or ca_file:
-            client.tls_set(ca_certs=ca_file)
-        client.reconnect_delay_set(1, 30)
+        client = fleet_client(broker, client_id, ca_file, manual_ack=True)
         client.max_queued_messages_set(100_000)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

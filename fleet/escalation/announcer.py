@@ -31,11 +31,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-import paho.mqtt.client as mqtt
 import peewee
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 
 from fleet.escalation import help
+from fleet.link import fleet_client
 from kiosk.contract.protocol import publish_options, topic
 from kiosk.contract.transport import no_delay
 
@@ -65,12 +65,7 @@ class HelpAnnouncer:
         self._inflight: dict[int, tuple[list[int], int, str, int]] = {}  # mid → (row ids, published row, device, link generation)
         self._generation = 0  # connections made so far: what was in flight on an older one is sent again
         self._thread: threading.Thread | None = None
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
-        if broker.username:
-            client.username_pw_set(broker.username, broker.password)
-        if broker.tls or ca_file:
-            client.tls_set(ca_certs=ca_file)
-        client.reconnect_delay_set(1, 10)
+        client = fleet_client(broker, client_id, ca_file, reconnect_max_s=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

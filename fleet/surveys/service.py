@@ -30,10 +30,11 @@ import uuid
 from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.dynsec import FLEET_CLIENT_ID
+from fleet.link import BrokerURL, fleet_client
 from fleet.store import writing
 from fleet.surveys import rollouts
 from fleet.surveys.planner import plan
@@ -66,15 +67,10 @@ class SurveyPublisher:
     size so it never queues, because its queue walks every in-flight message on each PUBACK
     (``_update_inflight``), which at 5,000 messages is quadratic work on the GIL."""
 
-    def __init__(self, host: str, port: int, username: str | None, password: str | None, tls: bool = False, ca_file: str | None = None, window: int = WINDOW) -> None:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{CLIENT_ID}-{uuid.uuid4().hex[:6]}", protocol=MQTTProtocolVersion.MQTTv5)
-        if username:
-            client.username_pw_set(username, password)
-        if tls or ca_file:
-            client.tls_set(ca_certs=ca_file)
+    def __init__(self, broker: BrokerURL, ca_file: str | None = None, window: int = WINDOW) -> None:
+        client = fleet_client(broker, f"{CLIENT_ID}-{uuid.uuid4().hex[:6]}", ca_file)
         client.max_inflight_messages_set(window)
         client.max_queued_messages_set(0)
-        client.reconnect_delay_set(1, 30)
         self.window = window
         self.connected = threading.Event()
         client.on_connect = lambda c, u, flags, reason, props: self.connected.set() if not reason.is_failure else log.error("the broker refused the survey service's login", extra={"reason": str(reason)})
@@ -84,7 +80,7 @@ class SurveyPublisher:
         self._acks_lock = threading.Lock()
         self._acked = threading.Event()
         self.client = client
-        self.host, self.port = host, port
+        self.host, self.port = broker.host, broker.port
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)

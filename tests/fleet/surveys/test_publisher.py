@@ -4,13 +4,14 @@ publishes, marks in batches, each device marked once and only after the broker t
 from __future__ import annotations
 
 from fleet.dynsec import FLEET_USER
+from fleet.link import BrokerURL
 from fleet.surveys.service import SurveyPublisher
 from kiosk.contract.protocol import topic
 from tests.mqtt_helpers import Client, add_device_login
 
 
 def test_every_device_is_marked_once_in_batches_and_the_broker_retains_each(broker):
-    publisher = SurveyPublisher("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), window=20)
+    publisher = SurveyPublisher(BrokerURL("127.0.0.1", broker.port, FLEET_USER, broker.files.fleet_password(), False), window=20)
     publisher.start()
     try:
         assert publisher.connected.wait(10), "the survey service's login was refused"
@@ -34,7 +35,7 @@ def test_every_device_is_marked_once_in_batches_and_the_broker_retains_each(brok
 
 
 def test_nothing_is_marked_when_the_link_is_down(broker):
-    publisher = SurveyPublisher("127.0.0.1", broker.port, FLEET_USER, "not the password")
+    publisher = SurveyPublisher(BrokerURL("127.0.0.1", broker.port, FLEET_USER, "not the password", False))
     publisher.start()
     try:
         marks: list[list[str]] = []
