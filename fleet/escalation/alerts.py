@@ -28,8 +28,8 @@ import peewee
 
 from fleet.escalation import help
 from fleet.escalation.rules import Intent
-from fleet.escalation.tables import ACTIVE_STATES, ALERT_STATES, CHANNELS, Alert, AlertEvent, AlertResponse, Notification, writing
-from fleet.store import database
+from fleet.escalation.tables import ACTIVE_STATES, ALERT_STATES, CHANNELS, Alert, AlertEvent, AlertResponse, Notification
+from fleet.store import database, writing
 
 MAX_ETA_MINUTES = 24 * 60
 

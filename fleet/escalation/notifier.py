@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fleet.escalation.config import Notifications
-from fleet.escalation.tables import Delivery, Notification, writing
+from fleet.escalation.tables import Delivery, Notification
 from fleet.escalation.targets import shown_url
+from fleet.store import writing
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,10 @@ from fleet.escalation.messages import render
 from fleet.escalation.notifier import Queued, enqueue
 from fleet.escalation.planner import ChainState, plan
 from fleet.escalation.rules import Clear, Intent, NewResponse
-from fleet.escalation.tables import ACTIVE_STATES, Alert, Notification, UsedToken, writing
+from fleet.escalation.tables import ACTIVE_STATES, Alert, Notification, UsedToken
 from fleet.escalation.targets import shown_url
 from fleet.escalation.windows import StoreWindows, Windows
+from fleet.store import writing
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ import peewee
 from peewee import AutoField, CharField, DoubleField, ForeignKeyField, IntegerField, TextField
 
 from fleet.store import BaseModel
-from fleet.store import writing as writing  # the escalation modules take it from here
 
 #: States in which an alert is still someone's business: at most one per (rule, scope).
 ACTIVE_STATES = ("open", "acknowledged")

@@ -23,7 +23,8 @@ from pathlib import Path
 import msgspec
 import peewee
 
-from fleet.escalation.tables import UsedToken, writing
+from fleet.escalation.tables import UsedToken
+from fleet.store import writing
 
 KEY_BYTES = 32
 

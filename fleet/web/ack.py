@@ -17,7 +17,7 @@ from litestar.response import Template
 
 from fleet.escalation import alerts, tokens
 from fleet.escalation.alerts import AlertRow, AlertStateError
-from fleet.escalation.tables import writing
+from fleet.store import writing
 from fleet.web import callbacks
 from fleet.web.context import Refused, WebContext, client, local_time, log, page, refusal, refuse_if_used, same_origin, token_alert, token_pages
 from fleet.web.text import TEXT

@@ -30,8 +30,8 @@ from fleet.escalation import alerts, tokens
 from fleet.escalation.config import Contact, EscalationConfig, Site
 from fleet.escalation.hours import is_within
 from fleet.escalation.notifier import Queued, enqueue
-from fleet.escalation.tables import Alert, writing
-from fleet.store import BaseModel
+from fleet.escalation.tables import Alert
+from fleet.store import BaseModel, writing
 from fleet.web.phones import Phone, from_e164, mask_in_text
 
 log = logging.getLogger(__name__)
