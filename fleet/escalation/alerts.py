@@ -13,7 +13,7 @@ active alert instead: the trigger is counted, its response uuids are added, its 
 A help request's alert also tells its kiosk (``fleet.escalation.help``): acknowledging or
 closing it writes the kiosk's announcement in the same transaction.
 
-Every function runs in one transaction (``tables.writing``) or, called inside the caller's,
+Every function runs in one transaction (``fleet.store.writing``) or, called inside the caller's,
 in a savepoint: the ingest hook raises alerts and enqueues their notifications atomically.
 The acting person (``by``) and ``channel`` (cli | web | link | system) go into the audit trail.
 """
