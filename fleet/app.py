@@ -5,11 +5,12 @@ environment, its options) and calls ``serve``. Everything it starts is built her
 order it must start, and stopped in reverse:
 
     store (migrated) → broker (the managed Mosquitto, or a link to yours)
-      → services (once per fleet): the help announcer, the escalation worker with its ticker,
-        the web server, then the replay of the last 10 minutes' responses
-      → ingest: this process's link + Ingest (+ the escalation hook behind a HookWorker, and
-        sender lanes of its own) + FleetServer, or with workers = N, N such processes on one
-        shared subscription (``fleet.workers``)
+      → services (once per fleet): the help announcer, the escalation worker with its ticker
+        and sender lanes, the escalation's response feed (it reads newly stored responses
+        from the store's tail, the last 10 minutes' first), the web server, survey rollouts
+      → ingest: this process's link + Ingest + FleetServer, or with workers = N, N such
+        processes on one shared subscription (``fleet.workers``). Ingest runs none of the
+        escalation's work: in the single process its one hook wakes the feed.
 
 A process has one of three roles. ``single``: everything in one process. ``supervisor``
 (workers > 1): store, broker and services, and the worker processes it keeps running.
@@ -18,9 +19,9 @@ supervisor hands it.
 
 Features plug in at two places: ``_ingest_hooks`` (every process that ingests) and
 ``_services`` (once per fleet). docs/escalation.md ("Wiring: what runs where") has the table.
-With no ``[[rules]]`` in the config the escalation is off: no hook, no ticker, no sender lanes
-(ingest pays nothing); the announcer and the web pages still run, so alerts made under an
-earlier config can still be acknowledged and their kiosks told. Nothing here parses options or
+With no ``[[rules]]`` in the config the escalation is off: no feed, no ticker, no sender lanes;
+the announcer and the web pages still run, so alerts made under an earlier config can still be
+acknowledged and their kiosks told. Nothing here parses options or
 prints usage: a problem a person can fix is a ``FleetStartError`` whose message has the fix.
 """
 
@@ -40,6 +41,7 @@ from fleet.settings import FleetConfig
 
 if TYPE_CHECKING:
     from fleet.escalation.announcer import HelpAnnouncer
+    from fleet.escalation.feed import ResponseFeed
     from fleet.escalation.service import Escalation
     from fleet.escalation.worker import EscalationWorker
     from fleet.ingest import Ingest
@@ -50,9 +52,6 @@ log = logging.getLogger(__name__)
 Role = Literal["single", "supervisor", "worker"]
 
 USAGE_ERROR = 2
-#: Responses stored this long before the fleet started go through the escalation once more
-#: (a fleet killed between the commit and its hook still raises their alerts; it is idempotent).
-REPLAY_SECONDS = 600.0
 #: The ack-link key's file in the data directory: the escalation signs with it, the web checks.
 KEY_FILE = "ack-link.key"
 
@@ -74,6 +73,7 @@ class FleetApp:
         self.announcer: HelpAnnouncer | None = None
         self.escalation: Escalation | None = None
         self.escalation_worker: EscalationWorker | None = None
+        self.feed: ResponseFeed | None = None
         self.web_port: int | None = None  # the port the web pages listen on, once started
         self._key: bytes | None = None
 
@@ -135,18 +135,31 @@ class FleetApp:
         """Parts that run beside ingest, once per fleet: in the single process, or in the
         supervisor of ``--workers N`` (never in a worker). Each is started here and its stop
         pushed onto *stack*: the help announcer (its own MQTT link, as the fleet's login), the
-        escalation worker with the ticker, the web pages, the replay of recent responses, and
-        the survey rollouts (their own link too)."""
+        escalation worker with the ticker and its response feed, the web pages, and the survey
+        rollouts (their own link too)."""
         from fleet.escalation.announcer import HelpAnnouncer, announcer_client_id
 
         serve = self.config.serve
         self.announcer = HelpAnnouncer(broker, announcer_client_id(serve.client_id), ca_file=self.config.broker.ca_file).start()
         stack.callback(self.announcer.stop)
         escalation = self._escalation(stack)
-        self._web(stack)
         if escalation is not None:
-            self._replay(escalation)
+            self._feed(stack, escalation)
+        self._web(stack)
         self._survey_service(stack, broker)
+
+    def _feed(self, stack: ExitStack, escalation: Escalation) -> None:
+        """The escalation's response feed: reads newly stored responses from the store's tail
+        (every ingest process's), the last 10 minutes' first, so a fleet killed between a commit
+        and the feed's read still raises their alerts. The single process wakes it after each
+        commit; a supervisor's workers are other processes, so there it polls often."""
+        from fleet.escalation.feed import ResponseFeed
+
+        feed = ResponseFeed(escalation, poll_seconds=0.25 if self.role == "single" else 0.05)
+        if not feed.needed:
+            return  # offline and health rules only: the tick reads the registry
+        self.feed = feed.start()
+        stack.callback(feed.stop)
 
     def _survey_service(self, stack: ExitStack, broker: BrokerURL) -> None:
         """Survey rollouts (``fleet.surveys.service``): publishes the signed assignments that
@@ -160,38 +173,25 @@ class FleetApp:
     def _ingest_hooks(self, stack: ExitStack, ingest: Ingest) -> None:
         """Post-commit hooks on this process's ingest; each gets only the responses newly
         stored (``fleet.ingest``'s registry). Every process that ingests runs this: the single
-        one and each worker. The escalation's hook runs behind a HookWorker (ingest only queues
-        the rows) and is stopped after ingest stops, handling what was queued first."""
-        from fleet.dispatch import HookWorker
-        from fleet.escalation.hook import escalation_hook
-
-        escalation = self.escalation if self.role == "single" else self._escalation(stack)
-        if escalation is None:
-            return
-        hook = HookWorker("escalation", escalation_hook(escalation)).start()
-        ingest.registry.add_hook("escalation", hook)
-        stack.callback(hook.stop)
+        one and each worker. The escalation's only one wakes its response feed, in the single
+        process (a worker's commits are read by the supervisor's feed when it polls)."""
+        feed = self.feed
+        if feed is not None:
+            ingest.registry.add_hook("escalation-feed", lambda rows: feed.wake())
 
     def _escalation(self, stack: ExitStack) -> Escalation | None:
-        """This process's Escalation and its worker, made once (None: no rules, escalation off).
-        Every process runs sender lanes (a notification its hook queued goes out at once); only
-        the once-per-fleet one ticks (escalation steps, expiry, windows, retention)."""
-        if self.escalation is not None:
-            return self.escalation
+        """The fleet's Escalation and its worker (the ticker and the sender lanes), once per
+        fleet (None: no rules, escalation off)."""
         if not self.config.escalation.rules:
-            if self.role != "worker":
-                log.info("escalation off: the config has no [[rules]] (docs/escalation.md)")
+            log.info("escalation off: the config has no [[rules]] (docs/escalation.md)")
             return None
         from fleet.escalation.service import Escalation
         from fleet.escalation.worker import EscalationWorker
 
         config = self.config.escalation
         key = self._signing_key()
-        worker = EscalationWorker(None, config.notifications, lanes=config.notifications.senders)
-        purges = [] if self.role == "worker" else [self._purge_callbacks]
-        escalation = Escalation(config, key, wake=self._wake_all, callback_link=self._callback_link(key), purges=purges, callback_roles=self.config.web.callback_roles)
-        if self.role != "worker":
-            worker.escalation = escalation  # the ticker: once per fleet
+        escalation = Escalation(config, key, wake=self._wake_all, callback_link=self._callback_link(key), purges=[self._purge_callbacks], callback_roles=self.config.web.callback_roles)
+        worker = EscalationWorker(escalation, config.notifications, lanes=config.notifications.senders)
         worker.start()
         stack.callback(worker.stop)
         self.escalation, self.escalation_worker = escalation, worker
@@ -245,24 +245,6 @@ class FleetApp:
         except WebServerError as exc:
             raise FleetStartError(str(exc)) from None
         stack.callback(server.stop)
-
-    def _replay(self, escalation: Escalation) -> None:
-        """Responses stored in the last REPLAY_SECONDS go through the escalation once more: a
-        fleet killed between a commit and its hook still raises their alerts. Alerts are
-        idempotent per rule and response (``alert_responses``), so those already handled raise nothing."""
-        import time
-
-        from fleet.escalation.hook import new_response
-        from fleet.store import recent_responses
-
-        since = time.time() - REPLAY_SECONDS
-        replayed = raised = 0
-        for rows in recent_responses(since):
-            results = escalation.on_responses_stored([new_response(row) for row in rows])
-            replayed += len(rows)
-            raised += sum(result.created for result in results)
-        if replayed:
-            log.info("escalation replayed recent responses", extra={"responses": replayed, "alerts_raised": raised, "since_s": REPLAY_SECONDS})
 
     def _ingest(self, stack: ExitStack, broker: BrokerURL):  # type: ignore[no-untyped-def]
         """This process's link to the broker and the loop that stores what arrives."""

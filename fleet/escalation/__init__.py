@@ -6,13 +6,13 @@
     planner    PURE: an open alert + its policy + contacts + now → who to notify now, next wake-up
     tables     the store's tables (one migration in fleet.store)
     alerts     raise/attach, acknowledge, resolve, expire, list; the audit trail
-    observe    the store reads the rules need (window counts, device snapshots)
+    observe    the store reads the rules need (the tail: new responses, window tallies; device snapshots)
     messages   notification text in the site's language, with the acknowledge link
     tokens     signed, expiring, single-use acknowledge-link tokens
     targets    apprise URLs: validity, privacy form, timeouts; phone-number masking
     sender     one send through apprise in a child process, with a hard timeout
     notifier   the durable outbox: claim, send, retry with backoff, delivery log
-    service    the hooks the fleet calls: on_responses_stored, tick
-    hook       ingest's post-commit hook: the store's new rows → on_responses_stored
+    service    what the fleet calls: on_responses_stored, tick
+    feed       follows the store's tail: newly stored responses → on_responses_stored, off ingest's path
     worker     the thread that runs tick and the notifier, never in ingest's way
 """

@@ -14,7 +14,7 @@ A help request's alert also tells its kiosk (``fleet.escalation.help``): acknowl
 closing it writes the kiosk's announcement in the same transaction.
 
 Every function runs in one transaction (``fleet.store.writing``) or, called inside the caller's,
-in a savepoint: the ingest hook raises alerts and enqueues their notifications atomically.
+in a savepoint: the response feed raises alerts and enqueues their notifications atomically.
 The acting person (``by``) and ``channel`` (cli | web | link | system) go into the audit trail.
 """
 

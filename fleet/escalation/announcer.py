@@ -12,9 +12,9 @@ Only news of the newest customer announced at a device is published (``help.curr
 an earlier customer's alert acknowledged or closed later is marked ``superseded`` unsent, so
 it cannot replace the retained message the customer on the help screen is waiting for.
 
-``wake()`` publishes at once (this process changed an alert: the web's POST, the ingest hook,
+``wake()`` publishes at once (this process changed an alert: the web's POST, the response feed,
 the ticker); otherwise the thread looks every ``poll_seconds`` (0.5) for rows other processes
-wrote (``fleet alert ack``, a worker's hook). Several rows for one device are folded into the
+wrote (``fleet alert ack``, another fleet process). Several rows for one device are folded into the
 newest (the topic is retained: only the last message counts); the older ones are marked
 ``superseded`` with it.
 

@@ -59,32 +59,31 @@ class WindowCounter:
                 self.high = row.id
             new += 1
             second = math.floor(row.occurred_at)
-            if second < oldest:
-                continue  # an old row from a drained backlog: in no window any more
-            self._site_of[row.device_id] = row.site
-            for scope in (scope_of("site", row.site, None), scope_of("device", row.site, row.device_id)):
-                tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
-                tally[0] += 1
-                tally[1] += row.negative
-                for window in self._sums.get(scope, {}).values():
-                    if window[0] <= second <= window[1]:
-                        window[2] += 1
-                        window[3] += row.negative
+            if second >= oldest:  # else an old row from a drained backlog: in no window any more
+                self._add(row.site, row.device_id, second, 1, int(row.negative))
         return new
 
     def add_tallies(self, tallies: Iterable[tuple[str, str, int, int, int]], now: float) -> None:
-        """Add (site, device, second, total, negative) tallies made by the store (the seed: the
-        rows up to ``floor``, which ``apply`` then skips)."""
+        """Add (site, device, second, total, negative) tallies the store grouped: the seed, or
+        a stretch of the tail whose ids the edge reads once (SQLite commits ids in order), so
+        no id is kept to be skipped later; the edge moves ``high`` and ``floor`` past them."""
         oldest = math.floor(now) - self.horizon
         for site, device_id, second, total, negative in tallies:
-            if second < oldest:
-                continue
-            self._site_of[device_id] = site
-            for scope in (scope_of("site", site, None), scope_of("device", site, device_id)):
-                tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
-                tally[0] += total
-                tally[1] += negative
-        self._sums.clear()  # made again at the next count
+            if second >= oldest:
+                self._add(site, device_id, second, total, negative)
+
+    def _add(self, site: str, device_id: str, second: int, total: int, negative: int) -> None:
+        """Tally *total* responses (*negative* of them negative) at *second*, in the site's and
+        the kiosk's scope, and in every sliding sum whose window holds that second."""
+        self._site_of[device_id] = site
+        for scope in (scope_of("site", site, None), scope_of("device", site, device_id)):
+            tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
+            tally[0] += total
+            tally[1] += negative
+            for window in self._sums.get(scope, {}).values():
+                if window[0] <= second <= window[1]:
+                    window[2] += total
+                    window[3] += negative
 
     def count(self, scope: str, since: float, now: float) -> tuple[int, int]:
         """(total, negative) of *scope*'s responses in the window [since, now], to the second."""

@@ -3,9 +3,9 @@
 A kiosk learns where its customer's request stands from ``HelpUpdate``s on its retained
 ``help`` channel: ``waiting`` (the alert is raised, staff are being told; with the site's wait
 and a call-back link), ``coming`` (someone acknowledged: name, ETA), ``closed`` (resolved or
-expired). The change that causes one can happen in any fleet process: the ingest hook of a
-worker raises the alert, ``fleet alert ack`` (a process of its own) or the web's POST
-acknowledges it, the ticker expires it. So the update is not published where it happens: it
+expired). The change that causes one can happen in any fleet process: the response feed raises
+the alert, ``fleet alert ack`` (a process of its own) or the web's POST acknowledges it, the
+ticker expires it. So the update is not published where it happens: it
 is written here, as a row of ``help_announcements``, **in the same transaction as the alert
 change**, and one publisher per fleet (``fleet.escalation.announcer``) publishes the rows that
 are pending and marks them sent on the broker's PUBACK. An alert change is committed with its

@@ -87,7 +87,7 @@ class Notifier:
         free = (Notification.state == "pending") & (Notification.next_attempt_at <= now) & (Notification.lease_until.is_null() | (Notification.lease_until < now))
         # list(): the SELECT finishes before the UPDATE. Updating while its cursor is still open
         # turns SQLite's read snapshot into a write, which fails at once ("database is locked",
-        # no busy wait) when another connection wrote since: the ingest hook raising an alert.
+        # no busy wait) when another connection wrote since: the response feed raising an alert.
         for candidate in list(Notification.select(Notification.id).where(free).order_by(Notification.next_attempt_at, Notification.id).limit(5)):
             lease = now + self.settings.send_timeout_seconds + self.lease_margin
             taken = Notification.update(lease_until=lease, attempts=Notification.attempts + 1).where((Notification.id == candidate.id) & free).execute()

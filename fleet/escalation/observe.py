@@ -7,12 +7,14 @@ process saw, so several fleet workers sharing the traffic agree on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 import peewee
 from peewee import fn
 
 from fleet.escalation.counter import CountedRow
-from fleet.escalation.rules import DeviceSnapshot, WindowCount, WindowQuery
+from fleet.escalation.rules import DeviceSnapshot, NewResponse, WindowCount, WindowQuery
 from fleet.store import Device, StoredResponse, database
 
 _health = msgspec.json.Decoder(dict)
@@ -58,10 +60,7 @@ def window_seed(since: int) -> tuple[int, list[tuple[str, str, int, int, int]]]:
     """The highest response id, and the countable responses up to it that occurred since *since*
     (a whole second) as (site, device, second, total, negative) tallies, grouped by the store:
     where a window counter starts. Read in one transaction (on SQLite one snapshot)."""
-    if isinstance(database.obj, peewee.SqliteDatabase):
-        second = StoredResponse.occurred_at.cast("INTEGER")  # truncates: the floor of a time after 1970
-    else:
-        second = fn.FLOOR(StoredResponse.occurred_at).cast("BIGINT")  # CAST alone rounds on PostgreSQL
+    second = _second()
     with database.atomic():
         high = StoredResponse.select(fn.MAX(StoredResponse.id)).scalar() or 0
         query = (
@@ -71,6 +70,79 @@ def window_seed(since: int) -> tuple[int, list[tuple[str, str, int, int, int]]]:
             .tuples()
         )
         return high, [(site, device_id, int(at), int(total), int(negative or 0)) for site, device_id, at, total, negative in query]
+
+
+def _second():
+    """The whole second a response occurred in, as the store computes it."""
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        return StoredResponse.occurred_at.cast("INTEGER")  # truncates: the floor of a time after 1970
+    return fn.FLOOR(StoredResponse.occurred_at).cast("BIGINT")  # CAST alone rounds on PostgreSQL
+
+
+def tail_tallies(after_id: int) -> tuple[int, list[tuple[str, str, int, int, int]]]:
+    """The countable responses stored after *after_id*, grouped by the store as (site, device,
+    second, total, negative) tallies, and the highest id among them (*after_id* if none): the
+    tail as the window counter takes it when ids commit in order (SQLite). One statement, so one
+    snapshot; the grouping runs in the database, so a count costs Python per (kiosk, second),
+    not per response."""
+    second = _second()
+    query = (
+        StoredResponse.select(StoredResponse.site, StoredResponse.device_id, second, fn.COUNT(StoredResponse.id), fn.SUM(StoredResponse.negative.cast("INTEGER")), fn.MAX(StoredResponse.id))
+        .where(_countable() & (StoredResponse.id > after_id))
+        .group_by(StoredResponse.site, StoredResponse.device_id, second)
+        .tuples()
+    )
+    high, tallies = after_id, []
+    for site, device_id, at, total, negative, top in query:
+        tallies.append((site, device_id, int(at), int(total), int(negative or 0)))
+        high = max(high, top)
+    return high, tallies
+
+
+class _Answer(msgspec.Struct):
+    """The two fields of a stored answer the rules read (the rest is skipped unread)."""
+
+    question: str
+    option: str
+
+
+_answers = msgspec.json.Decoder(list[_Answer])
+_encode = msgspec.json.Encoder().encode
+
+_CANDIDATE_COLUMNS = (
+    StoredResponse.id, StoredResponse.uuid, StoredResponse.device_id, StoredResponse.site, StoredResponse.occurred_at,
+    StoredResponse.negative, StoredResponse.answers, StoredResponse.help_requested,
+)
+
+
+def highest_id() -> int:
+    """The highest response id stored (0: none yet)."""
+    return StoredResponse.select(fn.MAX(StoredResponse.id)).scalar() or 0
+
+
+def id_before(received_since: float) -> int:
+    """The id just below the first response received since *received_since* (the highest id
+    when none was): where a feed starts that goes over the last minutes' responses once more."""
+    first = StoredResponse.select(fn.MIN(StoredResponse.id)).where(StoredResponse.received_at >= received_since).scalar()
+    return first - 1 if first is not None else highest_id()
+
+
+def candidate_rows(after_id: int, up_to_id: int, options: Iterable[str], occurred_since: float) -> list[tuple[int, NewResponse]]:
+    """(id, response) for each countable response with an id in (after_id, up_to_id] that
+    occurred since *occurred_since* and that a response rule may take or a window must see as
+    negative: negative, a help request, or with one of *options* among its answers (found in
+    the answers' JSON text by the store, then checked exactly by the rules). The happy rest
+    stays in the store: the windows count it grouped (``tail_tallies``)."""
+    wanted = (StoredResponse.negative == True) | (StoredResponse.help_requested == True)  # noqa: E712  (peewee builds SQL from ==)
+    find = fn.INSTR if isinstance(database.obj, peewee.SqliteDatabase) else fn.STRPOS
+    for option in options:
+        wanted |= find(StoredResponse.answers, '"option":' + _encode(option).decode()) > 0  # as ingest encodes an answer
+    where = _countable() & (StoredResponse.id > after_id) & (StoredResponse.id <= up_to_id) & (StoredResponse.occurred_at >= occurred_since) & wanted
+    rows = StoredResponse.select(*_CANDIDATE_COLUMNS).where(where).order_by(StoredResponse.id).tuples()
+    return [
+        (row_id, NewResponse(uuid, device_id, site, occurred_at, bool(negative), tuple((a.question, a.option) for a in _answers.decode(answers)), help_requested=None if help_requested is None else bool(help_requested)))
+        for row_id, uuid, device_id, site, occurred_at, negative, answers, help_requested in rows
+    ]
 
 
 def ids_commit_late() -> bool:
@@ -89,17 +161,6 @@ def count_windows(queries: list[WindowQuery], now: float) -> list[WindowCount]:
         total, negative = StoredResponse.select(fn.COUNT(StoredResponse.id), fn.SUM(StoredResponse.negative.cast("integer"))).where(where).scalar(as_tuple=True)
         counts.append(WindowCount(query, int(total or 0), int(negative or 0)))
     return counts
-
-
-def negative_scopes(since: float, now: float) -> list[tuple[str, str]]:
-    """(site, device) pairs with a negative response since *since*: the windows worth counting on a tick."""
-    query = (
-        StoredResponse.select(StoredResponse.site, StoredResponse.device_id)
-        .where(_countable() & (StoredResponse.negative == True) & (StoredResponse.occurred_at >= since) & (StoredResponse.occurred_at <= now))  # noqa: E712
-        .distinct()
-        .tuples()
-    )
-    return list(query)
 
 
 def device_snapshots() -> list[DeviceSnapshot]:

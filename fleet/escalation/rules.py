@@ -1,7 +1,7 @@
 """The escalation rules: a pure module, like the kiosk's flow.
 
-Inputs are data: the responses the store has *newly* stored (the ingest hook passes only rows
-its INSERT … RETURNING gave back, so a redelivered response never comes here twice), the
+Inputs are data: the responses the store has *newly* stored (the response feed hands each
+stored row once, and a redelivered response is never stored twice), the
 counts of a window read from the store, the devices' last known status and health. Outputs
 are data: ``Intent`` (raise, or attach to the alert already active for that rule and scope:
 one customer's response, one kiosk or one site, see ``scope_of``)
@@ -186,6 +186,17 @@ def window_queries(config: EscalationConfig, responses: Iterable[NewResponse], n
     return list(queries.values())
 
 
+def window_queries_at(config: EscalationConfig, places: Iterable[tuple[str, str]], now: float) -> list[WindowQuery]:
+    """The windows, one per (rule, scope), of the (site, device) pairs that got new responses."""
+    queries: dict[tuple[str, str], WindowQuery] = {}
+    for site, device_id in places:
+        for rule in config.rules:
+            if isinstance(rule, WindowRule) and rule.minutes > 0 and rule.applies_to(site):
+                query = window_query(rule, site, device_id, now)
+                queries.setdefault((rule.id, query.scope), query)
+    return list(queries.values())
+
+
 def window_breached(rule: WindowRule, total: int, negative: int) -> bool:
     """At least ``min_responses`` responses, of which at least ``percent`` % negative (exact
     arithmetic: 50 % of 4 is 2, not 1.9999999)."""
@@ -194,7 +205,7 @@ def window_breached(rule: WindowRule, total: int, negative: int) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _exact(percent: float) -> int | Fraction:
-    """*percent* as an exact number, made once per value (the hook asks on every count): an
+    """*percent* as an exact number, made once per value (asked on every count): an
     int when it is whole, so the common comparison is integer arithmetic."""
     return int(percent) if float(percent).is_integer() else Fraction(percent)
 

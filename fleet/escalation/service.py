@@ -1,28 +1,26 @@
 """The escalation service: what the fleet calls. Wires the pure rules and planner to the store.
 
-    on_responses_stored(responses)   the ingest post-commit hook: only NEWLY stored responses
-                                     (INSERT … RETURNING). Raises or attaches alerts and enqueues
-                                     their first notifications in one transaction, then wakes
-                                     the worker. Does no network I/O: it never waits on a sender.
+    on_responses_stored(responses)   from the response feed (``fleet.escalation.feed``): NEWLY
+                                     stored responses, each once. Raises or attaches alerts and
+                                     enqueues their first notifications in one transaction, then
+                                     wakes the worker. Does no network I/O: it never waits on a sender.
     tick()                           every few seconds, from the worker: offline and health rules
                                      over the registry, windows that cleared (or that another
                                      process's traffic breached), due escalation steps, alerts
                                      too old, retention. Returns when it wants to run again.
     acknowledge_by_link(token, ...)  the web's POST: redeem the signed token and acknowledge, at once.
 
-A window is counted only when it could have changed: this batch has a negative response
-there, or this process saw one there within the window. The count is what the store holds,
-every worker's rows (``windows.Windows``: per-second tallies kept up to date from the store's
-tail, not a read of the whole window); a breach made by two workers' traffic together is found
-at the next count there (this process's next response there while a negative one it saw is in
-the window), or by the next tick.
+A window is counted only when it could have changed: a kiosk there got responses and a
+negative one was seen there within the window. The count is what the store holds, every
+worker's rows (``windows.Windows``: per-second tallies kept up to date from the store's tail,
+not a read of the whole window).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from fleet.escalation import alerts, help, observe, rules, tokens
 from fleet.escalation.config import EscalationConfig, ResponseRule, WindowRule
@@ -33,7 +31,7 @@ from fleet.escalation.planner import ChainState, plan
 from fleet.escalation.rules import Clear, Intent, NewResponse
 from fleet.escalation.tables import ACTIVE_STATES, Alert, Notification, UsedToken
 from fleet.escalation.targets import shown_url
-from fleet.escalation.windows import StoreWindows, Windows
+from fleet.escalation.windows import Windows
 from fleet.store import writing
 
 log = logging.getLogger(__name__)
@@ -51,7 +49,7 @@ class Escalation:
         wake: Callable[[], None] = lambda: None,
         callback_link: help.CallbackLink | None = None,
         purges: Sequence[Callable[[float], object]] = (),
-        windows: Windows | StoreWindows | None = None,
+        windows: Windows | None = None,
         callback_roles: Sequence[str] = ("call-centre",),
     ) -> None:
         self.config = config
@@ -69,25 +67,29 @@ class Escalation:
             for url in contact.urls:
                 shown_url(url)
 
-    # --- the ingest hook -------------------------------------------------------------------
+    # --- newly stored responses (the feed) -------------------------------------------------------------------
 
-    def on_responses_stored(self, responses: Sequence[NewResponse]) -> list[alerts.Raised]:
+    def on_responses_stored(self, responses: Sequence[NewResponse], touched: Collection[tuple[str, str]] | None = None) -> list[alerts.Raised]:
+        """*responses*: newly stored, each handed once (the feed's candidates: every response a
+        response rule may take and every negative one). *touched*: the (site, device) pairs that
+        got countable responses since the last call, happy ones included, whose windows may have
+        moved (the feed's tallies); None: the pairs of *responses* (they are all the new ones)."""
         countable = [response for response in responses if response.countable]
-        if not countable:
+        if not countable and not touched:
             return []
         now = self.clock()
         intents = rules.response_intents(self.config, countable, now)
-        queries = rules.window_queries(self.config, countable, now)
+        queries = rules.window_queries(self.config, countable, now) if touched is None else rules.window_queries_at(self.config, touched, now)
         negatives = {scope for response in countable if response.negative for scope in self._window_scopes(response)}
         for key in negatives:
             self._recent_negative[key] = now
         queries = [query for query in queries if self._recent_negative.get((query.rule, query.scope), -1.0) >= query.since]
         if queries:
-            uuids: dict[str, tuple[str, ...]] = {}
+            uuids: dict[str, list[str]] = {}
             for response in countable:
                 for _rule, scope in self._window_scopes(response):
-                    uuids[scope] = uuids.get(scope, ()) + (response.uuid,)
-            breached, _ = rules.window_verdicts(self.config, self.windows.count(queries, now), uuids)
+                    uuids.setdefault(scope, []).append(response.uuid)
+            breached, _ = rules.window_verdicts(self.config, self.windows.count(queries, now), {scope: tuple(found) for scope, found in uuids.items()})
             intents += breached  # a window that holds no breach resolves on a tick, not here
         if not intents:
             return []

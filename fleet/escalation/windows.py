@@ -3,8 +3,10 @@
 ``Windows`` keeps a ``counter.WindowCounter`` in step with the store. It starts from one read
 of the longest window (``observe.window_seed``); after that, each count first reads the rows
 stored since (``id > high``, every worker process's, by the primary key) and tallies them, so
-a count costs the rows that are new, not the rows in the window. The hook calls it from its
-``HookWorker`` thread and the tick from the worker's: a lock keeps them in turn.
+a count costs the rows that are new, not the rows in the window. On SQLite the store groups
+that tail itself (``observe.tail_tallies``: one row per kiosk and second). The response feed
+(``fleet.escalation.feed``) calls it from its thread and the tick from the worker's: a lock
+keeps them in turn. ``take_touched`` tells the feed which (site, kiosk) pairs got responses.
 
 So a window still counts what the STORE holds, as ``observe.count_windows`` did, only to the
 second (see ``counter``). PostgreSQL hands out ids before commit, so a row can commit after
@@ -12,10 +14,7 @@ one with a higher id was read: every ``settle_seconds`` the ids since the settle
 previous one are read again (ids already counted are skipped), so a row whose id was handed
 out before a settle still counts if it commits before the next one. (A transaction that
 stays open longer, or one open while the counter starts, is missed until it leaves the
-window.) SQLite has one writer and commits in id order: there a settle reads nothing again.
-
-``StoreWindows`` is the previous way, a query over each whole window per count, kept for the
-benchmarks' "before" row (``benchmarks/hooked_serve.py``).
+window.) SQLite has one writer and commits in id order: there the tail is read once, grouped.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ class Windows:
         self._settled_at = 0.0
         self._marks = (0, 0)  # the highest id at the last two settles: a settle reads again from the older
         self._lock = threading.Lock()
+        self._touched: set[tuple[str, str]] = set()  # (site, device) tallied since take_touched
 
     def count(self, queries: list[WindowQuery], now: float) -> list[WindowCount]:
         with self._lock:
@@ -46,6 +46,19 @@ class Windows:
     def negative_scopes(self, since: float, now: float) -> list[tuple[str, str]]:
         with self._lock:
             return self._catch_up(now).negative_scopes(since, now)
+
+    def take_touched(self) -> set[tuple[str, str]]:
+        """The (site, device) pairs with countable responses tallied since the last call: the
+        windows new responses may have moved (the feed counts them, happy responses included:
+        a fourth happy answer can make 2 of 4 negative)."""
+        with self._lock:
+            touched, self._touched = self._touched, set()
+            return touched
+
+    def catch_up(self, now: float) -> None:
+        """Tally what the store has stored since the last count."""
+        with self._lock:
+            self._catch_up(now)
 
     def _catch_up(self, now: float) -> WindowCounter:
         counter = self._counter
@@ -59,29 +72,28 @@ class Windows:
                 self.late_commits = observe.ids_commit_late()
             self._counter, self._marks, self._settled_at = counter, (high, high), now
             return counter
-        if now - self._settled_at < self.settle_seconds:
-            counter.apply(observe.countable_rows(counter.high), now)
-        elif self.late_commits:
+        if not self.late_commits:
+            # Ids commit in order: the tail since ``high`` is read once, grouped by the store.
+            high, tallies = observe.tail_tallies(counter.high)
+            counter.add_tallies(tallies, now)
+            counter.high = high
+            counter.settle(high)
+            self._touched.update((site, device_id) for site, device_id, *_ in tallies)
+            if now - self._settled_at >= self.settle_seconds:
+                counter.forget_old(now)
+                self._settled_at = now
+        elif now - self._settled_at < self.settle_seconds:
+            self._apply(counter, observe.countable_rows(counter.high), now)
+        else:
             # A row whose id is at most the previous settle's high has had a whole settle
             # interval to commit: read from the settle before it, once more.
             older, previous = self._marks
-            counter.apply(observe.countable_rows(older), now)
+            self._apply(counter, observe.countable_rows(older), now)
             counter.settle(previous)
             self._marks, self._settled_at = (previous, counter.high), now
             counter.forget_old(now)
-        else:
-            counter.apply(observe.countable_rows(counter.high), now)
-            counter.settle(counter.high)
-            self._settled_at = now
-            counter.forget_old(now)
         return counter
 
-
-class StoreWindows:
-    """Each window counted from the store, reading every response in it (the previous way)."""
-
-    def count(self, queries: list[WindowQuery], now: float) -> list[WindowCount]:
-        return observe.count_windows(queries, now)
-
-    def negative_scopes(self, since: float, now: float) -> list[tuple[str, str]]:
-        return observe.negative_scopes(since, now)
+    def _apply(self, counter: WindowCounter, rows: list, now: float) -> None:
+        counter.apply(rows, now)
+        self._touched.update((row.site, row.device_id) for row in rows)

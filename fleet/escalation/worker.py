@@ -3,7 +3,7 @@
 One ticker thread runs ``Escalation.tick`` (offline/health rules, window clears, due
 escalation steps, expiry, retention) every ``tick_seconds`` or sooner when a step is due. The
 sender lanes (``notifications.senders`` threads, each with its own apprise child process)
-claim and deliver outbox rows; ``wake()`` (called by the ingest hook after it committed an
+claim and deliver outbox rows; ``wake()`` (called by the response feed after it committed an
 alert) starts them at once instead of at their next poll. Several fleet processes may each
 run a worker: claims are leases in the store, steps are claimed on the alert row.
 

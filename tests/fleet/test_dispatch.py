@@ -317,30 +317,27 @@ def test_a_message_the_broker_redelivers_after_a_fleet_restart_reaches_no_hook(r
     assert after.calls == [], "a redelivered response never reaches a hook"
 
 
-def test_a_help_request_sent_again_raises_one_alert_through_the_hook(registered):
-    """Escalation wired as the composition root wires it: behind a HookWorker. The same Upload
-    twice, then once more to a restarted ingest: one alert per rule, each triggered once."""
-    from fleet.escalation.hook import escalation_hook
+def test_a_help_request_sent_again_raises_one_alert_through_the_feed(registered):
+    """Escalation wired as the composition root wires it: ingest stores, the response feed reads
+    the store's tail. The same Upload twice, then once more to a restarted ingest and feed (which
+    reads the last minutes again): one alert per rule, each triggered once."""
+    from fleet.escalation.feed import ResponseFeed
     from fleet.escalation.service import Escalation
     from fleet.escalation.tables import Alert
     from tests.escalation_helpers import KEY, config
 
     devices.add_device("kiosk-k", "kadikoy", now=NOW - 1000)
-    escalation = Escalation(config(), KEY, clock=lambda: NOW)
     body = upload([response(device_id="kiosk-k", help_requested=True)], v=2, device_id="kiosk-k")
-    for _ in range(2):  # a restart: a new ingest (and worker), the same store
-        worker = HookWorker("escalation", escalation_hook(escalation)).start()
-        registry = default_registry()
-        registry.add_hook("escalation", worker)
-        ingest = Ingest(clock=lambda: NOW, registry=registry)
-        try:
-            ingest.process([msg(body, device="kiosk-k")])
-            ingest.process([msg(body, device="kiosk-k"), msg(body, device="kiosk-k")])
-            worker.join()
-        finally:
-            worker.stop()
+    for _ in range(2):  # a restart: a new ingest and feed, the same store
+        feed = ResponseFeed(Escalation(config(), KEY, clock=lambda: NOW), clock=lambda: NOW)
+        ingest = Ingest(clock=lambda: NOW)
+        ingest.process([msg(body, device="kiosk-k")])
+        feed.poll()
+        ingest.process([msg(body, device="kiosk-k"), msg(body, device="kiosk-k")])
+        feed.poll()
     alerts = sorted((alert.rule, alert.triggers, alert.state) for alert in Alert.select())
     assert alerts == [("help", 1, "open"), ("negative", 1, "open")]
+    assert feed.handed == 1, "the restarted feed read the response again once; the second upload stored nothing"
 
 
 def test_ingest_refuses_to_run_inside_a_callers_transaction(registered):

@@ -1,0 +1,209 @@
+"""The response feed: the escalation follows the store's tail, so ingest does none of its work.
+
+Ingest stores responses and acknowledges them; that is all it does (the bar: ingest drops at
+most 5 % with the escalation on, ``benchmarks/bench_fleet.py``). The escalation runs once per
+fleet, in the process that runs the services (the single one, or the supervisor of
+``--workers N``), on this feed's thread. Each ``poll``:
+
+1. reads the highest response id stored, then from the store the responses stored since the
+   last poll that a rule may take (``observe.candidate_rows``: negative ones, help requests,
+   answers a rule names; each once, by id): usually a few in a hundred;
+2. brings the window tallies up to date (``Windows.catch_up``: on SQLite the store groups the
+   same tail per kiosk and second) and takes the (site, kiosk) pairs that got responses;
+3. hands both to ``Escalation.on_responses_stored``, which raises or attaches alerts and wakes
+   the notifier and the help announcer.
+
+So a happy response costs the escalation no Python at all: the store filters and groups it.
+
+**When.** In the single process, ingest wakes the feed after each commit (a hook that only sets
+an event: ``wake``), so a help request is read at once; otherwise the feed polls every
+``poll_seconds`` (a supervisor's workers are other processes). After a poll that found rows
+it waits ``gather_seconds`` before the next, so a busy fleet reads its tail in batches of a
+few hundred rows instead of one per ingest commit.
+
+**Exactly once, across restarts.** A redelivered or resent response is not stored again, so it
+never reaches the feed twice. The feed starts ``replay_seconds`` back (the responses received
+in the last 10 minutes go through the rules once more): a fleet killed between a commit and
+the feed's next poll still raises their alerts, and alerts are idempotent per rule and
+response (``alert_responses``), so those already handled raise nothing. (A response rule
+takes nothing older than its ``max_age_minutes`` anyway: that customer has gone.)
+
+**PostgreSQL** hands out ids before commit, so a response can commit after one with a higher id
+was read. Every ``settle_seconds`` the feed reads again from the highest id of the settle
+before the previous one, skipping ids it handed already: a response committing within one
+settle interval of its id is handed, at most that late. SQLite commits ids in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import peewee
+
+from fleet.escalation import observe
+from fleet.escalation.alerts import Raised
+from fleet.escalation.config import ResponseRule, WindowRule
+from fleet.escalation.service import Escalation
+
+log = logging.getLogger(__name__)
+
+#: The responses received this long before the feed started go through the rules once more.
+REPLAY_SECONDS = 600.0
+
+
+class ResponseFeed:
+    def __init__(
+        self,
+        escalation: Escalation,
+        clock: Callable[[], float] = time.time,
+        poll_seconds: float = 0.25,
+        gather_seconds: float = 0.02,
+        settle_seconds: float = 2.0,
+        replay_seconds: float = REPLAY_SECONDS,
+        late_commits: bool | None = None,
+    ) -> None:
+        self.escalation = escalation
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
+        self.settle_seconds = settle_seconds
+        self.replay_seconds = replay_seconds
+        self.late_commits = late_commits  # None: as the store does (PostgreSQL yes, SQLite no)
+        rules = [rule for rule in escalation.config.rules if rule.enabled]
+        self._options = sorted({option for rule in rules if isinstance(rule, ResponseRule) and rule.on == "answer" for option in rule.options})
+        windows = [rule.minutes * 60 for rule in rules if isinstance(rule, WindowRule) and rule.minutes > 0]
+        self._counts_windows = bool(windows)
+        self.needed = self._counts_windows or any(isinstance(rule, ResponseRule) for rule in rules)  # else offline/health rules only: the tick's
+        # A response older than every rule's reach (max_age, the longest window) can change nothing.
+        self._reach = max([rule.max_age_minutes * 60 for rule in rules if isinstance(rule, ResponseRule)] + windows, default=0.0)
+        self.cursor: int | None = None  # the highest id read
+        self._marks = (0, 0)  # the cursor at the last two settles (late commits)
+        self._settled_at = 0.0
+        self._handed: set[int] = set()  # ids handed above the older mark (late commits)
+        self._woken = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.handed = 0  # responses handed to the rules
+        self.polls = 0
+
+    # --- one read of the tail ----------------------------------------------------------------
+
+    def poll(self) -> list[Raised]:
+        """Hand what the store stored since the last poll to the escalation; on the calling thread.
+
+        The store unavailable (peewee's OperationalError, InterfaceError): nothing is taken as
+        read, the next poll reads the same responses again. The rules failing otherwise: the
+        responses are taken as read (they stay stored) and the error is raised, so one response
+        the rules cannot take does not stop the feed."""
+        now = self.clock()
+        if self.cursor is None:
+            self._start(now)
+            raised = self._poll(now)
+            if self.handed:
+                log.info("escalation replayed recent responses", extra={"responses": self.handed, "alerts_raised": sum(result.created for result in raised), "since_s": self.replay_seconds})
+            return raised
+        return self._poll(now)
+
+    def _poll(self, now: float) -> list[Raised]:
+        assert self.cursor is not None
+        self.polls += 1
+        high = max(observe.highest_id(), self.cursor)
+        settling = bool(self.late_commits) and now - self._settled_at >= self.settle_seconds
+        after = self._marks[0] if settling else self.cursor
+        rows = observe.candidate_rows(after, high, self._options, now - self._reach) if high > after else []
+        if self.late_commits:
+            rows = [(row_id, response) for row_id, response in rows if row_id not in self._handed]
+        touched: set[tuple[str, str]] = set()
+        if self._counts_windows:
+            self.escalation.windows.catch_up(now)
+            touched = self.escalation.windows.take_touched()
+        try:
+            raised = self.escalation.on_responses_stored([response for _, response in rows], touched=touched) if rows or touched else []
+        except (peewee.OperationalError, peewee.InterfaceError):
+            raise  # nothing taken as read: the next poll reads them again
+        except Exception:
+            self._read(rows, high, settling, now)
+            raise
+        self._read(rows, high, settling, now)
+        return raised
+
+    def _read(self, rows: list, high: int, settling: bool, now: float) -> None:
+        """Take the responses up to *high* as read."""
+        if self.late_commits:
+            self._handed.update(row_id for row_id, _ in rows)
+        if settling:
+            # The next settle reads again from the previous one's high: ids up to it are never read again.
+            previous = self._marks[1]
+            self._handed = {row_id for row_id in self._handed if row_id > previous}
+            self._marks, self._settled_at = (previous, high), now
+        self.cursor = high
+        self.handed += len(rows)
+
+    def _start(self, now: float) -> None:
+        if self.late_commits is None:
+            self.late_commits = observe.ids_commit_late()
+        self.cursor = observe.id_before(now - self.replay_seconds)
+        self._marks, self._settled_at = (self.cursor, self.cursor), now
+        log.info("escalation feed starts", extra={"after_id": self.cursor, "replay_s": self.replay_seconds, "highest_id": observe.highest_id()})
+
+    # --- the thread --------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Responses were stored: read them now (ingest's post-commit hook in this process)."""
+        self._woken.set()
+
+    def start(self) -> ResponseFeed:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="escalation-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Read what was stored until now, then end the thread."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._woken.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("the escalation feed did not stop in time", extra={"timeout_s": timeout})
+        self._thread = None
+
+    def _run(self) -> None:
+        delay = 1.0
+        try:
+            while True:
+                stopping = self._stopping.is_set()
+                self._woken.clear()
+                try:
+                    found = self._poll_once()
+                    delay = 1.0
+                except (peewee.OperationalError, peewee.InterfaceError) as exc:
+                    log.error("escalation feed: the store is unavailable (%s); retrying in %.0f s", str(exc).strip()[:200], delay)
+                    found, delay = False, min(delay * 2, 30.0)
+                    if not stopping:
+                        self._stopping.wait(delay)
+                if stopping:
+                    return
+                if found:
+                    self._stopping.wait(self.gather_seconds)  # let a burst gather into one read
+                self._woken.wait(self.poll_seconds)
+        finally:
+            from fleet.store import close_database
+
+            close_database()  # peewee's connection is per thread: this one's goes with it
+
+    def _poll_once(self) -> bool:
+        """One poll; True when it read new responses. A failure of the rules is logged and the
+        feed goes on (the responses stay stored); the store's failures are the caller's."""
+        before = self.cursor
+        try:
+            self.poll()
+        except (peewee.OperationalError, peewee.InterfaceError):
+            raise
+        except Exception:
+            log.exception("escalation feed: the rules failed on the new responses; they stay stored", extra={"after_id": before, "up_to_id": self.cursor})
+        return self.cursor != before
