@@ -2,11 +2,11 @@
 
     (a) bare paho subscriber on nabiz/+/responses     the limit for (b), measured in the same run
     (b) fleet ingest, one response per message         ≥ 70 % of (a), stored and acknowledged
-    (b+h) the same with post-commit hooks registered   ≤ 5 % below (b): a no-op hook; the escalation
-                                                       (its hook behind a HookWorker, its worker running),
-                                                       with its windows counted from tallies (b+he), from a
-                                                       read of each whole window (b+hs, the previous way),
-                                                       and without its window rule (b+hr)
+    (b+h) the same with a feature on                   ≤ 5 % below (b): a no-op post-commit hook (b+h0);
+                                                       the escalation, `fleet serve --config` with the
+                                                       bundled example's rules (b+he: its response feed,
+                                                       ticker and senders running), and the same
+                                                       without its window rule (b+hr)
     (c) fleet ingest, backlog batches of 100 and 200   ≥ 20,000 responses/s stored and acknowledged
     (d) 10,000 responses drained after an outage       ≤ 5 s, real kiosk outboxes and FleetSync
     (e) press → stored on the fleet (acknowledged)     p99 against 1 s (the alert bar's budget)
@@ -19,7 +19,7 @@ kiosk's outbox and sync engine put on the wire, (d) and (e) run the real ``Outbo
 ``FleetSync`` (and (e) the real ``Kiosk`` with a headless screen).
 
 Fairness of (a) against (b): the same publisher processes, devices, payloads and QoS; the
-rounds rotate (a, b, b2, b+h0, b+he, b+hs, b+hr; then b, b2, ...) and the median of each is compared,
+rounds rotate (a, b, b2, b+h0, b+he, b+hr; then b, b2, ...) and the median of each is compared,
 because a 2-core machine is noisy. Payloads are a normal day's mix: one response in ten is
 negative (``fleet simulate``'s default), the others happy, each as a real kiosk encodes it. The fleet is not running (and its persistent session is removed) while (a)
 runs, so the broker delivers each message once in both.
@@ -614,13 +614,18 @@ class FleetServer:
         self.log_path = log_path
         self.profile = profile
         self.workers = workers  # > 1: `fleet serve --workers N`, N processes on one shared subscription
-        self.hooks = hooks  # noop | escalation: post-commit hooks registered (benchmarks/hooked_serve.py)
+        self.hooks = hooks  # noop: a no-op post-commit hook (benchmarks/hooked_serve.py); escalation[-no-window]: a fleet.toml with rules
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
         args = ["serve", "--data-dir", str(self.rig.data_dir), "--client-id", FLEET_CLIENT_ID, "--workers", str(self.workers)]
-        if self.hooks:
+        if self.hooks == "noop":
             return [sys.executable, str(ROOT / "benchmarks" / "hooked_serve.py"), self.hooks, *args]
+        if self.hooks:  # the escalation as deployed: its rules in the fleet's config file
+            from bench_escalation import write_fleet_toml  # benchmarks/, beside this script
+
+            config = write_fleet_toml(self.rig.data_dir.parent / f"{self.hooks}.toml", windows=self.hooks == "escalation")
+            args += ["--config", str(config)]
         if self.profile is None:
             return [sys.executable, "-c", "from fleet.cli import main; main()", *args]
         runner = f"import cProfile, sys; from fleet.cli import main; sys.argv[0] = 'fleet'; cProfile.run('main()', {str(self.profile)!r})"
@@ -717,17 +722,18 @@ def run_fleet_round(rig: Rig, pool: PublisherPool, load: Load, log_path: Path, p
     return {"kind": "fleet", "workers": workers, "hooks": hooks, "responses_per_message": load.responses_per_message, **result}
 
 
-SINGLE_KINDS = ("a", "b", "b2", "bh0", "bhe", "bhs", "bhr")
+SINGLE_KINDS = ("a", "b", "b2", "bh0", "bhe", "bhr")
 
 
 def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, logs: Path, profile_dir: Path | None, only: tuple[str, ...] = SINGLE_KINDS) -> dict[str, Any]:
     """(a) against (b), rotating which goes first, so drift and noise hit all alike; (b2) is
     the same fleet as two worker processes on a shared subscription (`--workers 2`); (b+h0) and
-    (b+he) and (b+hr) the same fleet as (b) with post-commit hooks: a no-op, the escalation,
-    the escalation without its window rule (benchmarks/hooked_serve.py)."""
+    (b+he) and (b+hr) the same fleet as (b) with a no-op post-commit hook
+    (benchmarks/hooked_serve.py), the escalation (a fleet.toml with rules), the escalation
+    without its window rule."""
     load = Load(per_device, 1, "puback", PUBACK_WINDOW, expect_acks=False)
     acked = dataclasses.replace(load, expect_acks=True)
-    hooked = {"bh0": "noop", "bhe": "escalation", "bhs": "escalation-store-windows", "bhr": "escalation-no-window"}
+    hooked = {"bh0": "noop", "bhe": "escalation", "bhr": "escalation-no-window"}
     kinds = tuple(kind for kind in SINGLE_KINDS if kind in only)
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SINGLE_KINDS}
     for n in range(rounds):
@@ -747,10 +753,10 @@ def bench_single(rig: Rig, pool: PublisherPool, per_device: int, rounds: int, lo
     return {
         "devices": pool.devices, "messages_per_round": pool.devices * per_device, "rounds": rounds,
         "bare": runs["a"], "fleet": runs["b"], "fleet_2_workers": runs["b2"],
-        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_store_windows_hook": runs["bhs"], "fleet_escalation_no_window_hook": runs["bhr"],
+        "fleet_noop_hook": runs["bh0"], "fleet_escalation_hook": runs["bhe"], "fleet_escalation_no_window_hook": runs["bhr"],
         "bare_median": median["a"], "fleet_median": median["b"], "fleet_2_workers_median": median["b2"],
         "fleet_noop_hook_median": median["bh0"], "fleet_escalation_hook_median": median["bhe"],
-        "fleet_escalation_store_windows_hook_median": median["bhs"], "fleet_escalation_no_window_hook_median": median["bhr"],
+        "fleet_escalation_no_window_hook_median": median["bhr"],
         "load_average": os.getloadavg(),
         "cpu_us_per_message_median": {
             kind: statistics.median(cpu) if (cpu := [r["cpu_us_per_message"] for r in runs[kind] if r.get("cpu_us_per_message") is not None]) else None for kind in SINGLE_KINDS
@@ -1164,8 +1170,7 @@ def single_rows(result: dict[str, Any]) -> list[Row]:
                 f"drop ≤ {HOOK_DROP_BAR:.0%} of (b)", result[key] / fleet, 1 - HOOK_DROP_BAR)
             for what, key, kind in (
                 ("(b+h0) (b) with a no-op post-commit hook", "fleet_noop_hook_median", "bh0"),
-                ("(b+he) (b) with the escalation hook (a HookWorker) and its worker", "fleet_escalation_hook_median", "bhe"),
-                ("(b+hs) (b+he) counting each window from the store (before)", "fleet_escalation_store_windows_hook_median", "bhs"),
+                ("(b+he) (b) with the escalation on (its rules in fleet.toml)", "fleet_escalation_hook_median", "bhe"),
                 ("(b+hr) (b+he) without the window rule (no window counts)", "fleet_escalation_no_window_hook_median", "bhr"),
             )
         ],

@@ -61,8 +61,8 @@ def response(negative=True, site="kadikoy", device="kiosk-1", at=NOW, answers=No
 
 
 def stored(responses: list[NewResponse]) -> list[NewResponse]:
-    """Store *responses* as ingest would (the columns the rules read), and return them: what
-    the ingest hook would hand over."""
+    """Store *responses* as ingest would (the columns the rules read, the answers as compact
+    JSON), and return them: what the response feed hands over."""
     import json
 
     from fleet.store import StoredResponse
@@ -72,9 +72,10 @@ def stored(responses: list[NewResponse]) -> list[NewResponse]:
             {
                 "uuid": r.uuid, "device_id": r.device_id, "site": r.site, "survey_id": "exit-default", "survey_version": 1, "language": "tr",
                 "status": "completed", "misuse": r.misuse, "negative": r.negative, "end_reason": "completed",
-                "answers": json.dumps([{"question": q, "option": o, "button": 1, "negative": r.negative, "elapsed_ms": 0} for q, o in r.answers]),
+                "answers": json.dumps([{"question": q, "option": o, "button": 1, "negative": r.negative, "elapsed_ms": 0} for q, o in r.answers], separators=(",", ":"), ensure_ascii=False),
                 "presses": "[1]", "started_wall": r.occurred_at, "started_monotonic": 1.0, "finished_wall": r.occurred_at, "finished_monotonic": 2.0,
                 "boot_id": "b", "clock_synced": True, "occurred_at": r.occurred_at, "time_source": "kiosk", "received_at": r.occurred_at,
+                "suspect": r.suspect, "help_requested": r.help_requested,
             }
             for r in responses
         ]

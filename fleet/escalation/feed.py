@@ -156,6 +156,12 @@ class ResponseFeed:
         self._woken.set()
 
     def start(self) -> ResponseFeed:
+        """The first poll (the replay, and the window counter's seed) on the calling thread,
+        before the fleet starts ingesting; then the feed's own thread."""
+        try:
+            self._poll_once()
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            log.error("escalation feed: the store is unavailable at start (%s); the feed's thread retries", str(exc).strip()[:200])
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="escalation-feed", daemon=True)
         self._thread.start()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def enqueue(items: list[Queued], now: float) -> int:
     rows = [
         {
             "idempotency_key": item.idempotency_key, "alert": item.alert_id, "site": item.site, "contact": item.contact,
-            "target": item.url, "target_shown": shown_url(item.url), "title": item.title, "body": item.body + f"\n[{item.idempotency_key}]",
+            "target": item.url, "target_shown": shown_url(item.url), "title": _readable(item.title), "body": _readable(item.body) + f"\n[{item.idempotency_key}]",
             "state": "pending", "created_at": now, "next_attempt_at": now,
         }
         for item in items
@@ -63,6 +64,15 @@ def enqueue(items: list[Queued], now: float) -> int:
     before = Notification.select().where(Notification.idempotency_key.in_([row["idempotency_key"] for row in rows])).count()
     Notification.insert_many(rows).on_conflict_ignore().execute()
     return len(rows) - before
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _readable(text: str) -> str:
+    """A message as a person reads it: a control character a kiosk's answer carried (a forged
+    one) shows as �; PostgreSQL's text cannot hold NUL, so it would fail the alert's transaction."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def backoff(settings: Notifications, attempts: int, rng: random.Random) -> float:

@@ -7,7 +7,7 @@ process saw, so several fleet workers sharing the traffic agree on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import msgspec
 import peewee
@@ -41,19 +41,30 @@ def countable_rows(after_id: int, up_to_id: int | None = None, since: float | No
 
 
 _TAIL_COLUMNS = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
-_tail_sql: dict[type, tuple[str, list]] = {}  # per kind of database (SQLite and PostgreSQL mark parameters apart)
+
+# The statements the feed and the counter run on every read, made once per kind of database
+# (SQLite and PostgreSQL mark parameters apart) and per shape: peewee takes longer to build one
+# than the store to run it over the few rows stored since the last read. Built with marker
+# values standing where each read's own values go.
+_made: dict[tuple, tuple[str, list]] = {}
+_AFTER, _UP_TO, _SINCE = -7_000_000_001, -7_000_000_002, -7_000_000_003.5
+
+
+def _execute(shape: tuple, build, values: dict) -> peewee.CursorWrapper:  # type: ignore[no-untyped-def]
+    """Run the statement *build()* makes (once per database kind and *shape*) with *values*
+    (marker → value) in place of its markers."""
+    key = (type(database.obj), *shape)
+    made = _made.get(key)
+    if made is None:
+        made = _made[key] = build().sql()
+    sql, params = made
+    return database.execute_sql(sql, [values[param] if type(param) in (int, float) and param in values else param for param in params])
 
 
 def _tail(after_id: int) -> list[CountedRow]:
-    """``countable_rows(after_id)``, the query each count runs: its SQL is made once (peewee
-    takes longer to build it than SQLite to run it over the few rows stored since the last)."""
-    made = _tail_sql.get(type(database.obj))
-    if made is None:
-        sql, params = StoredResponse.select(*_TAIL_COLUMNS).where(_countable() & (StoredResponse.id > -1)).sql()
-        assert params[-1] == -1, "the id bound is the last parameter"
-        made = _tail_sql[type(database.obj)] = (sql, params[:-1])
-    sql, params = made
-    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in database.execute_sql(sql, [*params, after_id])]
+    """``countable_rows(after_id)``, the query each count runs on PostgreSQL."""
+    rows = _execute(("tail",), lambda: StoredResponse.select(*_TAIL_COLUMNS).where(_countable() & (StoredResponse.id > _AFTER)), {_AFTER: after_id})
+    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in rows]
 
 
 def window_seed(since: int) -> tuple[int, list[tuple[str, str, int, int, int]]]:
@@ -85,15 +96,14 @@ def tail_tallies(after_id: int) -> tuple[int, list[tuple[str, str, int, int, int
     tail as the window counter takes it when ids commit in order (SQLite). One statement, so one
     snapshot; the grouping runs in the database, so a count costs Python per (kiosk, second),
     not per response."""
-    second = _second()
-    query = (
-        StoredResponse.select(StoredResponse.site, StoredResponse.device_id, second, fn.COUNT(StoredResponse.id), fn.SUM(StoredResponse.negative.cast("INTEGER")), fn.MAX(StoredResponse.id))
-        .where(_countable() & (StoredResponse.id > after_id))
-        .group_by(StoredResponse.site, StoredResponse.device_id, second)
-        .tuples()
-    )
+
+    def build():  # type: ignore[no-untyped-def]
+        second = _second()
+        counts = (fn.COUNT(StoredResponse.id), fn.SUM(StoredResponse.negative.cast("INTEGER")), fn.MAX(StoredResponse.id))
+        return StoredResponse.select(StoredResponse.site, StoredResponse.device_id, second, *counts).where(_countable() & (StoredResponse.id > _AFTER)).group_by(StoredResponse.site, StoredResponse.device_id, second)
+
     high, tallies = after_id, []
-    for site, device_id, at, total, negative, top in query:
+    for site, device_id, at, total, negative, top in _execute(("tallies",), build, {_AFTER: after_id}):
         tallies.append((site, device_id, int(at), int(total), int(negative or 0)))
         high = max(high, top)
     return high, tallies
@@ -117,7 +127,8 @@ _CANDIDATE_COLUMNS = (
 
 def highest_id() -> int:
     """The highest response id stored (0: none yet)."""
-    return StoredResponse.select(fn.MAX(StoredResponse.id)).scalar() or 0
+    ((high,),) = _execute(("highest",), lambda: StoredResponse.select(fn.MAX(StoredResponse.id)), {})
+    return high or 0
 
 
 def id_before(received_since: float) -> int:
@@ -127,21 +138,25 @@ def id_before(received_since: float) -> int:
     return first - 1 if first is not None else highest_id()
 
 
-def candidate_rows(after_id: int, up_to_id: int, options: Iterable[str], occurred_since: float) -> list[tuple[int, NewResponse]]:
+def candidate_rows(after_id: int, up_to_id: int, options: Sequence[str], occurred_since: float) -> list[tuple[int, NewResponse]]:
     """(id, response) for each countable response with an id in (after_id, up_to_id] that
     occurred since *occurred_since* and that a response rule may take or a window must see as
     negative: negative, a help request, or with one of *options* among its answers (found in
     the answers' JSON text by the store, then checked exactly by the rules). The happy rest
     stays in the store: the windows count it grouped (``tail_tallies``)."""
-    wanted = (StoredResponse.negative == True) | (StoredResponse.help_requested == True)  # noqa: E712  (peewee builds SQL from ==)
-    find = fn.INSTR if isinstance(database.obj, peewee.SqliteDatabase) else fn.STRPOS
-    for option in options:
-        wanted |= find(StoredResponse.answers, '"option":' + _encode(option).decode()) > 0  # as ingest encodes an answer
-    where = _countable() & (StoredResponse.id > after_id) & (StoredResponse.id <= up_to_id) & (StoredResponse.occurred_at >= occurred_since) & wanted
-    rows = StoredResponse.select(*_CANDIDATE_COLUMNS).where(where).order_by(StoredResponse.id).tuples()
+
+    def build():  # type: ignore[no-untyped-def]
+        wanted = (StoredResponse.negative == True) | (StoredResponse.help_requested == True)  # noqa: E712  (peewee builds SQL from ==)
+        find = fn.INSTR if isinstance(database.obj, peewee.SqliteDatabase) else fn.STRPOS
+        for option in options:
+            wanted |= find(StoredResponse.answers, _encode(option).decode()) > 0  # the option as a JSON string, as ingest encodes it
+        where = _countable() & (StoredResponse.id > _AFTER) & (StoredResponse.id <= _UP_TO) & (StoredResponse.occurred_at >= _SINCE) & wanted
+        return StoredResponse.select(*_CANDIDATE_COLUMNS).where(where).order_by(StoredResponse.id)
+
+    rows = _execute(("candidates", tuple(options)), build, {_AFTER: after_id, _UP_TO: up_to_id, _SINCE: occurred_since})
     return [
-        (row_id, NewResponse(uuid, device_id, site, occurred_at, bool(negative), tuple((a.question, a.option) for a in _answers.decode(answers)), help_requested=None if help_requested is None else bool(help_requested)))
-        for row_id, uuid, device_id, site, occurred_at, negative, answers, help_requested in rows
+        (row_id, NewResponse(uuid, device_id, site, occurred_at, bool(negative), tuple((a.question, a.option) for a in _answers.decode(answers)), help_requested=None if helped is None else bool(helped)))
+        for row_id, uuid, device_id, site, occurred_at, negative, answers, helped in rows
     ]
 
 
