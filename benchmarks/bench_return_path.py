@@ -60,7 +60,7 @@ ALERT = re.compile(r"#(\d+)\s*$", re.MULTILINE)  # "Uyarı #12" / "Alert #12": t
 #: Where the time goes (shown as info rows): each stage from the same start as its bar's row.
 STAGES = {
     "g_released": "   press → the kiosk released the response (sent ahead of any backlog)",
-    "g_raised": "   press → the fleet raised the alert (hook committed it)",
+    "g_raised": "   press → the fleet raised the alert (the feed committed it)",
     "h_answered": "   ack POST → the web page answered (acknowledged in the store)",
     "h_heard": "   ack POST → the kiosk heard \"coming\" (announcer → broker → kiosk)",
     "h_read_answered": "   ack POST → the web page answered (acknowledged in the store)",

@@ -8,7 +8,7 @@
 The app runs as ``fleet serve`` will run it: ``create_app`` served by ``WebServer`` (uvicorn in
 a thread of this process) over a real store: SQLite in a temporary directory, and PostgreSQL
 when one answers (NABIZ_TEST_POSTGRES, default localhost:5432; a scratch database, dropped
-after). Alerts are raised the way ingest raises them (``Escalation.on_responses_stored`` with a
+after). Alerts are raised the way the fleet raises them (``Escalation.on_responses_stored`` with a
 help request) and each is acknowledged through the link its staff notification carries, by
 httpx on one keep-alive connection, as a phone would.
 

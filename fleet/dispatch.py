@@ -5,7 +5,7 @@ composition root (``fleet/app``) builds one ``Registry`` and hands it to ``Inges
 
     registry = fleet.ingest.default_registry()    # handlers for responses, status, health
     registry.register_handler("survey", fn)        # a channel once it is declared in CHANNELS, upstream
-    registry.add_hook("escalation", fn)            # after each commit: fn(new_rows)
+    registry.add_hook("feature", fn)               # after each commit: fn(new_rows)
     ingest = Ingest(registry=registry)
 
 **Handlers.** One per upstream channel of ``kiosk.contract.protocol.CHANNELS``:
@@ -27,12 +27,17 @@ taken from storing and acknowledging kiosks' answers (the bar: ingest drops ≤ 
 hooks on, ``benchmarks/bench_fleet.py``). A hook that does I/O or real work hands the rows to
 its own worker and returns: ``HookWorker`` is that hand-off (a bounded queue and a thread):
 
-    worker = HookWorker("escalation", escalation_hook(escalation))
-    registry.add_hook("escalation", worker)    # the ingest thread only queues the rows
+    worker = HookWorker("feature", fn)
+    registry.add_hook("feature", worker)       # the ingest thread only queues the rows
     worker.start(); ...; worker.stop()          # stop: what was queued is handled first
 
 A feature that falls behind gets what queued up in one call (one transaction, not one per
 ingest batch). A hook slower than ``SLOW_HOOK_S`` is logged, so one that should hand off is found.
+
+A thread of its own still shares ingest's process (its CPU, its GIL). A feature whose work per
+response is more than a few microseconds reads the store's tail in the once-per-fleet process
+instead, as the escalation does (``fleet.escalation.feed``), and registers a hook here only to
+be woken: ``registry.add_hook("escalation-feed", lambda rows: feed.wake())``.
 """
 
 from __future__ import annotations

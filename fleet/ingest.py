@@ -19,9 +19,10 @@ Each channel's message goes to the handler registered for it (``fleet.dispatch.R
 ``default_registry`` has the fleet's own: responses, status, health). After the commit, the
 registry's post-commit hooks get the responses stored for the first time (``Outcome.new``),
 never a redelivered one; a hook that fails is logged and changes nothing above. Features
-register there; see ``fleet.dispatch`` for the rules a hook keeps (cheap: hand off to a worker).
+register there; see ``fleet.dispatch`` for the rules a hook keeps (cheap: hand off to a worker,
+or, as the escalation does, read the store's tail elsewhere and only be woken here).
 
-    registry = default_registry(); registry.add_hook("escalation", HookWorker(...))
+    registry = default_registry(); registry.add_hook("escalation-feed", lambda rows: feed.wake())
     ingest = Ingest(registry=registry)
 
 Knows nothing of MQTT clients or threads: the server feeds it, tests call it directly.

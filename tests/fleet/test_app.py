@@ -121,12 +121,13 @@ def escalating_config(tmp_path, *overrides, environ=None):  # type: ignore[no-un
     return load(path, list(overrides), environ=environ or {"NABIZ_FLEET_DATA": str(tmp_path / "data")})
 
 
-def test_with_rules_the_single_fleet_hooks_ticks_announces_and_serves_the_web_sharing_one_key(tmp_path):
+def test_with_rules_the_single_fleet_feeds_ticks_announces_and_serves_the_web_sharing_one_key(tmp_path):
     port = free_port()
     config = escalating_config(tmp_path, Override("broker", "bind", "127.0.0.1", "test"), Override("broker", "port", port, "test"), Override("web", "port", free_port(), "--http-port"))
     app = listened(FleetApp(config))
     with Running(app):
         assert app.escalation is not None and app.escalation_worker is not None and app.escalation_worker.escalation is app.escalation, "the ticker runs here"
+        assert app.feed is not None and app.feed.escalation is app.escalation and app.feed.polls >= 1, "the feed runs here, its first read done before serving"
         assert app.announcer is not None and app.announcer.connected.wait(10)
         assert app.web_port == config.web.port
         assert app.escalation.key == (tmp_path / "data" / "ack-link.key").read_bytes() and app.escalation.callback_link is not None
@@ -134,13 +135,13 @@ def test_with_rules_the_single_fleet_hooks_ticks_announces_and_serves_the_web_sh
         assert link.startswith("https://fleet.example.com/callback/")
 
 
-def test_a_worker_hooks_the_escalation_and_sends_but_does_not_tick(tmp_path, broker):
+def test_a_worker_only_ingests_the_escalation_runs_once_per_fleet(tmp_path, broker):
     url = f"mqtt://{FLEET_USER}:{broker.files.fleet_password()}@127.0.0.1:{broker.port}"
     config = escalating_config(tmp_path, Override("serve", "client_id", "nabiz-fleet-1", "--client-id"), Override("serve", "shared_group", "nabiz-fleet", "--shared-group"),
                                environ={"NABIZ_FLEET_DATA": str(tmp_path / "data"), "NABIZ_FLEET_BROKER": url})
     app = listened(FleetApp(config, worker=True))
     with Running(app):
-        assert app.escalation is not None and app.escalation_worker is not None and app.escalation_worker.escalation is None
+        assert app.escalation is None and app.escalation_worker is None and app.feed is None, "the supervisor's feed reads what this worker stores"
         assert app.announcer is None and app.web_port is None, "once per fleet: the supervisor's"
 
 

@@ -177,6 +177,8 @@ def test_responses_stored_just_before_a_crash_raise_their_alerts_when_the_fleet_
         assert len(webhook.received) == 2
     finally:
         kiosk.close()
+        if fleet.serving is not None and fleet.serving.returncode is None:
+            fleet.stop()
 
 
 def test_the_cli_raises_nothing_and_an_alert_made_meanwhile_is_listed(tmp_path, webhook):
