@@ -83,12 +83,11 @@ def config():
 
 
 def write_fleet_toml(path: Path, windows: bool = True) -> Path:
-    """``config()`` as a fleet.toml that ``fleet serve --config`` reads (bench_fleet's (b+he)),
-    with the benchmark kiosks' site among its sites; without the window rule if not *windows*."""
+    """``config()`` as a fleet.toml that ``fleet serve --config`` reads (bench_fleet's (b+he)):
+    its rules apply to every site, the benchmark kiosks' too; without the window rule if not *windows*."""
     from fleet.tomltext import dumps
 
     data = msgspec.to_builtins(config())
-    data["sites"].append({"id": "Benchmark", "name": "Benchmark", "time_zone": "Europe/Istanbul", "language": "tr"})
     if not windows:
         data["rules"] = [rule for rule in data["rules"] if rule.get("kind") != "window"]
     path.write_text(dumps(_without_none(data)))

@@ -46,6 +46,8 @@ class WindowCounter:
         # window counted of that length, moved on by the seconds that passed since, and kept up
         # to date by apply: a count costs the seconds the window moved, not the window's length.
         self._sums: dict[str, dict[int, list[int]]] = {}
+        # Scopes tallied since the edge last took them: scope → (site, device or None, a negative among them).
+        self.touched: dict[str, tuple[str, str | None, bool]] = {}
 
     def apply(self, rows: Iterable[CountedRow], now: float) -> int:
         """Tally *rows* not applied before; returns how many were new."""
@@ -76,7 +78,10 @@ class WindowCounter:
         """Tally *total* responses (*negative* of them negative) at *second*, in the site's and
         the kiosk's scope, and in every sliding sum whose window holds that second."""
         self._site_of[device_id] = site
-        for scope in (scope_of("site", site, None), scope_of("device", site, device_id)):
+        for scope, device in ((scope_of("site", site, None), None), (scope_of("device", site, device_id), device_id)):
+            seen = self.touched.get(scope)
+            if seen is None or (negative and not seen[2]):
+                self.touched[scope] = (site, device, negative > 0)
             tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
             tally[0] += total
             tally[1] += negative

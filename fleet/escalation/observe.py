@@ -7,7 +7,9 @@ process saw, so several fleet workers sharing the traffic agree on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import operator
+from typing import NamedTuple
 
 import msgspec
 import peewee
@@ -125,6 +127,17 @@ _CANDIDATE_COLUMNS = (
 )
 
 
+class Wanted(NamedTuple):
+    """The responses the response rules may take: negative ones, help requests, these options."""
+
+    negative: bool
+    help: bool
+    options: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return self.negative or self.help or bool(self.options)
+
+
 def highest_id() -> int:
     """The highest response id stored (0: none yet)."""
     ((high,),) = _execute(("highest",), lambda: StoredResponse.select(fn.MAX(StoredResponse.id)), {})
@@ -138,22 +151,26 @@ def id_before(received_since: float) -> int:
     return first - 1 if first is not None else highest_id()
 
 
-def candidate_rows(after_id: int, up_to_id: int, options: Sequence[str], occurred_since: float) -> list[tuple[int, NewResponse]]:
+def candidate_rows(after_id: int, up_to_id: int, wanted: Wanted, occurred_since: float) -> list[tuple[int, NewResponse]]:
     """(id, response) for each countable response with an id in (after_id, up_to_id] that
-    occurred since *occurred_since* and that a response rule may take or a window must see as
-    negative: negative, a help request, or with one of *options* among its answers (found in
-    the answers' JSON text by the store, then checked exactly by the rules). The happy rest
-    stays in the store: the windows count it grouped (``tail_tallies``)."""
+    occurred since *occurred_since* and that a response rule may take (*wanted*: negative
+    ones, help requests, answers naming an option; an option is found in the answers' JSON
+    text by the store, then checked exactly by the rules). The rest stays in the store: the
+    windows count it grouped (``tail_tallies``)."""
 
     def build():  # type: ignore[no-untyped-def]
-        wanted = (StoredResponse.negative == True) | (StoredResponse.help_requested == True)  # noqa: E712  (peewee builds SQL from ==)
         find = fn.INSTR if isinstance(database.obj, peewee.SqliteDatabase) else fn.STRPOS
-        for option in options:
-            wanted |= find(StoredResponse.answers, _encode(option).decode()) > 0  # the option as a JSON string, as ingest encodes it
-        where = _countable() & (StoredResponse.id > _AFTER) & (StoredResponse.id <= _UP_TO) & (StoredResponse.occurred_at >= _SINCE) & wanted
+        conditions = [find(StoredResponse.answers, _encode(option).decode()) > 0 for option in wanted.options]  # the option as a JSON string, as ingest encodes it
+        if wanted.help:
+            conditions.insert(0, StoredResponse.help_requested == True)  # noqa: E712  (peewee builds SQL from ==)
+        if wanted.negative:
+            conditions.insert(0, StoredResponse.negative == True)  # noqa: E712
+        where = _countable() & (StoredResponse.id > _AFTER) & (StoredResponse.id <= _UP_TO) & (StoredResponse.occurred_at >= _SINCE) & functools.reduce(operator.or_, conditions)
         return StoredResponse.select(*_CANDIDATE_COLUMNS).where(where).order_by(StoredResponse.id)
 
-    rows = _execute(("candidates", tuple(options)), build, {_AFTER: after_id, _UP_TO: up_to_id, _SINCE: occurred_since})
+    if not wanted:
+        return []
+    rows = _execute(("candidates", wanted), build, {_AFTER: after_id, _UP_TO: up_to_id, _SINCE: occurred_since})
     return [
         (row_id, NewResponse(uuid, device_id, site, occurred_at, bool(negative), tuple((a.question, a.option) for a in _answers.decode(answers)), help_requested=None if helped is None else bool(helped)))
         for row_id, uuid, device_id, site, occurred_at, negative, answers, helped in rows

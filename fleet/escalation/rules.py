@@ -186,17 +186,6 @@ def window_queries(config: EscalationConfig, responses: Iterable[NewResponse], n
     return list(queries.values())
 
 
-def window_queries_at(config: EscalationConfig, places: Iterable[tuple[str, str]], now: float) -> list[WindowQuery]:
-    """The windows, one per (rule, scope), of the (site, device) pairs that got new responses."""
-    queries: dict[tuple[str, str], WindowQuery] = {}
-    for site, device_id in places:
-        for rule in config.rules:
-            if isinstance(rule, WindowRule) and rule.minutes > 0 and rule.applies_to(site):
-                query = window_query(rule, site, device_id, now)
-                queries.setdefault((rule.id, query.scope), query)
-    return list(queries.values())
-
-
 def window_breached(rule: WindowRule, total: int, negative: int) -> bool:
     """At least ``min_responses`` responses, of which at least ``percent`` % negative (exact
     arithmetic: 50 % of 4 is 2, not 1.9999999)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fleet.escalation import alerts, help, observe, rules, tokens
 from fleet.escalation.config import EscalationConfig, ResponseRule, WindowRule
@@ -69,25 +69,24 @@ class Escalation:
 
     # --- newly stored responses (the feed) -------------------------------------------------------------------
 
-    def on_responses_stored(self, responses: Sequence[NewResponse], touched: Collection[tuple[str, str]] | None = None) -> list[alerts.Raised]:
-        """*responses*: newly stored, each handed once (the feed's candidates: every response a
-        response rule may take and every negative one). *touched*: the (site, device) pairs that
-        got countable responses since the last call, happy ones included, whose windows may have
-        moved (the feed's tallies); None: the pairs of *responses* (they are all the new ones)."""
+    def on_responses_stored(self, responses: Sequence[NewResponse], touched: Mapping[str, tuple[str, str | None, bool]] | None = None) -> list[alerts.Raised]:
+        """*responses*: newly stored, each handed once (the feed's: every response a response
+        rule may take). *touched*: the window scopes that got countable responses since the
+        last call, happy ones included, as (site, device or None, a negative among them): the
+        windows that may have moved (the feed's tallies); None: those of *responses* (then they
+        are all the new ones)."""
         countable = [response for response in responses if response.countable]
+        if touched is None:
+            touched = _touched_by(countable)
         if not countable and not touched:
             return []
         now = self.clock()
         intents = rules.response_intents(self.config, countable, now)
-        queries = rules.window_queries(self.config, countable, now) if touched is None else rules.window_queries_at(self.config, touched, now)
-        negatives = {scope for response in countable if response.negative for scope in self._window_scopes(response)}
-        for key in negatives:
-            self._recent_negative[key] = now
-        queries = [query for query in queries if self._recent_negative.get((query.rule, query.scope), -1.0) >= query.since]
+        queries = self._window_queries(touched, now)
         if queries:
             uuids: dict[str, list[str]] = {}
             for response in countable:
-                for _rule, scope in self._window_scopes(response):
+                for scope in (rules.scope_of("site", response.site, None), rules.scope_of("device", response.site, response.device_id)):
                     uuids.setdefault(scope, []).append(response.uuid)
             breached, _ = rules.window_verdicts(self.config, self.windows.count(queries, now), {scope: tuple(found) for scope, found in uuids.items()})
             intents += breached  # a window that holds no breach resolves on a tick, not here
@@ -182,8 +181,24 @@ class Escalation:
         rule = self.config.rule_by_id.get(rule_id)
         return isinstance(rule, ResponseRule) and rule.on == "help"
 
-    def _window_scopes(self, response: NewResponse) -> list[tuple[str, str]]:
-        return [(rule.id, rules.scope_of(rule.scope, response.site, response.device_id)) for rule in self.config.rules if isinstance(rule, WindowRule) and rule.applies_to(response.site)]
+    def _window_queries(self, touched: Mapping[str, tuple[str, str | None, bool]], now: float) -> list[rules.WindowQuery]:
+        """The windows worth counting now: a touched scope of a window rule where a negative
+        response came within the window (this one, or one seen earlier: a happy response can
+        complete a breach, never start one)."""
+        queries = []
+        window_rules = [rule for rule in self.config.rules if isinstance(rule, WindowRule) and rule.minutes > 0]
+        for scope, (site, device_id, negative) in touched.items():
+            kind = "device" if device_id is not None else "site"
+            for rule in window_rules:
+                if rule.scope != kind or not rule.applies_to(site):
+                    continue
+                key = (rule.id, scope)
+                if negative:
+                    self._recent_negative[key] = now
+                query = rules.window_query(rule, site, device_id, now)
+                if self._recent_negative.get(key, -1.0) >= query.since:
+                    queries.append(query)
+        return queries
 
     # --- the periodic tick -----------------------------------------------------------------
 
@@ -307,3 +322,13 @@ class Escalation:
         for extra in self.purges:
             extra(now)
         return removed
+
+
+def _touched_by(responses: Sequence[NewResponse]) -> dict[str, tuple[str, str | None, bool]]:
+    """The window scopes *responses* fall in (when they are all the new ones), as the feed's tallies give them."""
+    touched: dict[str, tuple[str, str | None, bool]] = {}
+    for response in responses:
+        for scope, device in ((rules.scope_of("site", response.site, None), None), (rules.scope_of("device", response.site, response.device_id), response.device_id)):
+            seen = touched.get(scope)
+            touched[scope] = (response.site, device, response.negative or (seen is not None and seen[2]))
+    return touched

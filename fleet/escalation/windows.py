@@ -6,7 +6,7 @@ stored since (``id > high``, every worker process's, by the primary key) and tal
 a count costs the rows that are new, not the rows in the window. On SQLite the store groups
 that tail itself (``observe.tail_tallies``: one row per kiosk and second). The response feed
 (``fleet.escalation.feed``) calls it from its thread and the tick from the worker's: a lock
-keeps them in turn. ``take_touched`` tells the feed which (site, kiosk) pairs got responses.
+keeps them in turn. ``take_touched`` tells the feed which scopes got responses.
 
 So a window still counts what the STORE holds, as ``observe.count_windows`` did, only to the
 second (see ``counter``). PostgreSQL hands out ids before commit, so a row can commit after
@@ -36,7 +36,6 @@ class Windows:
         self._settled_at = 0.0
         self._marks = (0, 0)  # the highest id at the last two settles: a settle reads again from the older
         self._lock = threading.Lock()
-        self._touched: set[tuple[str, str]] = set()  # (site, device) tallied since take_touched
 
     def count(self, queries: list[WindowQuery], now: float) -> list[WindowCount]:
         with self._lock:
@@ -47,12 +46,14 @@ class Windows:
         with self._lock:
             return self._catch_up(now).negative_scopes(since, now)
 
-    def take_touched(self) -> set[tuple[str, str]]:
-        """The (site, device) pairs with countable responses tallied since the last call: the
-        windows new responses may have moved (the feed counts them, happy responses included:
-        a fourth happy answer can make 2 of 4 negative)."""
+    def take_touched(self) -> dict[str, tuple[str, str | None, bool]]:
+        """The scopes (``site:…``, ``device:…``) with countable responses tallied since the last
+        call, each as (site, device or None, whether a negative one came): the windows new
+        responses may have moved (a fourth happy answer can make 2 of 4 negative)."""
         with self._lock:
-            touched, self._touched = self._touched, set()
+            if self._counter is None:
+                return {}
+            touched, self._counter.touched = self._counter.touched, {}
             return touched
 
     def catch_up(self, now: float) -> None:
@@ -78,22 +79,17 @@ class Windows:
             counter.add_tallies(tallies, now)
             counter.high = high
             counter.settle(high)
-            self._touched.update((site, device_id) for site, device_id, *_ in tallies)
             if now - self._settled_at >= self.settle_seconds:
                 counter.forget_old(now)
                 self._settled_at = now
         elif now - self._settled_at < self.settle_seconds:
-            self._apply(counter, observe.countable_rows(counter.high), now)
+            counter.apply(observe.countable_rows(counter.high), now)
         else:
             # A row whose id is at most the previous settle's high has had a whole settle
             # interval to commit: read from the settle before it, once more.
             older, previous = self._marks
-            self._apply(counter, observe.countable_rows(older), now)
+            counter.apply(observe.countable_rows(older), now)
             counter.settle(previous)
             self._marks, self._settled_at = (previous, counter.high), now
             counter.forget_old(now)
         return counter
-
-    def _apply(self, counter: WindowCounter, rows: list, now: float) -> None:
-        counter.apply(rows, now)
-        self._touched.update((row.site, row.device_id) for row in rows)
