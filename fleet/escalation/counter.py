@@ -147,6 +147,15 @@ class WindowCounter:
             self.floor = floor
             self._seen = {row_id for row_id in self._seen if row_id > floor}
 
+    def rewind(self, high: int) -> None:
+        """The store's highest id went back to *high* (its newest rows were deleted; SQLite hands
+        those ids out again): rows above it are new again. The tallies of deleted rows stay
+        until they leave the horizon."""
+        if high < self.high:
+            self.high = high
+            self.floor = min(self.floor, high)
+            self._seen = {row_id for row_id in self._seen if row_id <= high}
+
     def forget_old(self, now: float) -> None:
         """Drop tallies older than the horizon (and devices with none left)."""
         oldest = math.floor(now) - self.horizon

@@ -31,10 +31,19 @@ the feed's next poll still raises their alerts, and alerts are idempotent per ru
 response (``alert_responses``), so those already handled raise nothing. (A response rule
 takes nothing older than its ``max_age_minutes`` anyway: that customer has gone.)
 
+**Failures.** The store unavailable (peewee's OperationalError, InterfaceError): nothing is
+taken as read, the window scopes it learned of are given back, the next poll reads the same
+responses again. The rules failing otherwise on a read: its responses are handed again one by
+one, so only the one the rules cannot take is skipped (logged with its uuid).
+
 **PostgreSQL** hands out ids before commit, so a response can commit after one with a higher id
-was read. Every ``settle_seconds`` the feed reads again from the highest id of the settle
-before the previous one, skipping ids it handed already: a response committing within one
-settle interval of its id is handed, at most that late. SQLite commits ids in order.
+was read. Every ``settle_seconds`` (2) the feed reads again the ids of the last
+``late_seconds`` (15), skipping those it handed already: a response committing up to 15 s after
+its id was handed out is read, at most one settle late; one committing later still is missed
+(an ingest transaction lasts milliseconds). ``stop`` settles once more. SQLite commits ids in
+order. **Deleted rows:** SQLite hands the highest id out again after the newest rows are
+deleted (a device removed with its answers); a feed that finds the highest id below its cursor
+reads again from the responses received since shortly before its last read (logged).
 """
 
 from __future__ import annotations
@@ -55,6 +64,8 @@ log = logging.getLogger(__name__)
 
 #: The responses received this long before the feed started go through the rules once more.
 REPLAY_SECONDS = 600.0
+#: After the newest rows were deleted, the responses received this long before the last read are read again.
+REWIND_MARGIN_SECONDS = 5.0
 
 
 class ResponseFeed:
@@ -66,6 +77,7 @@ class ResponseFeed:
         gather_seconds: float = 0.05,
         busy_rows: int = 100,
         settle_seconds: float = 2.0,
+        late_seconds: float = 15.0,
         replay_seconds: float = REPLAY_SECONDS,
         late_commits: bool | None = None,
     ) -> None:
@@ -75,6 +87,7 @@ class ResponseFeed:
         self.gather_seconds = gather_seconds
         self.busy_rows = busy_rows
         self.settle_seconds = settle_seconds
+        self.late_seconds = late_seconds
         self.replay_seconds = replay_seconds
         self.late_commits = late_commits  # None: as the store does (PostgreSQL yes, SQLite no)
         rules = [rule for rule in escalation.config.rules if rule.enabled]
@@ -87,9 +100,10 @@ class ResponseFeed:
         # A response older than every response rule's max_age escalates nothing (that customer has gone).
         self._reach = max((rule.max_age_minutes * 60 for rule in taking), default=0.0)
         self.cursor: int | None = None  # the highest id read
-        self._marks = (0, 0)  # the cursor at the last two settles (late commits)
+        self._marks: list[tuple[float, int]] = []  # (when, cursor) at each settle of the last late_seconds (late commits)
         self._settled_at = 0.0
-        self._handed: set[int] = set()  # ids handed above the older mark (late commits)
+        self._read_at = 0.0  # when the last read was taken
+        self._handed: set[int] = set()  # ids handed above the oldest mark (late commits)
         self._woken = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,28 +112,26 @@ class ResponseFeed:
 
     # --- one read of the tail ----------------------------------------------------------------
 
-    def poll(self) -> list[Raised]:
-        """Hand what the store stored since the last poll to the escalation; on the calling thread.
-
-        The store unavailable (peewee's OperationalError, InterfaceError): nothing is taken as
-        read, the next poll reads the same responses again. The rules failing otherwise: the
-        responses are taken as read (they stay stored) and the error is raised, so one response
-        the rules cannot take does not stop the feed."""
+    def poll(self, settle: bool = False) -> list[Raised]:
+        """Hand what the store stored since the last poll to the escalation; on the calling
+        thread. *settle*: read the last ``late_seconds`` again now (PostgreSQL; ``stop`` does)."""
         now = self.clock()
         if self.cursor is None:
             self._start(now)
-            raised = self._poll(now)
+            raised = self._poll(now, settle)
             if self.handed:
                 log.info("escalation replayed recent responses", extra={"responses": self.handed, "alerts_raised": sum(result.created for result in raised), "since_s": self.replay_seconds})
             return raised
-        return self._poll(now)
+        return self._poll(now, settle)
 
-    def _poll(self, now: float) -> list[Raised]:
+    def _poll(self, now: float, settle: bool) -> list[Raised]:
         assert self.cursor is not None
         self.polls += 1
-        high = max(observe.highest_id(), self.cursor)
-        settling = bool(self.late_commits) and now - self._settled_at >= self.settle_seconds
-        after = self._marks[0] if settling else self.cursor
+        high = observe.highest_id()
+        if high < self.cursor:
+            self._rewind(high)
+        settling = bool(self.late_commits) and (settle or now - self._settled_at >= self.settle_seconds)
+        after = self._oldest_mark() if settling else self.cursor
         rows = observe.candidate_rows(after, high, self._wanted, now - self._reach) if high > after else []
         if self.late_commits:
             rows = [(row_id, response) for row_id, response in rows if row_id not in self._handed]
@@ -127,33 +139,70 @@ class ResponseFeed:
         if self._counts_windows:
             self.escalation.windows.catch_up(now)
             touched = self.escalation.windows.take_touched()
+        responses = [response for _, response in rows]
         try:
-            raised = self.escalation.on_responses_stored([response for _, response in rows], touched=touched) if rows or touched else []
+            raised = self.escalation.on_responses_stored(responses, touched=touched) if rows or touched else []
         except (peewee.OperationalError, peewee.InterfaceError):
+            self.escalation.windows.give_back(touched)
             raise  # nothing taken as read: the next poll reads them again
         except Exception:
-            self._read(rows, high, settling, now)
-            raise
+            log.exception("escalation feed: the rules failed on a read; handing its responses one by one", extra={"after_id": after, "up_to_id": high, "responses": len(responses)})
+            raised = self._one_by_one(responses, touched)
         self._read(rows, high, settling, now)
         return raised
+
+    def _one_by_one(self, responses: list, touched: dict) -> list[Raised]:
+        """After a read the rules failed on: each response alone (and the windows alone), so
+        only the one the rules cannot take is left out. The store failing here is the caller's."""
+        raised: list[Raised] = []
+        for part, scopes in [([response], {}) for response in responses] + [([], touched)]:
+            if not part and not scopes:
+                continue
+            try:
+                raised += self.escalation.on_responses_stored(part, touched=scopes)
+            except (peewee.OperationalError, peewee.InterfaceError):
+                raise
+            except Exception:
+                log.exception("escalation feed: the rules cannot take this response; it stays stored, no alert", extra={"response": part[0].uuid if part else None, "windows": len(scopes)})
+        return raised
+
+    def _rewind(self, high: int) -> None:
+        """The store's highest id went below the cursor: its newest rows were deleted, and SQLite
+        hands their ids out again, maybe already to rows stored since. Read again from the first
+        response received since shortly before the last read: those handed twice raise nothing
+        twice (alerts are idempotent per rule and response); a window may count the few of them
+        it had tallied twice, until they leave it."""
+        back = min(high, observe.id_before(self._read_at - REWIND_MARGIN_SECONDS))
+        log.warning("escalation feed: the store's highest response id went back (the newest responses were deleted); reading again from the responses received since the last read", extra={"cursor": self.cursor, "highest_id": high, "from_id": back})
+        self.cursor = back
+        self._marks = [(when, min(mark, back)) for when, mark in self._marks]
+        self.escalation.windows.rewind(back)
+
+    def _oldest_mark(self) -> int:
+        return self._marks[0][1] if self._marks else self.cursor or 0
 
     def _read(self, rows: list, high: int, settling: bool, now: float) -> None:
         """Take the responses up to *high* as read."""
         if self.late_commits:
             self._handed.update(row_id for row_id, _ in rows)
         if settling:
-            # The next settle reads again from the previous one's high: ids up to it are never read again.
-            previous = self._marks[1]
-            self._handed = {row_id for row_id in self._handed if row_id > previous}
-            self._marks, self._settled_at = (previous, high), now
+            # Each settle reads again from the cursor as it was late_seconds ago: ids below that
+            # mark are never read again, so their handed ids are forgotten.
+            self._marks.append((now, high))
+            while len(self._marks) > 1 and self._marks[1][0] <= now - self.late_seconds:
+                self._marks.pop(0)
+            floor = self._oldest_mark()
+            self._handed = {row_id for row_id in self._handed if row_id > floor}
+            self._settled_at = now
         self.cursor = high
         self.handed += len(rows)
+        self._read_at = now
 
     def _start(self, now: float) -> None:
         if self.late_commits is None:
             self.late_commits = observe.ids_commit_late()
         self.cursor = observe.id_before(now - self.replay_seconds)
-        self._marks, self._settled_at = (self.cursor, self.cursor), now
+        self._marks, self._settled_at = [(now, self.cursor)], now
         log.info("escalation feed starts", extra={"after_id": self.cursor, "replay_s": self.replay_seconds, "highest_id": observe.highest_id()})
 
     # --- the thread --------------------------------------------------------------------------
@@ -192,10 +241,15 @@ class ResponseFeed:
                 stopping = self._stopping.is_set()
                 self._woken.clear()
                 try:
-                    found = self._poll_once()
+                    found = self._poll_once(settle=stopping)  # the last read settles once more
                     delay = 1.0
                 except (peewee.OperationalError, peewee.InterfaceError) as exc:
                     log.error("escalation feed: the store is unavailable (%s); retrying in %.0f s", str(exc).strip()[:200], delay)
+                    found, delay = 0, min(delay * 2, 30.0)
+                    if not stopping:
+                        self._stopping.wait(delay)
+                except Exception:  # the feed must outlive any one read: log, wait, read again
+                    log.exception("escalation feed: a read failed; retrying in %.0f s", delay)
                     found, delay = 0, min(delay * 2, 30.0)
                     if not stopping:
                         self._stopping.wait(delay)
@@ -209,14 +263,8 @@ class ResponseFeed:
 
             close_database()  # peewee's connection is per thread: this one's goes with it
 
-    def _poll_once(self) -> int:
-        """One poll; how many ids it read past. A failure of the rules is logged and the feed
-        goes on (the responses stay stored); the store's failures are the caller's."""
+    def _poll_once(self, settle: bool = False) -> int:
+        """One poll; how many ids it read past. The store's failures are the caller's."""
         before = self.cursor or 0
-        try:
-            self.poll()
-        except (peewee.OperationalError, peewee.InterfaceError):
-            raise
-        except Exception:
-            log.exception("escalation feed: the rules failed on the new responses; they stay stored", extra={"after_id": before, "up_to_id": self.cursor})
+        self.poll(settle)
         return (self.cursor or 0) - before

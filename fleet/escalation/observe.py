@@ -8,6 +8,7 @@ process saw, so several fleet workers sharing the traffic agree on it.
 from __future__ import annotations
 
 import functools
+import logging
 import operator
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ from fleet.escalation.counter import CountedRow
 from fleet.escalation.rules import DeviceSnapshot, NewResponse, WindowCount, WindowQuery
 from fleet.store import Device, StoredResponse, database
 
+log = logging.getLogger(__name__)
 _health = msgspec.json.Decoder(dict)
 
 
@@ -171,10 +173,15 @@ def candidate_rows(after_id: int, up_to_id: int, wanted: Wanted, occurred_since:
     if not wanted:
         return []
     rows = _execute(("candidates", wanted), build, {_AFTER: after_id, _UP_TO: up_to_id, _SINCE: occurred_since})
-    return [
-        (row_id, NewResponse(uuid, device_id, site, occurred_at, bool(negative), tuple((a.question, a.option) for a in _answers.decode(answers)), help_requested=None if helped is None else bool(helped)))
-        for row_id, uuid, device_id, site, occurred_at, negative, answers, helped in rows
-    ]
+    found = []
+    for row_id, uuid, device_id, site, occurred_at, negative, answers, helped in rows:
+        try:
+            pairs = tuple((answer.question, answer.option) for answer in _answers.decode(answers))
+        except msgspec.DecodeError as exc:  # not ingest's encoding: a row written by hand
+            log.error("a stored response's answers cannot be read; the escalation skips it", extra={"response": uuid, "error": str(exc)[:200]})
+            continue
+        found.append((row_id, NewResponse(uuid, device_id, site, occurred_at, bool(negative), pairs, help_requested=None if helped is None else bool(helped))))
+    return found
 
 
 def ids_commit_late() -> bool:

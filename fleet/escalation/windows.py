@@ -56,6 +56,23 @@ class Windows:
             touched, self._counter.touched = self._counter.touched, {}
             return touched
 
+    def give_back(self, touched: dict[str, tuple[str, str | None, bool]]) -> None:
+        """Scopes taken by ``take_touched`` that the feed could not count (the store failed):
+        they are taken again at the next call."""
+        with self._lock:
+            if self._counter is None:
+                return
+            for scope, (site, device_id, negative) in touched.items():
+                seen = self._counter.touched.get(scope)
+                self._counter.touched[scope] = (site, device_id, negative or (seen is not None and seen[2]))
+
+    def rewind(self, high: int) -> None:
+        """The store's highest id went back (its newest rows deleted): read from *high* again."""
+        with self._lock:
+            if self._counter is not None:
+                self._counter.rewind(high)
+                self._marks = (min(self._marks[0], high), min(self._marks[1], high))
+
     def catch_up(self, now: float) -> None:
         """Tally what the store has stored since the last count."""
         with self._lock:

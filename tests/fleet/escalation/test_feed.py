@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 import time
 
+import peewee
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fleet.escalation.feed import ResponseFeed
 from fleet.escalation.service import Escalation
 from fleet.escalation.tables import Alert
-from fleet.store import StoredResponse
+from fleet.store import StoredResponse, database
 from tests.escalation_helpers import KEY, NOW, config, response, stored
 
 
@@ -109,6 +111,10 @@ def test_a_response_committing_after_a_higher_id_is_read_at_the_next_settle_once
     for _ in range(3):
         clock[0] += 2.0
         assert feed.poll() == [] and feed.handed == 3, "once"
+    slow = response(device="kiosk-4")
+    _stored_with_id(slow, 180)  # its transaction took 8 s: still within late_seconds (15)
+    clock[0] += 2.0
+    assert rules_of(feed.poll()) == ["negative"] and feed.handed == 4
 
 
 def _stored_with_id(one, row_id: int) -> None:
@@ -133,3 +139,48 @@ def test_ingest_wakes_the_running_feed_and_stop_reads_what_is_left(store):
         feed.stop()
     assert Alert.select().where(Alert.scope == f"response:{last.uuid}").exists(), "stop reads what was stored before it"
     assert not any(thread.name == "escalation-feed" for thread in threading.enumerate())
+
+
+def test_a_response_the_store_refuses_to_attach_costs_only_its_own_alert(store, caplog):
+    """The rules fail on one response of a read (here the store itself refuses to record it,
+    through a trigger: an IntegrityError, not the store being away): the others in the same
+    read still raise their alerts, the refused one is logged with its uuid, read once."""
+    if not isinstance(database.obj, peewee.SqliteDatabase):
+        pytest.skip("the refusing trigger is written in SQLite's dialect")
+    feed = feed_at(lambda: NOW)
+    feed.poll()
+    refused, kept = response(help_requested=True, device="kiosk-1"), response(help_requested=True, device="kiosk-2")
+    database.execute_sql(f"CREATE TRIGGER refuse BEFORE INSERT ON alert_responses WHEN NEW.uuid = '{refused.uuid}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    stored([refused, kept])
+    feed.poll()
+    scopes = {scope for _, scope, _ in alerts()}
+    assert f"response:{kept.uuid}" in scopes and f"response:{refused.uuid}" not in scopes
+    assert any(getattr(record, "response", None) == refused.uuid for record in caplog.records if "cannot take this response" in record.getMessage())
+    assert feed.poll() == [] and feed.handed == 2, "the refused one is read once, not again and again"
+
+
+def test_a_response_whose_answers_cannot_be_read_is_skipped_and_the_feed_goes_on(store):
+    feed = feed_at(lambda: NOW)
+    feed.poll()
+    broken, fine = response(help_requested=True, device="kiosk-1"), response(help_requested=True, device="kiosk-2")
+    stored([broken, fine])
+    StoredResponse.update(answers='[{"question": 1}]').where(StoredResponse.uuid == broken.uuid).execute()
+    feed.poll()
+    assert {scope for _, scope, _ in alerts()} >= {f"response:{fine.uuid}"} and feed.handed == 1
+
+
+def test_when_the_newest_responses_are_deleted_the_feed_reads_the_ids_handed_out_again(store):
+    """SQLite hands the highest id out again after the newest rows are deleted (a device removed
+    with its answers): the feed and the window tallies move back, so the next rows are read."""
+    feed = feed_at(lambda: NOW)
+    feed.poll()
+    stored([response(negative=False, device="kiosk-9") for _ in range(3)])
+    feed.poll()
+    top = feed.cursor
+    StoredResponse.delete().where(StoredResponse.device_id == "kiosk-9").execute()
+    helped = response(help_requested=True)
+    stored([helped])  # SQLite: the id of a deleted row again, at or below the cursor (PostgreSQL: a new one)
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        assert StoredResponse.get(StoredResponse.uuid == helped.uuid).id <= top, "the case under test: an id handed out again"
+    feed.poll()
+    assert f"response:{helped.uuid}" in {scope for _, scope, _ in alerts()}
