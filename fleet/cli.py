@@ -435,7 +435,7 @@ def _survey_cell(view) -> str:  # type: ignore[no-untyped-def]
 
 @main.group()
 def alert() -> None:
-    """List, acknowledge and resolve escalation alerts (docs/escalation.md)."""
+    """List, show, acknowledge and resolve escalation alerts (docs/escalation.md)."""
 
 
 def _alert_errors(work):  # type: ignore[no-untyped-def]
@@ -463,6 +463,19 @@ def alert_list(state, site, fmt, limit, config_path, data_dir, db_url) -> None: 
 
     with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url)):
         lines = _alert_errors(lambda: commands.list_alerts(state, site, fmt, limit))
+    click.echo("\n".join(lines))
+
+
+@alert.command("show")
+@click.argument("alert_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="json: one object with the alert, its history and its deliveries.")
+@settings_options
+def alert_show(alert_id, fmt, config_path, data_dir, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Alert ID whole: its responses, who did what and when, and every attempt to notify someone."""
+    from fleet.escalation import commands
+
+    with open_store(load_settings(config_path, data_dir=data_dir, db_url=db_url)):
+        lines = _alert_errors(lambda: commands.show(alert_id, fmt))
     click.echo("\n".join(lines))
 
 

@@ -171,8 +171,9 @@ echo "--- what Ayşe's phone received ($WEBHOOK_LOG):"
 for line in open(sys.argv[1], encoding="utf-8"):
     entry = json.loads(line)
     print(entry["title"]); print("  " + entry["message"].replace("\n", "\n  "))' "$WEBHOOK_LOG"
-echo "--- the delivery log (every attempt to notify):"
-"$BIN/python" scripts/delivery_log.py
+echo "--- the newest alert whole: what happened, who was told, every attempt (fleet alert show):"
+NEWEST=$("$BIN/fleet" alert list --format json --limit 1 | "$BIN/python" -c 'import json, sys; line = sys.stdin.readline(); print(json.loads(line)["id"] if line.strip() else "")')
+if [ -n "$NEWEST" ]; then "$BIN/fleet" alert show "$NEWEST"; fi
 echo "--- the survey push (fleet survey status):"
 "$BIN/fleet" survey status --devices || true
 if [ -f "$DATA/screenshots/08-new-question.png" ]; then

@@ -1,4 +1,4 @@
-"""``fleet alert list | ack | resolve`` as people run it: separate processes on a real store,
+"""``fleet alert list | show | ack | resolve`` as people run it: separate processes on a real store,
 with alerts raised the way the escalation raises them."""
 
 from __future__ import annotations
@@ -70,17 +70,37 @@ def test_ack_then_resolve_are_audited_as_the_cli_and_announced_to_the_kiosk(aler
         close_database()
 
 
+def test_show_tells_one_alerts_whole_story_as_text_and_as_json(alerts_store):
+    env, ids = alerts_store
+    assert fleet(env, "alert", "ack", str(ids["help"]), "--by", "Ayşe Yılmaz", "--eta", "2", "--comment", "geliyorum").returncode == 0
+    shown = fleet(env, "alert", "show", str(ids["help"]))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"alert {ids['help']}: help (response, high), acknowledged"
+    assert lines[1] == "  site kadikoy / kiosk-1, scope device:kiosk-1" and "acknowledged 2026-" in shown.stdout and "by Ayşe Yılmaz, ETA 2 min" in shown.stdout
+    assert "  responses (1): u-help" in lines
+    history_lines = lines[lines.index("history:") + 1 : lines.index("deliveries:")]
+    assert [line.split("  ")[2] for line in history_lines] == ["raised", "acknowledged"] and history_lines[1].endswith("Ayşe Yılmaz (cli): geliyorum (ETA 2 min)")
+    assert lines[-1] == "  0 attempt(s)", "nobody was notified here: no contacts in this store's config"
+
+    (line,) = fleet(env, "alert", "show", str(ids["mood"]), "--format", "json").stdout.splitlines()
+    whole = json.loads(line)
+    assert set(whole) == {"alert", "history", "deliveries"} and whole["alert"]["id"] == ids["mood"] and whole["alert"]["scope"] == "site:airport"
+    assert [entry["action"] for entry in whole["history"]] == ["raised"] and whole["deliveries"] == []
+
+
 @pytest.mark.parametrize(
     ("args", "status", "says"),
     [
         (["ack", "999", "--by", "Ayşe"], 2, "no alert 999\n  fix: see the ids with `fleet alert list`"),
+        (["show", "999"], 2, "no alert 999\n  fix: see the ids with `fleet alert list`"),
         (["resolve", "999"], 2, "no alert 999"),
         (["ack", "{negative}", "--by", "  "], 2, "who acts must be named"),
         (["ack", "{negative}", "--by", "Ayşe", "--eta", "5000"], 2, "an ETA of 5000 minutes is out of range"),
         (["ack", "{help}", "--by", "Ayşe", "--eta", "500"], 2, "an ETA of 500 minutes is more than the kiosk can show (240)"),
         (["list", "--state", "sleeping"], 2, "Invalid value for '--state'"),
     ],
-    ids=["unknown id", "resolve unknown id", "nobody named", "eta out of range", "eta the kiosk cannot show", "unknown state"],
+    ids=["unknown id", "show unknown id", "resolve unknown id", "nobody named", "eta out of range", "eta the kiosk cannot show", "unknown state"],
 )
 def test_mistakes_exit_2_and_say_what_to_do(alerts_store, args, status, says):
     env, ids = alerts_store

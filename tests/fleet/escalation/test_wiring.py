@@ -76,6 +76,11 @@ def test_a_help_request_is_notified_and_the_kiosk_hears_waiting_then_who_acknowl
         closed = kiosk.hear("closed", alert_id=alert["id"])
         assert closed.response_uuid == uuid
         wait_until(lambda: fleet.logged("help update published", device="kiosk-1"), what="the announcer's log")
+
+        shown = fleet.cli("alert", "show", str(alert["id"]))  # the whole story, for the shop manager
+        assert shown.returncode == 0, shown.stderr
+        assert [line.split("  ")[2] for line in shown.stdout.split("history:\n")[1].split("deliveries:")[0].splitlines()][-2:] == ["acknowledged", "resolved"]
+        assert "attempt 1: delivered in " in shown.stdout and "json://127.0.0.1" in shown.stdout, shown.stdout
     finally:
         kiosk.close()
 
