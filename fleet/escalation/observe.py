@@ -31,19 +31,6 @@ def _countable():
     return (StoredResponse.misuse == False) & not_suspect & (StoredResponse.answers != "[]")  # noqa: E712
 
 
-def countable_rows(after_id: int, up_to_id: int | None = None, since: float | None = None) -> list[CountedRow]:
-    """The countable responses with ids in (after_id, up_to_id], occurred since *since*: the
-    store's tail as the window counter takes it (an id range: the primary key, no window read)."""
-    if up_to_id is None and since is None:
-        return _tail(after_id)
-    where = _countable() & (StoredResponse.id > after_id)
-    if up_to_id is not None:
-        where &= StoredResponse.id <= up_to_id
-    if since is not None:
-        where &= StoredResponse.occurred_at >= since
-    return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in StoredResponse.select(*_TAIL_COLUMNS).where(where).tuples()]
-
-
 _TAIL_COLUMNS = (StoredResponse.id, StoredResponse.site, StoredResponse.device_id, StoredResponse.occurred_at, StoredResponse.negative)
 
 # The statements the feed and the counter run on every read, made once per kind of database
@@ -65,8 +52,10 @@ def _execute(shape: tuple, build, values: dict) -> peewee.CursorWrapper:  # type
     return database.execute_sql(sql, [values[param] if type(param) in (int, float) and param in values else param for param in params])
 
 
-def _tail(after_id: int) -> list[CountedRow]:
-    """``countable_rows(after_id)``, the query each count runs on PostgreSQL."""
+def countable_rows(after_id: int) -> list[CountedRow]:
+    """The countable responses stored after *after_id*, one row each (an id range: the primary
+    key, no window read): the tail as the window counter takes it where ids may commit late
+    (PostgreSQL), so each row can be told apart by its id."""
     rows = _execute(("tail",), lambda: StoredResponse.select(*_TAIL_COLUMNS).where(_countable() & (StoredResponse.id > _AFTER)), {_AFTER: after_id})
     return [CountedRow(row_id, site, device_id, occurred_at, bool(negative)) for row_id, site, device_id, occurred_at, negative in rows]
 
