@@ -23,6 +23,23 @@ from typing import NamedTuple
 
 from fleet.escalation.rules import scope_of
 
+#: Window scopes that got responses: scope → (site, the device or None for the site's scope,
+#: whether a negative one came). The counter notes them as it tallies; the feed takes them.
+Touched = dict[str, tuple[str, str | None, bool]]
+
+
+def note_scope(touched: Touched, scope: str, site: str, device_id: str | None, negative: bool) -> None:
+    """Note that *scope* got responses; once a negative one is noted there, it stays noted."""
+    seen = touched.get(scope)
+    if seen is None or (negative and not seen[2]):
+        touched[scope] = (site, device_id, negative)
+
+
+def touch(touched: Touched, site: str, device_id: str, negative: bool) -> None:
+    """Note a kiosk's responses in both its window scopes: its site's and its own."""
+    note_scope(touched, scope_of("site", site, None), site, None, negative)
+    note_scope(touched, scope_of("device", site, device_id), site, device_id, negative)
+
 
 class CountedRow(NamedTuple):
     """A countable response as the counter takes it (the edge leaves out misuse and suspect rows)."""
@@ -46,8 +63,7 @@ class WindowCounter:
         # window counted of that length, moved on by the seconds that passed since, and kept up
         # to date by apply: a count costs the seconds the window moved, not the window's length.
         self._sums: dict[str, dict[int, list[int]]] = {}
-        # Scopes tallied since the edge last took them: scope → (site, device or None, a negative among them).
-        self.touched: dict[str, tuple[str, str | None, bool]] = {}
+        self.touched: Touched = {}  # the scopes tallied since the edge last took them
 
     def apply(self, rows: Iterable[CountedRow], now: float) -> int:
         """Tally *rows* not applied before; returns how many were new."""
@@ -79,9 +95,7 @@ class WindowCounter:
         the kiosk's scope, and in every sliding sum whose window holds that second."""
         self._site_of[device_id] = site
         for scope, device in ((scope_of("site", site, None), None), (scope_of("device", site, device_id), device_id)):
-            seen = self.touched.get(scope)
-            if seen is None or (negative and not seen[2]):
-                self.touched[scope] = (site, device, negative > 0)
+            note_scope(self.touched, scope, site, device, negative > 0)
             tally = self._tallies.setdefault(scope, {}).setdefault(second, [0, 0])
             tally[0] += total
             tally[1] += negative

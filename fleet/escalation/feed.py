@@ -58,6 +58,7 @@ import peewee
 from fleet.escalation import observe
 from fleet.escalation.alerts import Raised
 from fleet.escalation.config import ResponseRule, WindowRule
+from fleet.escalation.counter import Touched
 from fleet.escalation.service import Escalation
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class ResponseFeed:
         rows = observe.candidate_rows(after, high, self._wanted, now - self._reach) if high > after else []
         if self.late_commits:
             rows = [(row_id, response) for row_id, response in rows if row_id not in self._handed]
-        touched: dict[str, tuple[str, str | None, bool]] = {}
+        touched: Touched = {}
         if self._counts_windows:
             self.escalation.windows.catch_up(now)
             touched = self.escalation.windows.take_touched()
@@ -151,7 +152,7 @@ class ResponseFeed:
         self._read(rows, high, settling, now)
         return raised
 
-    def _one_by_one(self, responses: list, touched: dict) -> list[Raised]:
+    def _one_by_one(self, responses: list, touched: Touched) -> list[Raised]:
         """After a read the rules failed on: each response alone (and the windows alone), so
         only the one the rules cannot take is left out. The store failing here is the caller's."""
         raised: list[Raised] = []

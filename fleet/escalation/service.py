@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from fleet.escalation import alerts, help, observe, rules, tokens
 from fleet.escalation.config import EscalationConfig, ResponseRule, WindowRule
+from fleet.escalation.counter import Touched, touch
 from fleet.escalation.hours import is_within
 from fleet.escalation.messages import render
 from fleet.escalation.notifier import Queued, enqueue
@@ -69,7 +70,7 @@ class Escalation:
 
     # --- newly stored responses (the feed) -------------------------------------------------------------------
 
-    def on_responses_stored(self, responses: Sequence[NewResponse], touched: Mapping[str, tuple[str, str | None, bool]] | None = None) -> list[alerts.Raised]:
+    def on_responses_stored(self, responses: Sequence[NewResponse], touched: Touched | None = None) -> list[alerts.Raised]:
         """*responses*: newly stored, each handed once (the feed's: every response a response
         rule may take). *touched*: the window scopes that got countable responses since the
         last call, happy ones included, as (site, device or None, a negative among them): the
@@ -181,7 +182,7 @@ class Escalation:
         rule = self.config.rule_by_id.get(rule_id)
         return isinstance(rule, ResponseRule) and rule.on == "help"
 
-    def _window_queries(self, touched: Mapping[str, tuple[str, str | None, bool]], now: float) -> list[rules.WindowQuery]:
+    def _window_queries(self, touched: Touched, now: float) -> list[rules.WindowQuery]:
         """The windows worth counting now: a touched scope of a window rule where a negative
         response came within the window (this one, or one seen earlier: a happy response can
         complete a breach, never start one)."""
@@ -324,11 +325,9 @@ class Escalation:
         return removed
 
 
-def _touched_by(responses: Sequence[NewResponse]) -> dict[str, tuple[str, str | None, bool]]:
+def _touched_by(responses: Sequence[NewResponse]) -> Touched:
     """The window scopes *responses* fall in (when they are all the new ones), as the feed's tallies give them."""
-    touched: dict[str, tuple[str, str | None, bool]] = {}
+    touched: Touched = {}
     for response in responses:
-        for scope, device in ((rules.scope_of("site", response.site, None), None), (rules.scope_of("device", response.site, response.device_id), response.device_id)):
-            seen = touched.get(scope)
-            touched[scope] = (response.site, device, response.negative or (seen is not None and seen[2]))
+        touch(touched, response.site, response.device_id, response.negative)
     return touched

@@ -23,7 +23,7 @@ import math
 import threading
 
 from fleet.escalation import observe
-from fleet.escalation.counter import WindowCounter
+from fleet.escalation.counter import Touched, WindowCounter, note_scope
 from fleet.escalation.rules import WindowCount, WindowQuery
 
 
@@ -46,7 +46,7 @@ class Windows:
         with self._lock:
             return self._catch_up(now).negative_scopes(since, now)
 
-    def take_touched(self) -> dict[str, tuple[str, str | None, bool]]:
+    def take_touched(self) -> Touched:
         """The scopes (``site:…``, ``device:…``) with countable responses tallied since the last
         call, each as (site, device or None, whether a negative one came): the windows new
         responses may have moved (a fourth happy answer can make 2 of 4 negative)."""
@@ -56,15 +56,14 @@ class Windows:
             touched, self._counter.touched = self._counter.touched, {}
             return touched
 
-    def give_back(self, touched: dict[str, tuple[str, str | None, bool]]) -> None:
+    def give_back(self, touched: Touched) -> None:
         """Scopes taken by ``take_touched`` that the feed could not count (the store failed):
         they are taken again at the next call."""
         with self._lock:
             if self._counter is None:
                 return
             for scope, (site, device_id, negative) in touched.items():
-                seen = self._counter.touched.get(scope)
-                self._counter.touched[scope] = (site, device_id, negative or (seen is not None and seen[2]))
+                note_scope(self._counter.touched, scope, site, device_id, negative)
 
     def rewind(self, high: int) -> None:
         """The store's highest id went back (its newest rows deleted): read from *high* again."""
